@@ -1,0 +1,31 @@
+# Two commands on a fresh machine (Python 3.11, pip and make): `make demo` and `make test`.
+# Every target installs what is missing first, idempotently.
+
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+# uv must use the machine's Python: it cannot download interpreters here.
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install prepare demo test lint ui
+
+install:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+# The dbt manifest the Dagster definitions load; built ahead so loading them never parses dbt.
+prepare: install
+	@$(RUN) stripe-warehouse prepare
+
+demo: prepare
+	$(RUN) stripe-warehouse demo
+
+test: prepare
+	$(RUN) pytest
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+ui: prepare
+	$(RUN) stripe-warehouse ui

@@ -1,0 +1,140 @@
+"""The `stripe-warehouse` command: run the pipeline, serve the simulator, open the Dagster UI."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from orchestration.settings import PROJECT_ROOT, ConfigurationError, Settings
+
+DEMO_API_KEY = "sk_test_simulator"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stripe-warehouse", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="ingest every configured account, then build and test the models")
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser("demo", help="run the whole pipeline against a generated simulator account")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--customers", type=int, default=300)
+    demo.set_defaults(handler=_demo)
+
+    simulate = commands.add_parser("simulate", help="serve the Stripe API simulator")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=12111)
+    simulate.add_argument("--seed", type=int, default=42)
+    simulate.add_argument("--customers", type=int, default=300)
+    simulate.add_argument("--data-dir", type=Path, help="serve JSON dumps (one file per object) instead")
+    simulate.add_argument("--api-key", default=DEMO_API_KEY, help="the secret key clients must send")
+    simulate.set_defaults(handler=_simulate)
+
+    ui = commands.add_parser("ui", help="start the Dagster UI on this project")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.set_defaults(handler=_ui)
+
+    prepare = commands.add_parser("prepare", help="build the dbt manifest the Dagster definitions load")
+    prepare.set_defaults(handler=lambda _args: _prepare(force=True))
+    return parser
+
+
+def _run(_args: argparse.Namespace) -> int:
+    settings = _prepare_environment()
+    settings.require_credentials()
+    _prepare(force=False)
+
+    # Imported late: loading the definitions needs the manifest built above.
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import SYNC_JOB_NAME, defs
+
+    with DagsterInstance.get() as instance:
+        result = defs.get_job_def(SYNC_JOB_NAME).execute_in_process(instance=instance, raise_on_error=False)
+    if not result.success:
+        failures = [event.step_key for event in result.all_events if event.is_step_failure]
+        print(f"stripe-warehouse run failed in: {', '.join(failures) or 'the run'}", file=sys.stderr)
+        return 1
+    _print_tables(settings)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from orchestration.simulator import SimulatorServer, generate_account
+
+    account = generate_account(seed=args.seed, customers=args.customers)
+    with SimulatorServer([account], api_keys={DEMO_API_KEY: account.account_id}) as server:
+        print(f"Stripe simulator at {server.base_url}, account {account.account_id}")
+        os.environ["STRIPE_API_BASE"] = server.base_url
+        os.environ["STRIPE_API_KEY"] = DEMO_API_KEY
+        os.environ.pop("STRIPE_ACCOUNT_IDS", None)
+        return _run(args)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from orchestration.simulator import generate_account, load_account_from_dir, serve
+
+    if args.data_dir:
+        account = load_account_from_dir(args.data_dir)
+    else:
+        account = generate_account(seed=args.seed, customers=args.customers)
+    print(f"Serving account {account.account_id} on http://{args.host}:{args.port} (key {args.api_key})")
+    serve(host=args.host, port=args.port, accounts=[account], api_keys={args.api_key: account.account_id})
+    return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    _prepare_environment()
+    _prepare(force=False)
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
+    os.chdir(PROJECT_ROOT)
+    os.execv(command[0], command)
+
+
+def _prepare(force: bool) -> int:
+    from orchestration.transform.project import DBT_PROJECT, build_manifest
+
+    if force or not DBT_PROJECT.manifest_path.exists():
+        print(f"Built {build_manifest()}")
+    return 0
+
+
+def _prepare_environment() -> Settings:
+    """Pins relative paths and the Dagster home so every process of a run (dbt included) agrees on them."""
+    settings = Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["DATA_DIR"] = str(settings.data_dir)
+    os.environ["DUCKDB_PATH"] = str(settings.duckdb_path)
+    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster_home")))
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def _print_tables(settings: Settings) -> None:
+    from orchestration.warehouse import table_row_counts
+
+    target = settings.duckdb_path if settings.warehouse == "duckdb" else f"postgres {settings.postgres['host']}"
+    print(f"\nBuilt in {target}:")
+    for schema, table, rows in table_row_counts(settings):
+        print(f"  {schema + '.' + table:<40} {rows:>10,} rows")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

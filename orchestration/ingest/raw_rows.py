@@ -1,0 +1,44 @@
+"""The raw row layout: typed keys plus the whole Stripe object, as Arrow tables.
+
+Yielding Arrow tables lets dlt skip its row-by-row normalizer (about ten times faster for Stripe objects),
+and keeping the object as JSON text keeps every field Stripe sends without dlt exploding nested objects
+into hundreds of child tables. The dbt staging models extract and type the fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+RAW_SCHEMA = pa.schema(
+    [
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("created", pa.int64()),
+        pa.field("is_deleted", pa.bool_(), nullable=False),
+        pa.field("synced_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("object_json", pa.string(), nullable=False),
+    ]
+)
+
+PRIMARY_KEY = ("account_id", "id")
+
+
+def raw_table(account_id: str, objects: Sequence[dict[str, Any]], synced_at: datetime) -> pa.Table:
+    """One page of Stripe objects as raw rows of one account."""
+    n = len(objects)
+    return pa.Table.from_arrays(
+        [
+            pa.array([account_id] * n, pa.string()),
+            pa.array([o["id"] for o in objects], pa.string()),
+            pa.array([o.get("created") for o in objects], pa.int64()),
+            pa.array([bool(o.get("deleted", False)) for o in objects], pa.bool_()),
+            pa.array([synced_at] * n, pa.timestamp("us", tz="UTC")),
+            pa.array([json.dumps(o, separators=(",", ":")) for o in objects], pa.string()),
+        ],
+        schema=RAW_SCHEMA,
+    )

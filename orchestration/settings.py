@@ -1,0 +1,109 @@
+"""Configuration read from the environment, in one place.
+
+Nothing here touches the network or the warehouse: Dagster loads the definitions with no secrets set, and
+each run reads the settings afresh, so a changed environment needs no restart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# The Stripe API version the ingester pins on every request and the dbt models are written for.
+STRIPE_API_VERSION = "2026-10-28.endive"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or wrong; the message names the variable to fix."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A credential that never shows itself in logs, reprs, exceptions or Dagster metadata."""
+
+    value: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return self.masked()
+
+    def __repr__(self) -> str:
+        return f"Secret({self.masked()})"
+
+    def masked(self) -> str:
+        prefix = self.value.split("_", 2)
+        kind = "_".join(prefix[:2]) if len(prefix) > 2 else "key"
+        return f"{kind}_****{self.value[-4:]}" if len(self.value) > 8 else "****"
+
+
+@dataclass(frozen=True)
+class StripeCredential:
+    """How to read one Stripe account: its own key, or a platform key plus `Stripe-Account`."""
+
+    api_key: Secret
+    # Set when a platform key reads a connected account (`Stripe-Account: acct_...`).
+    stripe_account: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    stripe_api_base: str
+    stripe_credentials: tuple[StripeCredential, ...]
+    warehouse: str
+    data_dir: Path
+    """Where local state lives: the DuckDB file by default and dlt's pipeline working folders."""
+    duckdb_path: Path
+    postgres: dict[str, str]
+    max_network_retries: int
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        warehouse = env.get("WAREHOUSE", "duckdb").strip().lower()
+        if warehouse not in ("duckdb", "postgres"):
+            raise ConfigurationError(
+                f"WAREHOUSE={warehouse!r} is not supported: set WAREHOUSE to 'duckdb' (default) or 'postgres'."
+            )
+        data_dir = Path(env.get("DATA_DIR", "data")).absolute()
+        duckdb_path = Path(env.get("DUCKDB_PATH", str(data_dir / "warehouse.duckdb"))).absolute()
+        return cls(
+            stripe_api_base=env.get("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/"),
+            stripe_credentials=_credentials_from_env(env),
+            warehouse=warehouse,
+            data_dir=data_dir,
+            duckdb_path=duckdb_path,
+            postgres={
+                "host": env.get("POSTGRES_HOST", "localhost"),
+                "port": env.get("POSTGRES_PORT", "5432"),
+                "user": env.get("POSTGRES_USER", "postgres"),
+                "password": env.get("POSTGRES_PASSWORD", ""),
+                "database": env.get("POSTGRES_DB", "stripe_warehouse"),
+            },
+            max_network_retries=int(env.get("STRIPE_MAX_NETWORK_RETRIES", "5")),
+        )
+
+    def require_credentials(self) -> tuple[StripeCredential, ...]:
+        if not self.stripe_credentials:
+            raise ConfigurationError(
+                "No Stripe account is configured: set STRIPE_API_KEY to a secret (sk_...) or restricted "
+                "(rk_...) key of the account to load."
+            )
+        return self.stripe_credentials
+
+
+def _credentials_from_env(env: dict[str, str]) -> tuple[StripeCredential, ...]:
+    key = env.get("STRIPE_API_KEY", "").strip()
+    if not key:
+        return ()
+    if not key.startswith(("sk_", "rk_")):
+        raise ConfigurationError(
+            "STRIPE_API_KEY must be a secret key (sk_live_/sk_test_) or a restricted key (rk_live_/rk_test_); "
+            "publishable keys (pk_) cannot read data."
+        )
+    # STRIPE_ACCOUNT_IDS: connected accounts a platform key reads, comma-separated (Stripe Connect).
+    connected = [a.strip() for a in env.get("STRIPE_ACCOUNT_IDS", "").split(",") if a.strip()]
+    if not connected:
+        return (StripeCredential(api_key=Secret(key)),)
+    return tuple(StripeCredential(api_key=Secret(key), stripe_account=acct) for acct in connected)
