@@ -1,0 +1,69 @@
+with
+
+source as (
+
+    select * from {{ source('stripe_raw', 'plans') }}
+
+),
+
+currency_exponents as (
+
+    select * from {{ ref('currency_exponents') }}
+
+),
+
+source_with_exponent as (
+
+    -- The currency's exponent turns minor units into major units below (the macro defaults it to 2).
+    select
+        source.*,
+        currency_exponents.exponent as currency_exponent
+    from source
+    left join currency_exponents
+        on currency_exponents.currency = {{ json_text('source.object_json', 'currency') }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        -- Plan ids can be chosen by the user ("gold"), so they repeat across accounts: the key is
+        -- (account_id, plan_id). A plan is also readable as a price with the same id.
+        account_id,
+        id as plan_id,
+        {{ json_text('object_json', 'product') }} as product_id,
+
+        -- strings
+        {{ json_text('object_json', 'nickname') }} as nickname,
+        -- Named like a price's recurring.interval; plain `interval` is an SQL keyword.
+        {{ json_text('object_json', 'interval') }} as recurring_interval,
+        {{ json_text('object_json', 'usage_type') }} as usage_type,
+        {{ json_text('object_json', 'billing_scheme') }} as billing_scheme,
+        {{ json_text('object_json', 'tiers_mode') }} as tiers_mode,
+        {{ json_text('object_json', 'currency') }} as currency,
+        {{ json_fragment('object_json', 'metadata') }} as metadata,
+
+        -- numerics
+        {{ json_bigint('object_json', 'amount') }} as amount,
+        -- From Stripe's own amount_decimal (minor units with up to 12 decimals), so sub-cent prices survive;
+        -- unlike Stripe's field of that name, this column is in major units, like every *_decimal here.
+        {{ to_major_units(json_numeric('object_json', 'amount_decimal'), 'currency_exponent') }} as amount_decimal,
+        {{ json_bigint('object_json', 'interval_count') }} as recurring_interval_count,
+        {{ json_bigint('object_json', 'trial_period_days') }} as trial_period_days,
+
+        -- booleans
+        {{ json_boolean('object_json', 'active') }} as is_active,
+        {{ json_boolean('object_json', 'livemode') }} as is_livemode,
+        -- The ingester may leave it null for live objects; false reads better and is testable.
+        coalesce(is_deleted, false) as is_deleted,
+
+        -- timestamps
+        {{ epoch_to_timestamp('created') }} as created_at,
+        {{ to_utc_timestamp('synced_at') }} as synced_at
+
+    from source_with_exponent
+
+)
+
+select * from final
