@@ -66,10 +66,14 @@ def _run(_args: argparse.Namespace) -> int:
     from orchestration.definitions import SYNC_JOB_NAME, defs
 
     with DagsterInstance.get() as instance:
-        result = defs.get_job_def(SYNC_JOB_NAME).execute_in_process(instance=instance, raise_on_error=False)
+        result = defs.resolve_job_def(SYNC_JOB_NAME).execute_in_process(instance=instance, raise_on_error=False)
     if not result.success:
-        failures = [event.step_key for event in result.all_events if event.is_step_failure]
-        print(f"stripe-warehouse run failed in: {', '.join(failures) or 'the run'}", file=sys.stderr)
+        print("stripe-warehouse run failed:", file=sys.stderr)
+        for event in result.all_events:
+            if event.is_step_failure:
+                error = event.step_failure_data.error
+                reason = error.cause.message if error and error.cause else (error.message if error else "")
+                print(f"  {event.step_key}: {reason.strip()}", file=sys.stderr)
         return 1
     _print_tables(settings)
     return 0

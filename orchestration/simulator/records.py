@@ -1,0 +1,286 @@
+"""The generator's own record of what happened, from which API objects are rendered.
+
+Records hold every fact with its timestamp (when an invoice was finalized, paid, voided; when a charge
+was refunded), so the same record renders the object as it is now and as it was at any earlier moment:
+the final object served by list endpoints and the `data.object` of each event come from one source and
+cannot disagree.
+
+`SubscriptionVersion` lists are also the ground truth of each subscription's history (price, quantity,
+status, discount over time) that MRR checks compare the warehouse against.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from functools import cached_property
+
+
+@dataclass(frozen=True, slots=True)
+class ItemState:
+    """One subscription item at some moment: which price, how many units."""
+
+    id: str
+    price_id: str
+    quantity: int
+    created: int
+
+
+@dataclass(frozen=True, slots=True)
+class DiscountRec:
+    """A coupon applied to a subscription (`di_...`)."""
+
+    id: str
+    coupon_id: str
+    customer_id: str
+    subscription_id: str
+    start: int
+    end: int | None
+    """When a `repeating` discount stops applying; None for `once` and `forever`."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionVersion:
+    """The state of a subscription from `at` until the next version's `at`."""
+
+    at: int
+    status: str
+    items: tuple[ItemState, ...]
+    discount: DiscountRec | None
+    current_period_start: int
+    current_period_end: int
+    cancel_at_period_end: bool = False
+    cancel_at: int | None = None
+    canceled_at: int | None = None
+    ended_at: int | None = None
+    cancellation_reason: str | None = None
+    cancellation_feedback: str | None = None
+
+
+@dataclass
+class SubscriptionRec:
+    id: str
+    customer_id: str
+    created: int
+    currency: str
+    trial_start: int | None
+    trial_end: int | None
+    billing_cycle_anchor: int
+    versions: list[SubscriptionVersion] = field(default_factory=list)
+    invoice_ids: list[str] = field(default_factory=list)
+    invoice_times: list[int] = field(default_factory=list)
+    """Creation times of `invoice_ids`, ascending: `latest_invoice` at any moment is a bisect away."""
+
+    def state_at(self, at: int) -> SubscriptionVersion:
+        index = bisect_right([version.at for version in self.versions], at) - 1
+        return self.versions[max(index, 0)]
+
+    def latest_invoice_at(self, at: int) -> str | None:
+        index = bisect_right(self.invoice_times, at) - 1
+        return self.invoice_ids[index] if index >= 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceRec:
+    """A balance transaction, always in the account's currency (USD)."""
+
+    id: str
+    created: int
+    amount: int
+    fee: int
+    fee_description: str | None
+    exchange_rate: float | None
+    type: str
+    reporting_category: str
+    source_id: str
+    description: str | None
+    available_on: int
+
+
+@dataclass
+class RefundRec:
+    id: str
+    created: int
+    amount: int
+    charge: ChargeRec
+    reason: str | None
+    balance: BalanceRec
+
+
+@dataclass
+class DisputeRec:
+    id: str
+    created: int
+    amount: int
+    charge: ChargeRec
+    reason: str
+    closed_at: int | None
+    won: bool | None
+    balances: list[BalanceRec]
+    """Funds withdrawn at creation, and reinstated when won."""
+
+    @property
+    def evidence_submitted_at(self) -> int:
+        """The merchant answers every dispute two weeks in."""
+        return self.created + 14 * 86400
+
+    def status_at(self, at: int) -> str:
+        if self.closed_at is not None and self.closed_at <= at:
+            return "won" if self.won else "lost"
+        return "needs_response" if at < self.evidence_submitted_at else "under_review"
+
+
+@dataclass
+class ChargeRec:
+    id: str
+    created: int
+    amount: int
+    currency: str
+    customer_id: str
+    payment_intent_id: str
+    payment_method_id: str
+    description: str
+    failure_code: str | None
+    balance: BalanceRec | None
+    refunds: list[RefundRec] = field(default_factory=list)
+    dispute: DisputeRec | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.failure_code is None
+
+
+@dataclass
+class PaymentIntentRec:
+    id: str
+    created: int
+    amount: int
+    currency: str
+    customer_id: str
+    payment_method_id: str
+    description: str
+    invoice_payment_id: str
+    """The `inpay_...` object linking the intent to its invoice (basil has no `payment_intent.invoice`)."""
+    charges: list[ChargeRec] = field(default_factory=list)
+    canceled_at: int | None = None
+
+
+@dataclass
+class LineRec:
+    """One invoice line; `amount` is before discounts, `discount_amount` what the invoice discount took."""
+
+    id: str
+    description: str
+    price_id: str
+    quantity: int
+    amount: int
+    period_start: int
+    period_end: int
+    subscription_id: str | None = None
+    subscription_item_id: str | None = None
+    invoice_item_id: str | None = None
+    proration: bool = False
+    credited: tuple[str, str] | None = None
+    """(invoice id, line id) of the line a proration credit refunds."""
+    discount_amount: int = 0
+
+
+@dataclass
+class InvoiceItemRec:
+    """A pending or invoiced invoice item (`ii_...`): a proration, or a one-off service charge."""
+
+    id: str
+    date: int
+    customer_id: str
+    line: LineRec
+    currency: str
+    invoice_id: str | None = None
+    invoiced_at: int | None = None
+
+
+@dataclass
+class InvoiceRec:
+    id: str
+    customer_id: str
+    subscription_id: str | None
+    currency: str
+    created: int
+    billing_reason: str
+    collection_method: str
+    period_start: int
+    period_end: int
+    lines: list[LineRec]
+    discount: DiscountRec | None = None
+    description: str | None = None
+    days_until_due: int | None = None
+    finalized_at: int | None = None
+    paid_at: int | None = None
+    voided_at: int | None = None
+    uncollectible_at: int | None = None
+    number: str | None = None
+    payment_intent: PaymentIntentRec | None = None
+    retry_times: list[int] = field(default_factory=list)
+    """Times of payment attempts (made or still scheduled): `next_payment_attempt` while open."""
+
+    # Cached: an invoice's lines and discounts are settled before anything reads its totals.
+    @cached_property
+    def subtotal(self) -> int:
+        return sum(line.amount for line in self.lines)
+
+    @cached_property
+    def discount_total(self) -> int:
+        return sum(line.discount_amount for line in self.lines)
+
+    @cached_property
+    def total(self) -> int:
+        return self.subtotal - self.discount_total
+
+    def status_at(self, at: int) -> str:
+        for status, moment in (
+            ("void", self.voided_at),
+            ("uncollectible", self.uncollectible_at),
+            ("paid", self.paid_at),
+            ("open", self.finalized_at),
+        ):
+            if moment is not None and moment <= at:
+                return status
+        return "draft"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentMethodRec:
+    id: str
+    created: int
+    customer_id: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    fingerprint: str
+    funding: str
+    country: str
+
+
+@dataclass
+class CustomerRec:
+    id: str
+    created: int
+    name: str
+    email: str
+    phone: str | None
+    address: dict[str, str | None] | None
+    invoice_prefix: str
+    payment_method: PaymentMethodRec
+    currency: str | None = None
+    currency_set_at: int | None = None
+    delinquency: list[tuple[int, bool]] = field(default_factory=list)
+    """(time, delinquent) changes, ascending: a failed payment sets it, a paid/closed invoice clears it."""
+    finalizations: list[int] = field(default_factory=list)
+    """Finalization times of the customer's invoices, ascending (numbers the invoices)."""
+
+    def delinquent_at(self, at: int) -> bool:
+        index = bisect_right([moment for moment, _ in self.delinquency], at) - 1
+        return self.delinquency[index][1] if index >= 0 else False
+
+    def currency_at(self, at: int) -> str | None:
+        return self.currency if self.currency_set_at is not None and self.currency_set_at <= at else None

@@ -1,0 +1,607 @@
+"""What happens to one customer over the years: subscriptions, invoices, payments, one-off services.
+
+Each story advances billing period by period from the subscription's start to `now`, deciding at random
+(from the world's seeded generator) whether the period is paid, retried, abandoned, and whether the
+customer upgrades, downgrades, changes seats or cancels. Every decision is recorded with its time, and
+every change emits the event Stripe would have sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from orchestration.simulator.catalog import CatalogPrice, format_amount, interval_phrase
+from orchestration.simulator.payments import Payments
+from orchestration.simulator.records import (
+    CustomerRec,
+    DiscountRec,
+    InvoiceItemRec,
+    InvoiceRec,
+    ItemState,
+    LineRec,
+    SubscriptionRec,
+    SubscriptionVersion,
+)
+from orchestration.simulator.timeline import DAY, HOUR, add_months, period_end, short_date
+from orchestration.simulator.world import World
+
+TRIAL_DAYS = 14
+RETRY_OFFSETS = (0, 3 * DAY, 8 * DAY, 15 * DAY)
+"""Smart-retry schedule of a renewal invoice, from its first attempt."""
+DUNNING_GRACE = 7 * DAY
+"""After the last failed retry, the subscription is canceled and the invoice marked uncollectible."""
+INCOMPLETE_EXPIRY = 23 * HOUR
+"""A subscription whose first payment fails expires (and its invoice is voided) after 23 hours."""
+FINALIZE_DELAY = HOUR
+"""Renewal invoices stay draft for an hour before Stripe finalizes them and charges the card."""
+
+# Plans new subscribers pick, per currency: (weight, price keys of the subscription's items).
+_USD_PLANS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (22, ("starter_month",)),
+    (8, ("starter_year",)),
+    (18, ("pro_month",)),
+    (7, ("pro_year",)),
+    (6, ("pro_quarter",)),
+    (5, ("pro_month", "support_month")),
+    (14, ("team_month",)),
+    (5, ("team_month", "support_month")),
+    (6, ("team_year",)),
+)
+_EUR_PLANS = ((3, ("starter_month_eur",)), (2, ("pro_month_eur",)))
+_JPY_PLANS = ((1, ("pro_month_jpy",)),)
+_FEEDBACK = ("too_expensive", "missing_features", "switched_service", "unused", "other", None)
+
+
+class CustomerStory:
+    """Generates everything that happens to `customer`, from its creation to the world's `now`."""
+
+    def __init__(self, world: World, payments: Payments, customer: CustomerRec) -> None:
+        self.world = world
+        self.rng = world.rng
+        self.payments = payments
+        self.customer = customer
+
+    def run(self) -> None:
+        world, rng, customer = self.world, self.rng, self.customer
+        world.emit(customer.created, "customer.created", "customer", customer, from_api_request=True)
+        world.emit(customer.created, "payment_method.attached", "payment_method", customer.payment_method)
+        if rng.random() < 0.8:
+            delay = rng.randint(0, 3 * DAY) if rng.random() < 0.3 else 0
+            start = customer.created + delay
+            if world.happened(start):
+                SubscriptionStory(self, start, self._pick_plan(start)).run()
+            if rng.random() < 0.06:
+                second_start = start + rng.randint(30, 400) * DAY
+                plan = self._pick_plan(second_start)
+                if world.happened(second_start) and plan[0][0].currency == customer.currency:
+                    SubscriptionStory(self, second_start, plan).run()
+        # Sales sells onboarding packages, lately to most new customers (so some are still drafts).
+        age = world.now - customer.created
+        recent = age < 10 * DAY
+        if rng.random() < (0.5 if recent else 0.07) and customer.currency in (None, "usd"):
+            self._services_invoice(customer.created + rng.randint(HOUR, max(HOUR, min(20 * DAY, age))))
+
+    def set_currency(self, currency: str, moment: int) -> None:
+        """A customer's currency is fixed by its first subscription or invoice."""
+        if self.customer.currency is None:
+            self.customer.currency = currency
+            self.customer.currency_set_at = moment
+            if moment > self.customer.created:
+                self.world.emit(moment, "customer.updated", "customer", self.customer)
+
+    def _pick_plan(self, moment: int) -> list[tuple[CatalogPrice, int]]:
+        """Items (price, quantity) of a new subscription: what is on sale for the customer's currency."""
+        rng, prices = self.rng, self.world.catalog.prices
+        country = (self.customer.address or {}).get("country")
+        currency = self.customer.currency or {"DE": "eur", "FR": "eur", "JP": "jpy"}.get(str(country), "usd")
+        menu = {"usd": _USD_PLANS, "eur": _EUR_PLANS, "jpy": _JPY_PLANS}[currency]
+        if currency == "usd" and prices["basic_month"].sellable(moment):
+            menu = ((12, ("basic_month",)), *menu)
+        keys = rng.choices([keys for _, keys in menu], weights=[weight for weight, _ in menu])[0]
+        items = []
+        for key in keys:
+            price = prices[key]
+            if not price.sellable(moment):
+                price = prices["starter_month_v1"] if key == "starter_month" else price
+            if not price.sellable(moment):
+                continue
+            items.append((price, rng.randint(2, 25) if price.product_key == "team" else 1))
+        return items or [(prices["pro_month"], 1)]
+
+    def _services_invoice(self, created: int) -> None:
+        """A one-off invoice for onboarding and consulting, drafted by sales and sent for payment."""
+        world, rng, customer = self.world, self.rng, self.customer
+        if not world.happened(created):
+            return
+        self.set_currency("usd", created)
+        invoice = InvoiceRec(
+            id=world.ids.new("in", created),
+            customer_id=customer.id,
+            subscription_id=None,
+            currency="usd",
+            created=created,
+            billing_reason="manual",
+            collection_method="send_invoice",
+            period_start=created,
+            period_end=created,
+            lines=[],
+            description="Onboarding and consulting services",
+            days_until_due=30,
+        )
+        prices = world.catalog.prices
+        sessions = [("onboarding", 1, "Onboarding package")] if rng.random() < 0.5 else []
+        for session in range(rng.randint(1, 14)):
+            hours = rng.randint(1, 4)
+            day = created - (session + 1) * 2 * DAY
+            sessions.append(("consulting_hour", hours, f"Consulting session ({hours} h) on {short_date(day)}"))
+        for key, quantity, description in sessions:
+            price = prices[key]
+            item_id = world.ids.new("ii", created)
+            line = LineRec(
+                id=world.ids.new("il", created),
+                description=description,
+                price_id=price.id,
+                quantity=quantity,
+                amount=price.unit_amount * quantity,
+                period_start=created,
+                period_end=created,
+                invoice_item_id=item_id,
+            )
+            invoice.lines.append(line)
+            item = InvoiceItemRec(item_id, created, customer.id, line, "usd", invoice.id, created)
+            world.invoice_items.append(item)
+            world.emit(created, "invoiceitem.created", "invoiceitem", item, from_api_request=True)
+        world.invoices.append(invoice)
+        world.emit(created, "invoice.created", "invoice", invoice, from_api_request=True)
+
+        finalized = created + rng.randint(0, 6) * DAY + rng.randint(HOUR, 8 * HOUR)
+        if not world.happened(finalized):
+            return
+        self.finalize(invoice, finalized)
+        world.emit(finalized, "invoice.sent", "invoice", invoice, from_api_request=True)
+        due = finalized + 30 * DAY
+        fate = rng.random()
+        if fate < 0.75:
+            paid = finalized + rng.randint(1, 28) * DAY
+            failures = 1 if rng.random() < 0.1 else 0
+            attempts = [paid + HOUR * attempt for attempt in range(failures + 1)]
+            if world.happened(paid):
+                self.collect(invoice, attempts, failures, "Payment for Invoice")
+        elif fate < 0.85:
+            voided = finalized + rng.randint(1, 10) * DAY
+            if world.happened(voided):
+                self.void(invoice, voided)
+        else:
+            if world.happened(due):
+                self.set_delinquent(due, True)
+            self.mark_uncollectible(invoice, due + 30 * DAY)
+
+    # Invoice life-cycle steps shared by subscriptions and one-off invoices.
+
+    def finalize(self, invoice: InvoiceRec, moment: int) -> None:
+        invoice.finalized_at = moment
+        self.customer.finalizations.append(moment)
+        self.world.emit(moment, "invoice.finalized", "invoice", invoice)
+
+    def collect(self, invoice: InvoiceRec, attempts: list[int], failures: int, description: str) -> int | None:
+        """Charges the invoice (or settles it at once when nothing is due); returns when it was paid."""
+        if invoice.total == 0:
+            invoice.paid_at = attempts[0]
+            self.world.emit(attempts[0], "invoice.paid", "invoice", invoice)
+            self.world.emit(attempts[0], "invoice.payment_succeeded", "invoice", invoice)
+            return attempts[0]
+        paid = self.payments.collect(invoice, self.customer, attempts, failures, description)
+        for moment in attempts[:failures]:
+            if self.world.happened(moment):
+                self.set_delinquent(moment, True)
+        if paid is not None and failures:
+            self.set_delinquent(paid, False)
+        return paid
+
+    def void(self, invoice: InvoiceRec, moment: int) -> None:
+        invoice.voided_at = moment
+        if invoice.payment_intent is not None:
+            self.payments.cancel_intent(invoice.payment_intent, moment)
+        self.world.emit(moment, "invoice.voided", "invoice", invoice)
+        self.set_delinquent(moment, False)
+
+    def mark_uncollectible(self, invoice: InvoiceRec, moment: int) -> None:
+        if self.world.happened(moment):
+            invoice.uncollectible_at = moment
+            self.world.emit(moment, "invoice.marked_uncollectible", "invoice", invoice)
+            self.set_delinquent(moment, False)
+
+    def set_delinquent(self, moment: int, delinquent: bool) -> None:
+        self.customer.delinquency.append((moment, delinquent))
+
+
+class SubscriptionStory:
+    """One subscription from creation to cancellation or `now`."""
+
+    def __init__(self, owner: CustomerStory, start: int, plan: list[tuple[CatalogPrice, int]]) -> None:
+        self.owner = owner
+        self.world = owner.world
+        self.rng = owner.rng
+        self.customer = owner.customer
+        world = self.world
+        self.prices = {price.id: price for price, _ in plan}
+        self.interval = plan[0][0]
+        trial = self.rng.random() < 0.3
+        self.first_payment_fails = not trial and self.rng.random() < 0.03
+        trial_end = start + TRIAL_DAYS * DAY if trial else None
+        self.sub = SubscriptionRec(
+            id=world.ids.new("sub", start),
+            customer_id=self.customer.id,
+            created=start,
+            currency=plan[0][0].currency,
+            trial_start=start if trial else None,
+            trial_end=trial_end,
+            billing_cycle_anchor=trial_end or start,
+        )
+        self.items = tuple(ItemState(world.ids.new("si", start), price.id, quantity, start) for price, quantity in plan)
+        self.pending: list[InvoiceItemRec] = []
+        """Proration invoice items waiting for the next invoice."""
+        self.previous_lines: dict[str, LineRec] = {}
+        """Last regular line of each item: what a proration credit refunds."""
+        self.last_invoice: InvoiceRec | None = None
+
+    # State changes.
+
+    @property
+    def state(self) -> SubscriptionVersion:
+        return self.sub.versions[-1]
+
+    def change(self, moment: int, event: str, by_customer: bool = False, **changes: Any) -> None:
+        """Appends a version of the subscription and emits `event` for it.
+
+        `by_customer` marks changes made through the API (cancellations, plan changes) rather than by
+        Stripe's billing engine: their events carry the id of the request.
+        """
+        self._expire_discount(moment)
+        self.sub.versions.append(replace(self.state, at=moment, **changes))
+        self.world.emit(moment, event, "subscription", self.sub, from_api_request=by_customer)
+
+    def _expire_discount(self, moment: int) -> None:
+        """A repeating coupon's discount disappears at its end, before whatever happens next."""
+        discount = self.state.discount
+        if discount is not None and discount.end is not None and discount.end <= moment:
+            self._remove_discount(discount.end)
+
+    def _remove_discount(self, moment: int) -> None:
+        discount = self.state.discount
+        self.sub.versions.append(replace(self.state, at=moment, discount=None))
+        self.world.emit(moment, "customer.discount.deleted", "discount", discount)
+        self.world.emit(moment, "customer.subscription.updated", "subscription", self.sub)
+
+    # The story.
+
+    def run(self) -> None:
+        world, sub = self.world, self.sub
+        start = sub.created
+        world.subscriptions.append(sub)
+        self.owner.set_currency(sub.currency, start)
+        discount = self._maybe_discount(start)
+        first_end = sub.trial_end or period_end(
+            start, self.interval.interval or "month", self.interval.interval_count, 0
+        )
+        sub.versions.append(
+            SubscriptionVersion(
+                at=start,
+                status="trialing" if sub.trial_end else "incomplete" if self.first_payment_fails else "active",
+                items=self.items,
+                discount=discount,
+                current_period_start=start,
+                current_period_end=first_end,
+            )
+        )
+        world.emit(start, "customer.subscription.created", "subscription", sub, from_api_request=True)
+        if discount is not None:
+            world.emit(start, "customer.discount.created", "discount", discount)
+        if sub.trial_end is not None and not self._trial(start, sub.trial_end):
+            return
+        self._periods()
+
+    def _trial(self, start: int, trial_end: int) -> bool:
+        """The $0 trial invoice and the trial itself; False if the customer left during the trial."""
+        invoice = self._invoice(
+            start,
+            "subscription_create",
+            start,
+            start,
+            [
+                self._line(item, start, trial_end, amount=0, description=f"Trial period for {self._name(item)}")
+                for item in self.items
+            ],
+        )
+        self._settle(invoice, first=True)
+        warning = trial_end - 3 * DAY
+        leave = start + self.rng.randint(DAY, (TRIAL_DAYS - 1) * DAY) if self.rng.random() < 0.18 else None
+        if leave is None or leave > warning:
+            self.world.emit(warning, "customer.subscription.trial_will_end", "subscription", self.sub)
+        if leave is not None and self.world.happened(leave):
+            self._cancel_now(leave, "cancellation_requested")
+            return False
+        return self.world.happened(trial_end)
+
+    def _periods(self) -> None:
+        world, sub = self.world, self.sub
+        anchor, price = sub.billing_cycle_anchor, self.interval
+        interval, count = price.interval or "month", price.interval_count
+        index = 0
+        previous_start = sub.trial_start or anchor
+        while True:
+            starts = anchor if index == 0 else period_end(anchor, interval, count, index - 1)
+            ends = period_end(anchor, interval, count, index)
+            first = index == 0 and sub.trial_end is None
+            if not first:
+                self.change(
+                    starts,
+                    "customer.subscription.updated",
+                    status="active",
+                    current_period_start=starts,
+                    current_period_end=ends,
+                )
+            invoice = self._period_invoice(starts, ends, previous_start, first)
+            if not self._settle(invoice, first):
+                return
+            if not self._mid_period(starts, ends):
+                return
+            if not world.happened(ends):
+                return
+            previous_start, index = starts, index + 1
+
+    def _period_invoice(self, starts: int, ends: int, previous_start: int, first: bool) -> InvoiceRec:
+        lines = [item.line for item in self.pending]
+        for item in self.items:
+            line = self._line(item, starts, ends)
+            self.previous_lines[item.id] = line
+            lines.append(line)
+        reason = "subscription_create" if first else "subscription_cycle"
+        period = (starts, starts) if first else (previous_start, starts)
+        invoice = self._invoice(starts, reason, *period, lines)
+        for pending in self.pending:
+            pending.invoice_id, pending.invoiced_at = invoice.id, starts
+        self.pending = []
+        return invoice
+
+    def _settle(self, invoice: InvoiceRec, first: bool) -> bool:
+        """Finalizes and collects `invoice`; False when non-payment ends the subscription."""
+        world, rng = self.world, self.rng
+        finalized = invoice.created + (1 if first else FINALIZE_DELAY)
+        if not world.happened(finalized):
+            return True
+        self.owner.finalize(invoice, finalized)
+        charge_at = finalized + 1
+        if first:
+            failures = int(self.first_payment_fails)
+            attempts = [charge_at]
+        else:
+            draw = rng.random()
+            failures = 0 if draw < 0.93 else (rng.randint(1, 3) if draw < 0.975 else len(RETRY_OFFSETS))
+            attempts = [charge_at + offset for offset in RETRY_OFFSETS]
+        description = "Subscription creation" if first else "Subscription update"
+        paid = self.owner.collect(invoice, attempts, failures, description)
+        if self.state.discount is not None and invoice.discount is not None and invoice.total > 0:
+            coupon = world.catalog.coupons[self.state.discount.coupon_id]
+            if coupon.duration == "once":
+                self._remove_discount(finalized)
+        if failures == 0:
+            return True
+        if first:
+            self._expire_incomplete(invoice, charge_at)
+            return False
+        if world.happened(charge_at):
+            self.change(charge_at, "customer.subscription.updated", status="past_due")
+        if paid is not None:
+            self.change(paid, "customer.subscription.updated", status="active")
+            return True
+        gives_up = attempts[-1] + DUNNING_GRACE
+        if not world.happened(gives_up):
+            return True
+        self.owner.mark_uncollectible(invoice, gives_up)
+        self._cancel_now(gives_up, "payment_failed")
+        return False
+
+    def _expire_incomplete(self, invoice: InvoiceRec, failed_at: int) -> None:
+        """First payment declined: the subscription stays incomplete for 23 hours, then expires."""
+        expires = failed_at + INCOMPLETE_EXPIRY
+        if self.world.happened(expires):
+            self.owner.void(invoice, expires)
+            self.change(expires, "customer.subscription.updated", status="incomplete_expired", ended_at=expires)
+
+    def _mid_period(self, starts: int, ends: int) -> bool:
+        """Whatever the customer does during the period; False if the subscription ended."""
+        rng, world = self.rng, self.world
+        months = (ends - starts) / (30 * DAY)
+        draw = rng.random()
+        # After whatever already happened this period (a payment recovered after retries, say).
+        earliest = max(starts + DAY, self.state.at + HOUR)
+        moment = rng.randint(earliest, max(earliest, ends - DAY))
+        if not world.happened(moment) or moment >= ends or self.state.status == "past_due":
+            return True
+        if draw < 0.012 * months:
+            self._cancel_now(moment, "cancellation_requested")
+            self._maybe_refund_last_payment(moment)
+            return False
+        if draw < 0.012 * months + min(0.3, 0.025 * months):
+            self.change(
+                moment,
+                "customer.subscription.updated",
+                True,
+                cancel_at_period_end=True,
+                cancel_at=ends,
+                canceled_at=moment,
+                cancellation_reason="cancellation_requested",
+                cancellation_feedback=rng.choice(_FEEDBACK),
+            )
+            if world.happened(ends):
+                self.change(ends, "customer.subscription.deleted", status="canceled", ended_at=ends)
+                return False
+            return True
+        if draw < 0.012 * months + min(0.3, 0.025 * months) + 0.05:
+            self._change_plan(moment, starts, ends)
+        return True
+
+    def _cancel_now(self, moment: int, reason: str) -> None:
+        self.change(
+            moment,
+            "customer.subscription.deleted",
+            reason != "payment_failed",
+            status="canceled",
+            canceled_at=moment,
+            ended_at=moment,
+            cancellation_reason=reason,
+            cancellation_feedback=self.rng.choice(_FEEDBACK) if reason != "payment_failed" else None,
+        )
+
+    def _maybe_refund_last_payment(self, moment: int) -> None:
+        """Support sometimes refunds the unused part of the period to a customer who cancels."""
+        invoice = self.last_invoice
+        if self.rng.random() >= 0.3 or invoice is None:
+            return
+        intent = invoice.payment_intent
+        charge = intent.charges[-1] if intent is not None and intent.charges else None
+        if charge is None or not charge.succeeded or charge.dispute is not None or charge.refunds:
+            return
+        used = (moment - invoice.created) / max(1, self.state.current_period_end - invoice.created)
+        amount = max(1, round(charge.amount * (1 - min(used, 1.0))))
+        self.owner.payments.refund(charge, moment, amount, "requested_by_customer")
+
+    def _change_plan(self, moment: int, starts: int, ends: int) -> None:
+        """An upgrade, downgrade or seat change mid-period, prorated onto the next invoice."""
+        rng, prices = self.rng, self.world.catalog.prices
+        item = self.items[0]
+        price = self.world.catalog.price_by_id(item.price_id)
+        quantity = item.quantity
+        if price.product_key == "team":
+            quantity = max(1, (item.quantity + 1) // 2, item.quantity + rng.choice((-3, -2, -1, 1, 2, 3, 5)))
+            target = price
+        else:
+            options = price.upgrades if rng.random() < 0.7 else price.downgrades
+            sellable = [prices[key] for key in options if prices[key].sellable(moment)]
+            if not sellable:
+                return
+            target = sellable[0]
+        if target is price and quantity == item.quantity:
+            return
+        remaining = (ends - moment) / (ends - starts)
+        credit = -round(price.unit_amount * item.quantity * remaining)
+        debit = round(target.unit_amount * quantity * remaining)
+        next_full = sum(self._price(i).unit_amount * i.quantity for i in self.items[1:])
+        if next_full + target.unit_amount * quantity + credit + debit <= 0:
+            return
+        new_item = replace(item, price_id=target.id, quantity=quantity)
+        self.prices[target.id] = target
+        credited = self.previous_lines.get(item.id)
+        when = short_date(moment)
+        self._prorate(
+            moment,
+            ends,
+            item,
+            credit,
+            f"Unused time on {self._name(item)} after {when}",
+            (self.sub.invoice_ids[-1], credited.id) if credited else None,
+        )
+        self._prorate(moment, ends, new_item, debit, f"Remaining time on {self._name(new_item)} after {when}")
+        self.items = (new_item, *self.items[1:])
+        self.change(moment, "customer.subscription.updated", True, items=self.items)
+
+    def _prorate(
+        self,
+        moment: int,
+        ends: int,
+        item: ItemState,
+        amount: int,
+        description: str,
+        credited: tuple[str, str] | None = None,
+    ) -> None:
+        world = self.world
+        line = self._line(item, moment, ends, amount=amount, description=description)
+        line.invoice_item_id = world.ids.new("ii", moment)
+        line.proration, line.credited = True, credited
+        pending = InvoiceItemRec(line.invoice_item_id, moment, self.customer.id, line, self.sub.currency)
+        self.pending.append(pending)
+        world.invoice_items.append(pending)
+        world.emit(moment, "invoiceitem.created", "invoiceitem", pending)
+
+    def _maybe_discount(self, moment: int) -> DiscountRec | None:
+        rng, world = self.rng, self.world
+        if rng.random() >= 0.18:
+            return None
+        coupons = [c for c in world.catalog.coupons.values() if c.redeemable(moment, self.sub.currency)]
+        if not coupons:
+            return None
+        coupon = rng.choice(coupons)
+        world.coupon_redemptions[coupon.id] = world.coupon_redemptions.get(coupon.id, 0) + 1
+        end = add_months(moment, coupon.duration_in_months) if coupon.duration == "repeating" else None
+        return DiscountRec(world.ids.new("di", moment), coupon.id, self.customer.id, self.sub.id, moment, end)
+
+    # Building blocks.
+
+    def _price(self, item: ItemState) -> CatalogPrice:
+        return self.prices[item.price_id]
+
+    def _name(self, item: ItemState) -> str:
+        return self.world.catalog.products[self._price(item).product_key].name
+
+    def _line(
+        self, item: ItemState, starts: int, ends: int, amount: int | None = None, description: str | None = None
+    ) -> LineRec:
+        price = self._price(item)
+        if description is None:
+            unit = format_amount(price.unit_amount, price.currency)
+            description = f"{item.quantity} × {self._name(item)} (at {unit} {interval_phrase(price)})"
+        return LineRec(
+            id=self.world.ids.new("il", starts),
+            description=description,
+            price_id=price.id,
+            quantity=item.quantity,
+            amount=price.unit_amount * item.quantity if amount is None else amount,
+            period_start=starts,
+            period_end=ends,
+            subscription_id=self.sub.id,
+            subscription_item_id=item.id,
+        )
+
+    def _invoice(
+        self, created: int, reason: str, period_start: int, period_end_: int, lines: list[LineRec]
+    ) -> InvoiceRec:
+        world = self.world
+        invoice = InvoiceRec(
+            id=world.ids.new("in", created),
+            customer_id=self.customer.id,
+            subscription_id=self.sub.id,
+            currency=self.sub.currency,
+            created=created,
+            billing_reason=reason,
+            collection_method="charge_automatically",
+            period_start=period_start,
+            period_end=period_end_,
+            lines=lines,
+        )
+        self._apply_discount(invoice)
+        world.invoices.append(invoice)
+        self.last_invoice = invoice
+        self.sub.invoice_ids.append(invoice.id)
+        self.sub.invoice_times.append(created)
+        world.emit(created, "invoice.created", "invoice", invoice)
+        return invoice
+
+    def _apply_discount(self, invoice: InvoiceRec) -> None:
+        """Spreads the subscription's discount over the invoice lines (`discount_amounts`)."""
+        discount = self.state.discount
+        if discount is None or invoice.subtotal <= 0:
+            return
+        coupon = self.world.catalog.coupons[discount.coupon_id]
+        invoice.discount = discount
+        if coupon.percent_off is not None:
+            for line in invoice.lines:
+                line.discount_amount = round(line.amount * coupon.percent_off / 100)
+            return
+        positive = [line for line in invoice.lines if line.amount > 0]
+        budget = min(coupon.amount_off or 0, invoice.subtotal)
+        base = sum(line.amount for line in positive)
+        for line in positive[:-1]:
+            line.discount_amount = budget * line.amount // base
+        positive[-1].discount_amount = budget - sum(line.discount_amount for line in positive[:-1])

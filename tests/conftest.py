@@ -1,0 +1,30 @@
+"""Shared fixtures: a generated Stripe account served by the simulator, and a private data folder."""
+
+import pytest
+
+from orchestration.simulator import SimulatorServer, generate_account
+
+E2E_API_KEY = "sk_test_e2e_0123456789"
+
+
+@pytest.fixture(scope="session")
+def simulated_account():
+    return generate_account(seed=7, customers=60)
+
+
+@pytest.fixture(scope="session")
+def simulator(simulated_account):
+    with SimulatorServer([simulated_account], api_keys={E2E_API_KEY: simulated_account.account_id}) as server:
+        yield server
+
+
+@pytest.fixture
+def pipeline_env(tmp_path, monkeypatch, simulator):
+    """The environment `stripe-warehouse run` reads, pointed at the simulator and a temporary warehouse."""
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("STRIPE_API_BASE", simulator.base_url)
+    monkeypatch.setenv("STRIPE_API_KEY", E2E_API_KEY)
+    for name in ("DUCKDB_PATH", "STRIPE_ACCOUNT_IDS", "WAREHOUSE", "DBT_TARGET"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "data"

@@ -1,0 +1,34 @@
+"""One generated account served for the whole session, and an SDK client configured like the ingester."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import stripe
+
+# The helpers next to the tests (shape and integrity checks) are plain modules, not a package.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from sim_support import NOW, sdk_client  # noqa: E402
+
+from orchestration.simulator import SimulatedAccount, SimulatorServer, generate_account  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def account() -> SimulatedAccount:
+    """Read-only: tests that mutate build their own account."""
+    return generate_account(seed=11, customers=150, now=NOW)
+
+
+@pytest.fixture(scope="session")
+def server(account: SimulatedAccount) -> Iterator[SimulatorServer]:
+    with SimulatorServer([account]) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def client(server: SimulatorServer) -> stripe.StripeClient:
+    return sdk_client(server.base_url)

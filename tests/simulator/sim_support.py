@@ -1,0 +1,18 @@
+"""Constants and helpers shared by the simulator tests (a plain module: `conftest` is ambiguous as a name)."""
+
+from __future__ import annotations
+
+import stripe
+
+from orchestration.simulator.templates import API_VERSION
+
+NOW = 1_780_000_000
+"""A fixed clock, so every run sees the same account."""
+API_KEY = "sk_test_simulator"
+
+
+def sdk_client(base_url: str, api_key: str = API_KEY, **options: object) -> stripe.StripeClient:
+    """An SDK client configured like the ingester's, without retries (failures should show at once)."""
+    return stripe.StripeClient(
+        api_key, base_addresses={"api": base_url}, stripe_version=API_VERSION, max_network_retries=0, **options
+    )
