@@ -11,12 +11,16 @@ from pathlib import Path
 from orchestration.settings import PROJECT_ROOT, ConfigurationError, Settings
 
 DEMO_API_KEY = "sk_test_simulator"
+# Dagster's console logger defaults to DEBUG, which buries the progress lines in engine events.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Dagster prints run events itself; Python logging shows only this project's progress lines.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("orchestration").setLevel(logging.INFO)
     try:
         return args.handler(args)
     except ConfigurationError as exc:
@@ -66,7 +70,9 @@ def _run(_args: argparse.Namespace) -> int:
     from orchestration.definitions import SYNC_JOB_NAME, defs
 
     with DagsterInstance.get() as instance:
-        result = defs.resolve_job_def(SYNC_JOB_NAME).execute_in_process(instance=instance, raise_on_error=False)
+        result = defs.resolve_job_def(SYNC_JOB_NAME).execute_in_process(
+            instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
+        )
     if not result.success:
         print("stripe-warehouse run failed:", file=sys.stderr)
         for event in result.all_events:
@@ -128,6 +134,8 @@ def _prepare_environment() -> Settings:
     os.environ["DUCKDB_PATH"] = str(settings.duckdb_path)
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster_home")))
     dagster_home.mkdir(parents=True, exist_ok=True)
+    # An empty dagster.yaml is Dagster's way of saying "the defaults are meant", silencing its warning.
+    (dagster_home / "dagster.yaml").touch()
     return settings
 
 

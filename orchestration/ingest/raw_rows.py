@@ -19,6 +19,9 @@ RAW_SCHEMA = pa.schema(
         pa.field("account_id", pa.string(), nullable=False),
         pa.field("id", pa.string(), nullable=False),
         pa.field("created", pa.int64()),
+        # For rows of a child list (invoice lines, credit note lines, subscription items): the parent's id,
+        # which some child objects (credit note lines) do not carry themselves.
+        pa.field("parent_id", pa.string()),
         pa.field("is_deleted", pa.bool_(), nullable=False),
         pa.field("synced_at", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("object_json", pa.string(), nullable=False),
@@ -28,7 +31,9 @@ RAW_SCHEMA = pa.schema(
 PRIMARY_KEY = ("account_id", "id")
 
 
-def raw_table(account_id: str, objects: Sequence[dict[str, Any]], synced_at: datetime) -> pa.Table:
+def raw_table(
+    account_id: str, objects: Sequence[dict[str, Any]], synced_at: datetime, parent_id: str | None = None
+) -> pa.Table:
     """One page of Stripe objects as raw rows of one account."""
     n = len(objects)
     return pa.Table.from_arrays(
@@ -36,6 +41,7 @@ def raw_table(account_id: str, objects: Sequence[dict[str, Any]], synced_at: dat
             pa.array([account_id] * n, pa.string()),
             pa.array([o["id"] for o in objects], pa.string()),
             pa.array([o.get("created") for o in objects], pa.int64()),
+            pa.array([parent_id] * n, pa.string()),
             pa.array([bool(o.get("deleted", False)) for o in objects], pa.bool_()),
             pa.array([synced_at] * n, pa.timestamp("us", tz="UTC")),
             pa.array([json.dumps(o, separators=(",", ":")) for o in objects], pa.string()),

@@ -15,6 +15,12 @@ def test_raw_rows_keep_the_whole_object_and_type_the_keys():
     rows = table.to_pylist()
     assert [r["account_id"] for r in rows] == ["acct_1", "acct_1"]
     assert [r["created"] for r in rows] == [1700000000, None]
+    assert [r["parent_id"] for r in rows] == [None, None]
     assert [r["is_deleted"] for r in rows] == [False, True]
     assert rows[0]["synced_at"] == synced_at
     assert json.loads(rows[0]["object_json"]) == objects[0]
+
+
+def test_child_rows_name_their_parent():
+    table = raw_table("acct_1", [{"id": "cnli_1", "object": "credit_note_line_item"}], datetime.now(UTC), "cn_1")
+    assert table.column("parent_id").to_pylist() == ["cn_1"]
