@@ -57,6 +57,10 @@ class Settings:
     duckdb_path: Path
     postgres: dict[str, str]
     max_network_retries: int
+    requests_per_second: float | None
+    """Per account; None: Stripe's documented limit for the key's mode, with headroom."""
+    concurrency: int
+    """Requests in flight at once, across objects and accounts."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -82,7 +86,17 @@ class Settings:
                 "database": env.get("POSTGRES_DB", "stripe_warehouse"),
             },
             max_network_retries=int(env.get("STRIPE_MAX_NETWORK_RETRIES", "5")),
+            requests_per_second=float(env["STRIPE_REQUESTS_PER_SECOND"])
+            if env.get("STRIPE_REQUESTS_PER_SECOND")
+            else None,
+            concurrency=int(env.get("STRIPE_CONCURRENCY", "24")),
         )
+
+    def rate_limit_for(self, credential: StripeCredential) -> float:
+        if self.requests_per_second:
+            return self.requests_per_second
+        # Stripe allows 100 requests/s in live mode and 25 in test mode, per account.
+        return 90.0 if "_live_" in credential.api_key.value else 22.0
 
     def require_credentials(self) -> tuple[StripeCredential, ...]:
         if not self.stripe_credentials:

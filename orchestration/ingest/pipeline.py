@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dlt
 from dlt.common.configuration.specs import ConnectionStringCredentials
 
+from orchestration.ingest.report import SyncReport
 from orchestration.settings import Settings
 
 PIPELINE_NAME = "stripe"
@@ -21,7 +24,7 @@ def stripe_pipeline(settings: Settings) -> dlt.Pipeline:
                 "host": pg["host"],
                 "port": int(pg["port"]),
                 "username": pg["user"],
-                "password": pg["password"] or None,
+                "password": pg["password"],  # "" (trust, .pgpass) resolves; dlt rejects a None password
                 "database": pg["database"],
             }
         )
@@ -35,3 +38,18 @@ def stripe_pipeline(settings: Settings) -> dlt.Pipeline:
         pipelines_dir=str(settings.data_dir / "dlt_pipelines"),
         progress=dlt.progress.log(dump_system_stats=False),
     )
+
+
+def sync_accounts(settings: Settings, now: int | None = None) -> SyncReport:
+    """One sync of every configured account into the warehouse, outside Dagster (tests, benchmarks).
+
+    Raises what dlt raises when the load itself fails; failures of single accounts are in the report.
+    """
+    from orchestration.ingest.source import SyncContext, stripe_source
+
+    context = SyncContext(settings)
+    if now is not None:
+        context.synced_at = datetime.fromtimestamp(now, UTC)
+    with context:
+        stripe_pipeline(settings).run(stripe_source(context))
+    return context.report

@@ -7,11 +7,11 @@ into hundreds of child tables. The dbt staging models extract and type the field
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 RAW_SCHEMA = pa.schema(
@@ -32,9 +32,14 @@ PRIMARY_KEY = ("account_id", "id")
 
 
 def raw_table(
-    account_id: str, objects: Sequence[dict[str, Any]], synced_at: datetime, parent_id: str | None = None
+    account_id: str,
+    objects: Sequence[dict[str, Any]],
+    synced_at: datetime,
+    parent_id: str | None = None,
+    *,
+    deleted: bool = False,
 ) -> pa.Table:
-    """One page of Stripe objects as raw rows of one account."""
+    """One page of Stripe objects as raw rows of one account; `deleted` marks them all deleted."""
     n = len(objects)
     return pa.Table.from_arrays(
         [
@@ -42,9 +47,9 @@ def raw_table(
             pa.array([o["id"] for o in objects], pa.string()),
             pa.array([o.get("created") for o in objects], pa.int64()),
             pa.array([parent_id] * n, pa.string()),
-            pa.array([bool(o.get("deleted", False)) for o in objects], pa.bool_()),
+            pa.array([deleted or bool(o.get("deleted", False)) for o in objects], pa.bool_()),
             pa.array([synced_at] * n, pa.timestamp("us", tz="UTC")),
-            pa.array([json.dumps(o, separators=(",", ":")) for o in objects], pa.string()),
+            pa.array([orjson.dumps(o).decode() for o in objects], pa.string()),
         ],
         schema=RAW_SCHEMA,
     )

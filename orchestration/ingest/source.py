@@ -1,66 +1,245 @@
-"""The dlt source: one resource per Stripe object, over every configured account."""
+"""The dlt source: every Stripe object of every configured account, one resource per raw table.
+
+Each object has a page producer (not loaded itself) that reads what changed; transformers turn its
+batches into the raw rows of the object's table and of its child tables (invoice lines, subscription
+items, discounts, credit note lines), so each table is its own dlt resource and Dagster asset while the
+parent list is read once.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cached_property
+from typing import Any
 
 import dlt
+import orjson
 import pyarrow as pa
 from dlt.extract.resource import DltResource
 
-from orchestration.ingest.client import StripeReader
+from orchestration.ingest.client import StripeReader, StripeReadError
+from orchestration.ingest.fetch import run_chains
 from orchestration.ingest.raw_rows import PRIMARY_KEY, RAW_SCHEMA, raw_table
-from orchestration.ingest.stripe_objects import STRIPE_OBJECTS, StripeObject
+from orchestration.ingest.report import SyncReport
+from orchestration.ingest.stripe_objects import STRIPE_OBJECTS, ChildList, StripeObject
+from orchestration.ingest.sync import Batch, Cursor, read_object
 from orchestration.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SOURCE_NAME = "stripe"
+PROGRESS_EVERY_SECONDS = 10
+
+
+@dataclass
+class SyncContext:
+    """What one sync shares: the settings, a reader per account, the thread pool and the report."""
+
+    settings: Settings
+    report: SyncReport = field(default_factory=SyncReport)
+    synced_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def now(self) -> int:
+        """The sync's clock in unix seconds, against which cursors are aged."""
+        return int(self.synced_at.timestamp())
+
+    @cached_property
+    def readers(self) -> tuple[StripeReader, ...]:
+        return tuple(
+            StripeReader(
+                self.settings.stripe_api_base,
+                credential,
+                requests_per_second=self.settings.rate_limit_for(credential),
+                max_network_retries=self.settings.max_network_retries,
+            )
+            for credential in self.settings.require_credentials()
+        )
+
+    @cached_property
+    def executor(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="stripe")
+
+    def close(self) -> None:
+        if "executor" in self.__dict__:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        for reader in self.__dict__.get("readers", ()):
+            self.report.requests[reader.account_id_or_key] = reader.stats.requests
+            self.report.rate_limited[reader.account_id_or_key] = reader.stats.rate_limited
+
+    def __enter__(self) -> SyncContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dlt.source(name=SOURCE_NAME, max_table_nesting=0)
-def stripe_source(settings: Settings | None = None) -> Iterator[DltResource]:
-    """Every Stripe object of every configured account.
-
-    Building the source reads nothing: settings and accounts are resolved when the first resource is
-    iterated, so Dagster can load the definitions without secrets or network.
-    """
-
-    @cache
-    def readers() -> tuple[StripeReader, ...]:
-        resolved = settings or Settings.from_env()
-        return tuple(
-            StripeReader(resolved.stripe_api_base, credential, max_network_retries=resolved.max_network_retries)
-            for credential in resolved.require_credentials()
-        )
-
+def stripe_source(context: SyncContext | None = None) -> Iterator[DltResource]:
+    """Building the source reads nothing: accounts are resolved when the first resource runs, so Dagster
+    loads the definitions without secrets or network."""
+    lazy = _LazyContext(context)
     for obj in STRIPE_OBJECTS:
-        yield _object_resource(obj, readers)
+        pages = dlt.resource(_produce(obj, lazy), name=f"{obj.table}__changes", selected=False)
+        yield pages | _rows(obj.table, obj.description, lazy)
+        for child in obj.children:
+            yield pages | _child_rows(child, obj, lazy)
+    yield dlt.resource(_accounts(lazy), name="accounts", **_RAW_TABLE_HINTS)
 
 
-def _object_resource(obj: StripeObject, readers) -> DltResource:
+_RAW_TABLE_HINTS: dict[str, Any] = {
     # Merge on (account_id, id): ids are unique per account only (plan and coupon ids are user-chosen),
     # and reloading an object replaces its row instead of duplicating it.
-    @dlt.resource(
-        name=obj.table,
-        write_disposition="merge",
-        primary_key=PRIMARY_KEY,
-        columns=RAW_SCHEMA,
-    )
-    def read_object() -> Iterator[pa.Table]:
-        # The table exists even for an account with none of these objects, so dbt's sources resolve.
-        yield dlt.mark.materialize_table_schema()
-        for reader in readers():
-            synced_at = datetime.now(UTC)
-            rows = 0
-            for params in obj.passes:
-                for page in reader.list_pages(obj.list_path, params):
-                    rows += len(page)
-                    yield raw_table(reader.account_id, page, synced_at)
-            log.info("%s: %d rows from %s", obj.table, rows, reader.account_id)
+    "write_disposition": "merge",
+    "primary_key": PRIMARY_KEY,
+    "columns": RAW_SCHEMA,
+}
 
-    read_object.__doc__ = obj.description
-    return read_object
+
+class _LazyContext:
+    def __init__(self, context: SyncContext | None) -> None:
+        self._context = context
+
+    def get(self) -> SyncContext:
+        if self._context is None:
+            self._context = SyncContext(Settings.from_env())
+        return self._context
+
+
+def _produce(obj: StripeObject, lazy: _LazyContext):
+    def produce() -> Iterator[Batch]:
+        context = lazy.get()
+        cursors = dlt.current.source_state().setdefault("cursors", {}).setdefault(obj.table, {})
+        for reader in context.readers:
+            account = _account_label(reader)
+            if account in context.report.failures:
+                continue
+            try:
+                account = reader.account_id
+                # An empty batch first, so every table exists even for an account without such objects.
+                yield Batch(account, [])
+                progress = context.report.start(obj.table, account, "full")
+                cursor = Cursor.from_state(cursors.get(account))
+                # A full reload over an earlier sync must find the rows deleted meanwhile: track what it saw.
+                seen: set[str] | None = set() if cursor is not None and obj.deletable else None
+                last_log = time.monotonic()
+                for item in read_object(reader, context.executor, obj, cursor, context.now, progress):
+                    if isinstance(item, Cursor):
+                        if seen is not None and progress.mode == "full":
+                            yield from _vanished(obj, account, seen, progress)
+                        # Saved only now that every row it covers has been yielded.
+                        cursors[account] = item.to_state()
+                        continue
+                    if seen is not None:
+                        seen.update(o["id"] for o in item.objects)
+                    if time.monotonic() - last_log > PROGRESS_EVERY_SECONDS:
+                        last_log = time.monotonic()
+                        log.info("%s of %s: %d rows so far", obj.table, account, progress.rows + progress.refetched)
+                    yield item
+                progress.elapsed = time.monotonic() - progress.started
+                log.info(
+                    "%s of %s: %s sync, %d rows (%d re-fetched, %d deleted) in %.1fs",
+                    obj.table, account, progress.mode, progress.rows + progress.refetched,
+                    progress.refetched, progress.deleted, progress.elapsed,
+                )  # fmt: skip
+            except StripeReadError as exc:
+                log.error("%s of %s failed: %s", obj.table, account, exc)
+                context.report.fail(account, str(exc))
+
+    return produce
+
+
+def _vanished(obj: StripeObject, account: str, seen: set[str], progress) -> Iterator[Batch]:
+    """After a full reload that replaced an incremental history: rows Stripe no longer lists were deleted
+    while no event could tell us; they are kept with their last known state, marked deleted."""
+    with dlt.current.pipeline().sql_client() as client:
+        table = client.make_qualified_table_name(obj.table)
+        rows = client.execute_sql(f"select object_json from {table} where account_id = %s and not is_deleted", account)
+    gone = [obj_json for (obj_json,) in rows or [] if orjson.loads(obj_json)["id"] not in seen]
+    if gone:
+        progress.deleted += len(gone)
+        yield Batch(account, [orjson.loads(o) for o in gone], deleted=True)
+
+
+def _rows(table: str, description: str, lazy: _LazyContext) -> DltResource:
+    @dlt.transformer(name=table, **_RAW_TABLE_HINTS)
+    def rows(batch: Batch) -> Iterator[Any]:
+        if not batch.objects:
+            # An empty Arrow table creates the table with exactly the raw columns (dlt's own marker would
+            # add dlt columns the Arrow rows lack).
+            yield raw_table(batch.account_id, [], lazy.get().synced_at)
+            return
+        yield raw_table(batch.account_id, batch.objects, lazy.get().synced_at, deleted=batch.deleted)
+
+    rows.__doc__ = description
+    return rows
+
+
+def _child_rows(child: ChildList, parent: StripeObject, lazy: _LazyContext) -> DltResource:
+    @dlt.transformer(name=child.table, **_RAW_TABLE_HINTS)
+    def rows(batch: Batch) -> Iterator[Any]:
+        if not batch.objects:
+            yield raw_table(batch.account_id, [], lazy.get().synced_at)
+            return
+        if batch.deleted:
+            return  # a deleted parent's children keep their last state
+        context = lazy.get()
+        reader = next(r for r in context.readers if _account_label(r) == batch.account_id)
+        for parent_id, children in _children(child, batch.objects, reader, context):
+            if children:
+                yield raw_table(batch.account_id, children, context.synced_at, parent_id)
+
+    rows.__doc__ = f"{child.table.replace('_', ' ').capitalize()}, read with their {parent.object_type}."
+    return rows
+
+
+def _children(child: ChildList, parents: list[dict[str, Any]], reader: StripeReader, context: SyncContext):
+    """(parent id, children) for each parent: the embedded first page, then the pages beyond it."""
+    to_page = []
+    for parent in parents:
+        embedded = parent.get(child.embedded_field)
+        if isinstance(embedded, list):  # a plain array (expanded discounts), never paged
+            yield parent["id"], [d for d in embedded if isinstance(d, dict)]
+            continue
+        embedded = embedded or {}
+        yield parent["id"], embedded.get("data", [])
+        if embedded.get("has_more") and child.list_path:
+            to_page.append((parent["id"], embedded["data"][-1]["id"]))
+    yield from _pages_beyond(child, to_page, reader, context)
+
+
+def _pages_beyond(child: ChildList, to_page, reader: StripeReader, context: SyncContext):
+    def chain_for(parent_id: str, after: str):
+        def chain(emit) -> None:
+            params: dict[str, Any] = {"starting_after": after}
+            if child.parent_param:
+                params[child.parent_param] = parent_id
+            for page in reader.list_pages(child.list_path.format(parent_id=parent_id), params):
+                if page:
+                    emit((parent_id, page))
+
+        return chain
+
+    yield from run_chains(context.executor, [chain_for(p, a) for p, a in to_page])
+
+
+def _accounts(lazy: _LazyContext):
+    def accounts() -> Iterator[pa.Table]:
+        """The Stripe accounts read, one row each: the key's own account or the connected account."""
+        context = lazy.get()
+        for reader in context.readers:
+            try:
+                yield raw_table(reader.account_id, [reader.account], context.synced_at)
+            except StripeReadError as exc:
+                context.report.fail(_account_label(reader), str(exc))
+
+    return accounts
+
+
+def _account_label(reader: StripeReader) -> str:
+    return reader.account_id_or_key

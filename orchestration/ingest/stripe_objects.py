@@ -1,8 +1,8 @@
-"""The Stripe objects the ingester loads, and how each is listed.
+"""The Stripe objects the ingester loads, and how each is listed, expanded and kept up to date.
 
-One entry per raw table in schema `stripe_raw`. The list parameters encode Stripe's default filters that
+One entry per raw table in schema `stripe_raw`. The list parameters lift Stripe's default filters that
 would otherwise hide rows: subscriptions omit canceled ones unless `status=all`, and the `active` filter
-of prices, plans and products is read both ways so no default can drop inactive objects.
+of prices, plans and products is read both ways so that no default can drop inactive objects.
 """
 
 from __future__ import annotations
@@ -11,31 +11,184 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class ChildList:
+    """Objects listed under a parent: embedded in it (first page only) and paged beyond that."""
+
+    table: str
+    embedded_field: str
+    """The parent's field holding the first page as a list object (`lines`, `items`), or a plain array."""
+    list_path: str | None = None
+    """Paging endpoint; `{parent_id}` is replaced, or the id goes in `parent_param`. None: never paged."""
+    parent_param: str | None = None
+
+
+@dataclass(frozen=True)
 class StripeObject:
     table: str
     """Raw table name and dlt resource name, after the list endpoint (`customers`)."""
+    object_type: str
+    """The `object` value of its API objects (`customer`), used to pick its events."""
     list_path: str
-    """List endpoint, relative to the API base."""
     description: str
-    passes: tuple[dict[str, str], ...] = field(default=({},))
+    passes: tuple[dict[str, str], ...] = ({},)
     """Extra list parameters per pass; the union of the passes is every object of the type."""
+    expand: tuple[str, ...] = ()
+    """List expansions (`data.tiers`): fields Stripe includes only when asked."""
+    event_types: tuple[str, ...] = ()
+    """Events that change the object (`type` patterns); empty: the object never changes."""
+    related_events: tuple[tuple[str, str], ...] = ()
+    """(event pattern, field of its object naming ours): events of other objects that change this one,
+    e.g. a dispute flips its charge's `disputed` without any charge event."""
+    deletable: bool = False
+    """Whether Stripe deletes objects of this type (else `*.deleted` means e.g. canceled, re-fetch it)."""
+    children: tuple[ChildList, ...] = field(default=())
+
+    @property
+    def retrieve_path(self) -> str:
+        return self.list_path + "/{id}"
+
+    @property
+    def retrieve_expand(self) -> tuple[str, ...]:
+        return tuple(e.removeprefix("data.") for e in self.expand)
 
 
 BOTH_ACTIVE_STATES = ({"active": "true"}, {"active": "false"})
 
+INVOICE_LINES = ChildList("invoice_line_items", "lines", "/v1/invoices/{parent_id}/lines")
+SUBSCRIPTION_ITEMS = ChildList("subscription_items", "items", "/v1/subscription_items", parent_param="subscription")
+# Stripe has no list endpoint for discounts: they come embedded (expanded) in their subscriptions.
+SUBSCRIPTION_DISCOUNTS = ChildList("discounts", "discounts")
+CREDIT_NOTE_LINES = ChildList("credit_note_line_items", "lines", "/v1/credit_notes/{parent_id}/lines")
+
 STRIPE_OBJECTS: tuple[StripeObject, ...] = (
-    StripeObject("customers", "/v1/customers", "Stripe customers (the buyers of the account)."),
-    StripeObject("charges", "/v1/charges", "Charges: attempts to move money from a payment method."),
-    StripeObject("coupons", "/v1/coupons", "Coupons: discount definitions applied to customers and subscriptions."),
-    StripeObject("invoices", "/v1/invoices", "Invoices, with their first embedded lines."),
-    StripeObject("plans", "/v1/plans", "Plans: the legacy view of recurring prices.", passes=BOTH_ACTIVE_STATES),
+    StripeObject(
+        "customers",
+        "customer",
+        "/v1/customers",
+        "Customers: the buyers of the account; deleted ones kept with is_deleted.",
+        event_types=("customer.created", "customer.updated", "customer.deleted"),
+        deletable=True,
+    ),
+    StripeObject(
+        "products",
+        "product",
+        "/v1/products",
+        "Products, active and archived.",
+        passes=BOTH_ACTIVE_STATES,
+        event_types=("product.*",),
+        deletable=True,
+    ),
+    StripeObject(
+        "prices",
+        "price",
+        "/v1/prices",
+        "Prices, active and inactive, with their tiers.",
+        passes=BOTH_ACTIVE_STATES,
+        expand=("data.tiers",),
+        event_types=("price.*",),
+        deletable=True,
+    ),
+    StripeObject(
+        "plans",
+        "plan",
+        "/v1/plans",
+        "Plans: the legacy view of recurring prices.",
+        passes=BOTH_ACTIVE_STATES,
+        expand=("data.tiers",),
+        event_types=("plan.*",),
+        deletable=True,
+    ),
+    StripeObject(
+        "coupons",
+        "coupon",
+        "/v1/coupons",
+        "Coupons: the discount definitions.",
+        event_types=("coupon.*",),
+        deletable=True,
+    ),
     StripeObject(
         "subscriptions",
+        "subscription",
         "/v1/subscriptions",
-        "Subscriptions in every status, canceled included.",
+        "Subscriptions in every status, canceled included, with their discounts expanded.",
         passes=({"status": "all"},),
+        expand=("data.discounts",),
+        event_types=("customer.subscription.*",),
+        children=(SUBSCRIPTION_ITEMS, SUBSCRIPTION_DISCOUNTS),
     ),
-    StripeObject("events", "/v1/events", "Events of the last 30 days (Stripe keeps no older ones)."),
+    StripeObject(
+        "invoices",
+        "invoice",
+        "/v1/invoices",
+        "Invoices; their lines are in invoice_line_items.",
+        event_types=("invoice.*",),
+        deletable=True,
+        children=(INVOICE_LINES,),
+    ),
+    StripeObject(
+        "invoice_items",
+        "invoiceitem",
+        "/v1/invoiceitems",
+        "Invoice items: one-off amounts added to a customer's next invoice.",
+        event_types=("invoiceitem.*",),
+        deletable=True,
+    ),
+    StripeObject(
+        "charges",
+        "charge",
+        "/v1/charges",
+        "Charges: attempts to move money from a payment method.",
+        event_types=("charge.*",),
+        related_events=(("charge.dispute.*", "charge"),),
+    ),
+    StripeObject(
+        "refunds",
+        "refund",
+        "/v1/refunds",
+        "Refunds of charges.",
+        event_types=("refund.created", "refund.updated", "refund.failed", "charge.refund.updated"),
+    ),
+    StripeObject(
+        "payment_intents",
+        "payment_intent",
+        "/v1/payment_intents",
+        "Payment intents: the lifecycle of a payment across its charge attempts.",
+        event_types=("payment_intent.*",),
+    ),
+    StripeObject(
+        "disputes",
+        "dispute",
+        "/v1/disputes",
+        "Disputes (chargebacks) of charges.",
+        event_types=("charge.dispute.*",),
+    ),
+    StripeObject(
+        "balance_transactions",
+        "balance_transaction",
+        "/v1/balance_transactions",
+        "Balance transactions: every movement of the account's balance, with fees and net.",
+    ),
+    StripeObject(
+        "payouts",
+        "payout",
+        "/v1/payouts",
+        "Payouts to the account's bank.",
+        event_types=("payout.*",),
+    ),
+    StripeObject(
+        "credit_notes",
+        "credit_note",
+        "/v1/credit_notes",
+        "Credit notes; their lines are in credit_note_line_items.",
+        event_types=("credit_note.*",),
+        children=(CREDIT_NOTE_LINES,),
+    ),
+    StripeObject(
+        "events",
+        "event",
+        "/v1/events",
+        "Events of the last 30 days (Stripe keeps no older ones); kept once loaded.",
+    ),
 )
 
 

@@ -1,0 +1,44 @@
+"""What a sync did, per object and account: for the logs, the Dagster metadata and failing loudly."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ObjectProgress:
+    table: str
+    account_id: str
+    mode: str = "full"
+    """`full` (first sync or 30-day fallback) or `incremental`."""
+    rows: int = 0
+    deleted: int = 0
+    refetched: int = 0
+    started: float = field(default_factory=time.monotonic)
+    elapsed: float = 0.0
+    cursor: int | None = None
+    """Newest `created` loaded; with the events cursor, where the next sync starts."""
+
+
+@dataclass
+class SyncReport:
+    progress: dict[tuple[str, str], ObjectProgress] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    """Account id → why its sync failed; the other accounts go on."""
+    requests: dict[str, int] = field(default_factory=dict)
+    rate_limited: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def start(self, table: str, account_id: str, mode: str) -> ObjectProgress:
+        with self._lock:
+            progress = self.progress[(table, account_id)] = ObjectProgress(table, account_id, mode)
+            return progress
+
+    def fail(self, account_id: str, reason: str) -> None:
+        with self._lock:
+            self.failures.setdefault(account_id, reason)
+
+    def for_table(self, table: str) -> list[ObjectProgress]:
+        return [p for (t, _), p in self.progress.items() if t == table]

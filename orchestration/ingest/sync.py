@@ -1,0 +1,184 @@
+"""What to read for one object of one account: everything, or only what changed since the cursor.
+
+- First sync (no cursor): the whole list.
+- Later syncs: objects created since the `created` cursor, plus the objects named by events since the
+  events cursor, each re-fetched from its retrieve endpoint, because an event's payload is rendered in the
+  API version of its time and carries no expansions. Deletions become rows with `is_deleted`.
+- Events are eventually consistent, so every read starts a minute before the cursor; the merge on
+  (account_id, id) makes the overlap harmless.
+- Stripe keeps events for 30 days: an events cursor older than that cannot see every change, so the
+  object is reloaded in full instead, and the log says so.
+The cursors are returned, not stored: the caller saves them only once the rows they cover are yielded,
+and dlt commits its state with the load, so a sync that dies half way re-reads instead of skipping.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from typing import Any
+
+from orchestration.ingest.client import StripeNotFound, StripeReader
+from orchestration.ingest.fetch import Page, list_all, run_chains
+from orchestration.ingest.report import ObjectProgress
+from orchestration.ingest.stripe_objects import StripeObject
+
+log = logging.getLogger(__name__)
+
+OVERLAP_SECONDS = 60
+EVENT_RETENTION_SECONDS = 30 * 24 * 3600
+# Margin for the clock difference between here and Stripe, and for the time a sync takes.
+RETENTION_MARGIN_SECONDS = 3600
+MAX_EVENT_TYPES_PER_REQUEST = 20
+
+
+@dataclass(frozen=True)
+class Cursor:
+    created: int | None = None
+    """Newest `created` loaded."""
+    events: int | None = None
+    """Events up to this time are applied."""
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any] | None) -> Cursor | None:
+        return cls(**state) if state else None
+
+    def to_state(self) -> dict[str, Any]:
+        return {"created": self.created, "events": self.events}
+
+
+@dataclass
+class Batch:
+    """Objects of one account to write; `deleted` ones are written with is_deleted."""
+
+    account_id: str
+    objects: Page
+    deleted: bool = False
+
+
+def read_object(
+    reader: StripeReader,
+    executor: ThreadPoolExecutor,
+    obj: StripeObject,
+    cursor: Cursor | None,
+    now: int,
+    progress: ObjectProgress,
+) -> Iterator[Batch | Cursor]:
+    """Yields the batches to write, then the new cursor (last)."""
+    newest = cursor.created if cursor else None
+    if _needs_full_reload(obj, cursor, now):
+        progress.mode = "full"
+        if cursor is not None:
+            log.warning(
+                "%s of %s: the events cursor is older than Stripe's 30-day event retention, "
+                "so changes may be missing: reloading %s in full.",
+                obj.table,
+                reader.account_id,
+                obj.table,
+            )
+        created_since = None
+    else:
+        progress.mode = "incremental"
+        created_since = max(0, (cursor.created or 0) - OVERLAP_SECONDS)
+
+    for params in obj.passes:
+        query = {**params, **_expand(obj.expand, "expand")}
+        if created_since is not None:
+            query["created[gte]"] = created_since
+        for page in list_all(reader, executor, obj.list_path, query, sliced=created_since is None):
+            if page:
+                newest = max(newest or 0, max(o.get("created") or 0 for o in page))
+                progress.rows += len(page)
+                yield Batch(reader.account_id, page)
+
+    if progress.mode == "incremental" and obj.event_types:
+        yield from _apply_events(reader, executor, obj, cursor.events - OVERLAP_SECONDS, progress)
+    progress.cursor = newest
+    yield Cursor(created=newest, events=now if obj.event_types else None)
+
+
+def _needs_full_reload(obj: StripeObject, cursor: Cursor | None, now: int) -> bool:
+    if cursor is None or cursor.created is None and cursor.events is None:
+        return True
+    if not obj.event_types:
+        return False  # objects that never change need only the created cursor
+    return cursor.events is None or cursor.events < now - EVENT_RETENTION_SECONDS + RETENTION_MARGIN_SECONDS
+
+
+def _apply_events(
+    reader: StripeReader, executor: ThreadPoolExecutor, obj: StripeObject, since: int, progress: ObjectProgress
+) -> Iterator[Batch]:
+    # The newest event per object decides: deleted, or changed (re-fetched).
+    latest: dict[str, dict[str, Any]] = {}
+    for query in _event_queries(obj.event_types + tuple(p for p, _ in obj.related_events)):
+        for page in list_all(reader, executor, "/v1/events", {**query, "created[gte]": since}, sliced=False):
+            for event in page:
+                object_id = _changed_id(obj, event)
+                seen = latest.get(object_id) if object_id else None
+                if object_id and (seen is None or event["created"] >= seen["created"]):
+                    latest[object_id] = event
+    deleted = [e["data"]["object"] for e in latest.values() if _is_deletion(obj, e)]
+    changed = [i for i, e in latest.items() if not _is_deletion(obj, e)]
+    if deleted:
+        progress.deleted += len(deleted)
+        yield Batch(reader.account_id, deleted, deleted=True)
+
+    refetched: Page = []
+    gone: Page = []
+    for page in run_chains(executor, [_retrieve(reader, obj, i, latest[i]) for i in changed]):
+        for item in page:
+            (gone if item.get("deleted") else refetched).append(item)
+    progress.refetched += len(refetched)
+    if refetched:
+        yield Batch(reader.account_id, refetched)
+    if gone:
+        progress.deleted += len(gone)
+        yield Batch(reader.account_id, gone, deleted=True)
+
+
+def _changed_id(obj: StripeObject, event: dict[str, Any]) -> str | None:
+    """The id of our object an event changed, if it changed one."""
+    data = event["data"]["object"]
+    if data.get("object") == obj.object_type:
+        return data.get("id")
+    for pattern, field in obj.related_events:
+        if fnmatch(event["type"], pattern) and isinstance(data.get(field), str):
+            return data[field]
+    return None
+
+
+def _is_deletion(obj: StripeObject, event: dict[str, Any]) -> bool:
+    data = event["data"]["object"]
+    return obj.deletable and event["type"].endswith(".deleted") and data.get("object") == obj.object_type
+
+
+def _retrieve(reader: StripeReader, obj: StripeObject, object_id: str, event: dict[str, Any]):
+    def chain(emit) -> None:
+        try:
+            found = reader.get(obj.retrieve_path.format(id=object_id), _expand(obj.retrieve_expand, "expand"))
+        except StripeNotFound:
+            if not obj.deletable:
+                raise
+            # Deleted after the event: keep the last state Stripe showed, marked deleted.
+            found = {**event["data"]["object"], "deleted": True}
+        if found.get("deleted") and len(found) <= 3:
+            # Stripe's deleted stub ({id, object, deleted}); the event holds the last full state.
+            found = {**event["data"]["object"], "deleted": True}
+        emit([found])
+
+    return chain
+
+
+def _event_queries(patterns: tuple[str, ...]) -> list[dict[str, Any]]:
+    wildcards = [{"type": p} for p in patterns if "*" in p]
+    exact = [p for p in patterns if "*" not in p]
+    batches = [exact[i : i + MAX_EVENT_TYPES_PER_REQUEST] for i in range(0, len(exact), MAX_EVENT_TYPES_PER_REQUEST)]
+    return wildcards + [_expand(batch, "types") for batch in batches]
+
+
+def _expand(values: tuple[str, ...] | list[str], name: str) -> dict[str, Any]:
+    # The SDK encodes a list parameter as name[0]=…&name[1]=…, which Stripe reads as an array.
+    return {name: list(values)} if values else {}
