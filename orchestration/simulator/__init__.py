@@ -8,25 +8,36 @@ SDK exactly as it would to Stripe.
         client = stripe.StripeClient("sk_test_simulator", base_addresses={"api": server.base_url})
         assert len(list(client.v1.customers.list().auto_paging_iter())) == account.expected_count("customers")
 
+Between two syncs, `mutate_account(account, seed=1, changes=50)` makes the account live on: sign-ups,
+cancellations, payments, refunds, deletions, each with its event. While serving, `SimulatorServer` can
+add latency, rate-limit, fail or drop requests, revoke an account's access, and count requests.
+
 Modules, one job each:
 - generation: `catalog` (products, prices, coupons), `story` (what happens to each customer), `payments`
-  (charges, refunds, disputes, fees), `records` + `world` (the facts, with their times), `render` (facts →
-  API objects at a moment), `generator` (`generate_account`), `account` (`SimulatedAccount`, JSON dumps);
-- serving: `listing` (each list endpoint's parameters), `store` (list/retrieve/mutate engine), `errors`
-  (Stripe's error bodies), `app` (Starlette app: auth, Connect, routes), `server` (uvicorn runners);
+  (charges, refunds, disputes, fees), `payouts` (daily payouts), `records` + `world` (the facts, with
+  their times), `render` (facts → API objects at a moment), `generator` (`generate_account`), `account`
+  (`SimulatedAccount`, JSON dumps), `mutations` (`mutate_account`: changes after generation);
+- serving: `listing` (each list endpoint's parameters), `expansion` (`expand[]`), `store`
+  (list/retrieve/mutate engine, cached JSON), `errors` (Stripe's error bodies), `options`
+  (`SimulatorOptions`), `traffic` (latency, rate limits, faults, counters), `app` (Starlette app: auth,
+  Connect, routes), `server` (uvicorn runners);
 - shared: `templates` (Stripe's sample objects, the shape of everything), `ids`, `timeline`.
 """
 
 from orchestration.simulator.account import SimulatedAccount, dump_account_to_dir, load_account_from_dir
 from orchestration.simulator.generator import generate_account
-from orchestration.simulator.server import SimulatorOptions, SimulatorServer, serve
+from orchestration.simulator.mutations import MutationSummary, mutate_account
+from orchestration.simulator.server import SimulatorOptions, SimulatorServer, TrafficStats, serve
 
 __all__ = [
+    "MutationSummary",
     "SimulatedAccount",
     "SimulatorOptions",
     "SimulatorServer",
+    "TrafficStats",
     "dump_account_to_dir",
     "generate_account",
     "load_account_from_dir",
+    "mutate_account",
     "serve",
 ]

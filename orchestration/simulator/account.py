@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestration.simulator.ids import base62
+from orchestration.simulator.listing import LIST_SPECS
 from orchestration.simulator.records import DiscountRec, ItemState, SubscriptionVersion
 from orchestration.simulator.store import AccountStore
 from orchestration.simulator.templates import build
@@ -31,10 +33,15 @@ OBJECT_NAMES = (
     "refunds",
     "balance_transactions",
     "disputes",
+    "payouts",
+    "credit_notes",
+    "credit_note_line_items",
+    "discounts",
     "events",
 )
 """The keys of `SimulatedAccount.objects`: list endpoint names (`invoice_line_items` are the lines of
-`/v1/invoices/{id}/lines`)."""
+`/v1/invoices/{id}/lines`, `credit_note_line_items` those of `/v1/credit_notes/{id}/lines`; `discounts`
+are served only inside the objects they apply to, with `expand[]=discounts`)."""
 
 ACCOUNT_FILE = "account.json"
 SIMULATION_FILE = "_simulation.json"
@@ -58,7 +65,12 @@ class SimulatedAccount:
     """Per subscription id, its versions in time order: the generator's ground truth of price,
     quantity, status and discount over time (empty for accounts loaded from plain API dumps)."""
     now: int | None = None
-    """The simulated clock the account was generated at (events cover the 30 days before it)."""
+    """The account's clock: the moment it was generated at, moved on by `mutate_account`, or set by a
+    test. Events older than 30 days before it are no longer listed; None follows the wall clock."""
+    hidden_fields: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """Per list and object id, fields the API object leaves out (`ListSpec.hidden_fields`): the
+    `tiers` of tiered prices and plans (shown with `expand[]=tiers`), the `credit_note` of each credit
+    note line (which Stripe only reaches through its credit note)."""
     _store: AccountStore | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -74,7 +86,8 @@ class SimulatedAccount:
         Params are given as Python values: `listable("subscriptions")` applies Stripe's default filter
         (no canceled ones), `listable("subscriptions", status="all")` returns all of them,
         `listable("prices", active=False)`, `listable("events", type="invoice.*")`,
-        `listable("charges", created={"gte": 1700000000})`, `listable("events", types=["a", "b"])`.
+        `listable("charges", created={"gte": 1700000000})`, `listable("events", types=["a", "b"])`,
+        `listable("prices", expand=["data.tiers"])`.
         """
         return self.store.select(name, encode_params(params))
 
@@ -85,6 +98,10 @@ class SimulatedAccount:
     def get(self, name: str, object_id: str) -> dict[str, Any]:
         """The object `object_id` of list `name` (raises KeyError if absent)."""
         return self.store.collection(name).objects[object_id]
+
+    def current_time(self) -> int:
+        """The account's clock (`now`), or the wall clock for an account that has none."""
+        return int(time.time()) if self.now is None else self.now
 
 
 def account_object(account_id: str, business_name: str, created: int) -> dict[str, Any]:
@@ -135,11 +152,17 @@ def _scalar(value: Any) -> str:
 
 
 def dump_account_to_dir(account: SimulatedAccount, path: str | Path) -> None:
-    """Writes `account.json`, one `<name>.json` array per object list, and `_simulation.json`."""
+    """Writes `account.json`, one `<name>.json` array per object list, and `_simulation.json`.
+
+    Hidden fields are written inline, as a dump made with `expand[]=data.tiers` would hold them.
+    """
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / ACCOUNT_FILE).write_text(json.dumps(account.account, separators=(",", ":")))
     for name, objects in account.objects.items():
+        hidden = account.hidden_fields.get(name, {})
+        if hidden:
+            objects = [{**obj, **hidden[obj["id"]]} if obj["id"] in hidden else obj for obj in objects]
         with (directory / f"{name}.json").open("w") as handle:
             json.dump(objects, handle, separators=(",", ":"))
     history = {
@@ -159,13 +182,16 @@ def load_account_from_dir(path: str | Path) -> SimulatedAccount:
     if not directory.is_dir():
         raise FileNotFoundError(f"no account dump directory at {directory}")
     objects: dict[str, list[dict[str, Any]]] = {}
+    hidden_fields: dict[str, dict[str, dict[str, Any]]] = {}
     for file in sorted(directory.glob("*.json")):
         name = file.stem
         if file.name in (ACCOUNT_FILE, SIMULATION_FILE):
             continue
         if name not in OBJECT_NAMES:
             raise ValueError(f"{file}: not an object list the simulator serves; expected one of {OBJECT_NAMES}")
-        objects[name] = json.loads(file.read_text())
+        objects[name], hidden = _split_hidden(name, json.loads(file.read_text()))
+        if hidden:
+            hidden_fields[name] = hidden
     account_file = directory / ACCOUNT_FILE
     if account_file.exists():
         account = json.loads(account_file.read_text())
@@ -178,7 +204,17 @@ def load_account_from_dir(path: str | Path) -> SimulatedAccount:
         sub_id: [_version(version) for version in versions]
         for sub_id, versions in simulation.get("subscription_history", {}).items()
     }
-    return SimulatedAccount(account["id"], account, objects, history, simulation.get("now"))
+    return SimulatedAccount(account["id"], account, objects, history, simulation.get("now"), hidden_fields)
+
+
+def _split_hidden(name: str, objects: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """API objects without their hidden fields, and those fields by object id."""
+    keys = LIST_SPECS[name].hidden_fields
+    hidden = {obj["id"]: {key: obj[key] for key in keys if key in obj} for obj in objects}
+    hidden = {object_id: fields for object_id, fields in hidden.items() if fields}
+    if not hidden:
+        return objects, {}
+    return [{key: value for key, value in obj.items() if key not in keys} for obj in objects], hidden
 
 
 def _version(data: dict[str, Any]) -> SubscriptionVersion:

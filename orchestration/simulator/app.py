@@ -1,24 +1,25 @@
 """The Starlette app: Stripe's authentication, account selection, routes and response conventions.
 
 Request flow: `StripeHeaders` (outermost) gives every response a `Request-Id` and the `Stripe-Version`
-header; then any `SimulatorOptions.middleware` (the place for latency, rate limits, fault injection: they
-can answer with `error_response`); then the endpoint, which authenticates the key, picks the account
-(`Stripe-Account` header for a platform key) and dispatches to the account's store.
+header; then any `SimulatorOptions.middleware`; then the endpoint, which waits out the configured
+latency, authenticates the key, picks the account (`Stripe-Account` header for a platform key), lets
+`Traffic` rate-limit, fail or drop the request, and serves it from the account's store as JSON bytes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import logging
 import secrets
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,30 +29,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from orchestration.simulator.account import SimulatedAccount
 from orchestration.simulator.errors import (
     StripeError,
+    api_error,
     invalid_api_key,
     no_access_to_account,
     no_api_key,
     no_such,
-    unknown_parameter,
+    rate_limited,
+    revoked_api_key,
     unrecognized_url,
 )
 from orchestration.simulator.ids import BASE62
-from orchestration.simulator.listing import LIST_SPECS, parse_query
+from orchestration.simulator.listing import LIST_SPECS, parse_expand, parse_query
+from orchestration.simulator.options import SimulatorOptions
 from orchestration.simulator.store import Collection
-from orchestration.simulator.templates import API_VERSION
+from orchestration.simulator.traffic import Traffic, Verdict
+
+__all__ = ["DEFAULT_API_KEY", "SimulatorOptions", "create_app", "error_response"]
 
 DEFAULT_API_KEY = "sk_test_simulator"
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SimulatorOptions:
-    """Server behaviour beyond the data it serves."""
-
-    api_version: str = API_VERSION
-    """`Stripe-Version` answered when a request does not send one."""
-    middleware: Sequence[Middleware] = field(default_factory=tuple)
-    """Extra Starlette middleware, run inside the Request-Id/Stripe-Version stamping and before auth."""
 
 
 def json_response(status: int, body: dict[str, Any]) -> Response:
@@ -61,6 +57,17 @@ def json_response(status: int, body: dict[str, Any]) -> Response:
 def error_response(error: StripeError, scope: Scope) -> Response:
     """Stripe's error body for `error`, carrying the request's id (for middleware answering early)."""
     return json_response(error.status, error.body(scope.get("state", {}).get("request_id")))
+
+
+class DroppedConnection(Response):
+    """Not a response: closes the connection, so the client sees it fail mid-request."""
+
+    def __init__(self, traffic: Traffic) -> None:
+        super().__init__()
+        self.traffic = traffic
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.traffic.drop(scope)
 
 
 class StripeHeaders:
@@ -93,6 +100,10 @@ class AccountRegistry:
     """Which key opens which account; the first account is the platform the others are connected to."""
 
     def __init__(self, accounts: Sequence[SimulatedAccount], api_keys: dict[str, str] | None) -> None:
+        self.revoked: set[str] = set()
+        """Accounts whose access ended: their keys are rolled, the platform's access is revoked."""
+        self._lock = threading.Lock()
+        """Guards `connected` against a test thread revoking an account while the server lists them."""
         if not accounts:
             raise ValueError("the simulator needs at least one account to serve")
         self.accounts = {account.account_id: account for account in accounts}
@@ -104,21 +115,54 @@ class AccountRegistry:
         connected = [account.account for account in accounts[1:]]
         self.connected = Collection(LIST_SPECS["accounts"], connected)
 
-    def authenticate(self, request: Request) -> tuple[str, SimulatedAccount, SimulatedAccount]:
+    def authenticate(self, headers: Headers) -> tuple[str, SimulatedAccount, SimulatedAccount]:
         """(key, the key's own account, the account the request acts on)."""
-        key = _api_key(request.headers.get("authorization", ""))
+        key = _api_key(headers.get("authorization", ""))
         if not key:
             raise no_api_key()
         owner_id = self.api_keys.get(key)
         if owner_id is None:
             raise invalid_api_key(key)
+        if owner_id in self.revoked:
+            raise revoked_api_key(key)
         owner = self.accounts[owner_id]
-        target_id = request.headers.get("stripe-account")
+        target_id = headers.get("stripe-account")
         if not target_id or target_id == owner_id:
             return key, owner, owner
-        if owner is not self.platform or target_id not in self.accounts:
+        if owner is not self.platform or target_id not in self.accounts or target_id in self.revoked:
             raise no_access_to_account(key, target_id)
         return key, owner, self.accounts[target_id]
+
+    def revoke(self, account_id: str) -> None:
+        """Ends access to `account_id`: its keys stop working, the platform loses it from `/v1/accounts`."""
+        self._known(account_id)
+        with self._lock:
+            if account_id in self.connected.objects:
+                self.connected.delete(account_id)
+            self.revoked.add(account_id)
+
+    def restore(self, account_id: str) -> None:
+        """Undoes `revoke`."""
+        self._known(account_id)
+        with self._lock:
+            self.revoked.discard(account_id)
+            account = self.accounts[account_id]
+            if account is not self.platform:
+                self.connected.put(account.account)
+
+    def connected_page(self, params: list[tuple[str, str]]) -> tuple[list[dict[str, Any]], bool]:
+        """A page of the platform's connected accounts (`/v1/accounts`)."""
+        with self._lock:
+            return self.connected.page(parse_query(self.connected.spec, params))
+
+    def _known(self, account_id: str) -> None:
+        if account_id not in self.accounts:
+            raise KeyError(f"the simulator does not serve account {account_id}")
+
+    def named_account(self, headers: Headers) -> str | None:
+        """The account a request means to read, as far as its headers say (to count refused requests)."""
+        key = _api_key(headers.get("authorization", ""))
+        return headers.get("stripe-account") or self.api_keys.get(key)
 
 
 def _api_key(authorization: str) -> str:
@@ -140,54 +184,81 @@ def create_app(
     api_keys: dict[str, str] | None = None,
     options: SimulatorOptions | None = None,
 ) -> Starlette:
-    """The simulator's ASGI app serving `accounts` (the first one is the platform)."""
+    """The simulator's ASGI app serving `accounts` (the first one is the platform).
+
+    `app.state.traffic` (`Traffic`) and `app.state.registry` (`AccountRegistry`) let the runner change
+    traffic conditions, read counters and revoke access while serving.
+    """
     options = options or SimulatorOptions()
     registry = AccountRegistry(accounts, api_keys)
+    traffic = Traffic(options)
 
     async def endpoint(request: Request) -> Response:
+        latency = traffic.options.latency_ms
+        if latency:
+            await asyncio.sleep(latency / 1000)  # on the event loop: other requests go on meanwhile
+        path = request.url.path
         try:
-            return json_response(200, _dispatch(request, registry))
+            # Stripe authenticates before it routes: a bad key is a 401 whatever the URL.
+            _, owner, account = registry.authenticate(request.headers)
+        except StripeError as error:
+            traffic.reject(registry.named_account(request.headers), path)
+            return error_response(error, request.scope)
+        verdict = traffic.admit(account.account_id, request.method, path, request.scope["query_string"])
+        if verdict is Verdict.RATE_LIMIT:
+            return error_response(rate_limited(), request.scope)
+        if verdict is Verdict.FAULT:
+            return error_response(api_error(), request.scope)
+        if verdict is Verdict.DROP:
+            return DroppedConnection(traffic)
+        try:
+            return Response(_dispatch(request, registry, owner, account), media_type="application/json")
         except StripeError as error:
             return error_response(error, request.scope)
         except Exception:  # a simulator bug: answer like Stripe's 500 so the SDK raises APIError
             log.exception("simulator failed on %s %s", request.method, request.url)
-            return error_response(StripeError(500, "An unknown error occurred.", type_="api_error"), request.scope)
+            return error_response(api_error(), request.scope)
 
-    return Starlette(
+    app = Starlette(
         routes=[Route("/{path:path}", endpoint, methods=["GET", "POST", "DELETE", "PUT", "PATCH"])],
         middleware=[Middleware(StripeHeaders, default_version=options.api_version), *options.middleware],
     )
+    app.state.traffic = traffic
+    app.state.registry = registry
+    return app
 
 
-def _dispatch(request: Request, registry: AccountRegistry) -> dict[str, Any]:
+def _dispatch(request: Request, registry: AccountRegistry, owner: SimulatedAccount, account: SimulatedAccount) -> bytes:
+    """The JSON body of a GET the key may make on `account`."""
     path = request.url.path.rstrip("/")
     parts = path.split("/")[1:]
-    # Stripe authenticates before it routes: a bad key is a 401 whatever the URL.
-    _, owner, account = registry.authenticate(request)
     if request.method != "GET" or len(parts) < 2 or parts[0] != "v1":
         raise unrecognized_url(request.method, path)
     params = request.query_params.multi_items()
     name, rest = parts[1], parts[2:]
     if name == "account" and not rest:
-        _no_params(params)
-        return account.account
+        parse_expand(params)
+        return _json(account.account)
     if name == "accounts":
-        return _accounts(registry, owner, account, rest, params)
+        return _json(_accounts(registry, owner, account, rest, params))
     spec = LIST_SPECS.get(name)
     if spec is None or not spec.routable:
         raise unrecognized_url(request.method, path)
     store = account.store
     if not rest:
-        return store.list(name, params)
+        return store.list_json(name, params)
     if len(rest) == 1:
-        _no_params(params)
-        return store.retrieve(name, rest[0])
-    if len(rest) == 2 and name == "invoices" and rest[1] == "lines":
-        return store.invoice_lines(rest[0], params)
+        return store.retrieve_json(name, rest[0], parse_expand(params))
+    if len(rest) == 2 and name in ("invoices", "credit_notes") and rest[1] == "lines":
+        return store.lines_json(name, rest[0], params)
     if len(rest) == 2 and name == "charges" and rest[1] == "refunds":
         store.retrieve("charges", rest[0])
-        return {**store.list("refunds", [*params, ("charge", rest[0])]), "url": path}
+        return _json({**store.list("refunds", [*params, ("charge", rest[0])]), "url": path})
     raise unrecognized_url(request.method, path)
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _accounts(
@@ -203,17 +274,11 @@ def _accounts(
     if not rest:
         if not platform:
             return {"object": "list", "data": [], "has_more": False, "url": "/v1/accounts"}
-        data, has_more = registry.connected.page(parse_query(registry.connected.spec, params))
+        data, has_more = registry.connected_page(params)
         return {"object": "list", "data": data, "has_more": has_more, "url": "/v1/accounts"}
-    _no_params(params)
+    parse_expand(params)
     target = registry.accounts.get(rest[0])
-    if len(rest) == 1 and target is not None and (target is account or platform):
+    visible = target is not None and (target is account or (platform and target.account_id not in registry.revoked))
+    if len(rest) == 1 and visible:
         return target.account
     raise no_such("account", rest[0], "account")
-
-
-def _no_params(params: list[tuple[str, str]]) -> None:
-    """Retrieve endpoints take nothing but `expand`."""
-    for key, _ in params:
-        if not key.startswith("expand"):
-            raise unknown_parameter(key)

@@ -1,9 +1,14 @@
 """The simulated SaaS company's product catalog: products, prices (and their plan twins), coupons.
 
 The catalog is fixed (only ids and timestamps depend on the seed) so stories and tests can name prices
-by key ("pro_month"). It covers what the warehouse must handle: monthly, quarterly and yearly prices,
-per-seat quantities, a zero-decimal currency (JPY), EUR next to USD, a price and a product retired
-years ago but still billed to grandfathered customers, one-time prices, and coupons of every duration.
+by key ("pro_month"). It covers what the warehouse must handle: daily, weekly, monthly, quarterly and
+yearly prices, per-seat quantities, tiered prices (graduated and volume, with flat fees), a metered
+price billed on usage, a zero-decimal currency (JPY), EUR next to USD, a price and a product retired
+years ago but still billed to grandfathered customers, one-time prices, a product that has no price yet,
+and coupons of every duration.
+
+`rebuild_catalog` recovers the catalog of a generated account from its API objects, so changes made
+after generation (`mutations`) sell the same prices.
 """
 
 from __future__ import annotations
@@ -19,13 +24,33 @@ ZERO_DECIMAL_CURRENCIES = frozenset({"jpy", "krw", "vnd", "clp"})
 
 
 @dataclass(frozen=True)
+class Tier:
+    up_to: int | None
+    """Last unit of the tier; None for the open-ended last tier."""
+    unit_amount: int
+    flat_amount: int | None = None
+
+    def api_object(self) -> dict[str, Any]:
+        """The tier as `expand[]=tiers` shows it."""
+        flat = self.flat_amount
+        return {
+            "flat_amount": flat,
+            "flat_amount_decimal": None if flat is None else str(flat),
+            "unit_amount": self.unit_amount,
+            "unit_amount_decimal": str(self.unit_amount),
+            "up_to": self.up_to,
+        }
+
+
+@dataclass(frozen=True)
 class CatalogPrice:
     key: str
     id: str
     product_key: str
     product_id: str
     currency: str
-    unit_amount: int
+    unit_amount: int | None
+    """None for tiered prices, whose amount depends on the quantity (`amount`)."""
     interval: str | None
     """`month` / `year` for recurring prices, None for one-time prices."""
     interval_count: int
@@ -35,9 +60,34 @@ class CatalogPrice:
     upgrades: tuple[str, ...] = ()
     """Keys of prices a subscriber may move up to, most preferred first (same currency and interval)."""
     downgrades: tuple[str, ...] = ()
+    tiers_mode: str | None = None
+    """`graduated` or `volume` for tiered prices."""
+    tiers: tuple[Tier, ...] = ()
+    meter_id: str | None = None
+    """Set for metered prices: billed in arrears on the usage the meter recorded."""
+
+    @property
+    def metered(self) -> bool:
+        return self.meter_id is not None
 
     def sellable(self, at: int) -> bool:
         return self.created <= at and (self.retired_at is None or at < self.retired_at)
+
+    def amount(self, quantity: int) -> int:
+        """What `quantity` units cost for one period, as Stripe prices each billing scheme."""
+        if self.tiers_mode is None:
+            return (self.unit_amount or 0) * quantity
+        if self.tiers_mode == "volume":  # every unit at the rate of the tier the total falls in
+            tier = next(t for t in self.tiers if t.up_to is None or quantity <= t.up_to)
+            return tier.unit_amount * quantity + (tier.flat_amount or 0)
+        total, floor = 0, 0  # graduated: each tier prices the units that fall in it
+        for tier in self.tiers:
+            if quantity <= floor:
+                break
+            ceiling = quantity if tier.up_to is None else min(quantity, tier.up_to)
+            total += (ceiling - floor) * tier.unit_amount + (tier.flat_amount or 0)
+            floor = ceiling
+        return total
 
 
 @dataclass(frozen=True)
@@ -49,7 +99,8 @@ class CatalogProduct:
     unit_label: str | None
     created: int
     retired_at: int | None
-    default_price_key: str
+    default_price_key: str | None
+    """None for a product that has no price yet (the only kind Stripe lets you delete)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +134,8 @@ class Catalog:
     """API `price` object by price id, shared by every subscription item that embeds it."""
     plan_objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     """API `plan` object by plan id (= price id) for recurring prices."""
+    tier_objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per tiered price id, its `tiers` (shown on prices and plans only with `expand[]=tiers`)."""
     _by_id: dict[str, CatalogPrice] = field(default_factory=dict, repr=False)
 
     def price_by_id(self, price_id: str) -> CatalogPrice:
@@ -94,10 +147,12 @@ class Catalog:
             self.price_objects[price.id] = _price_object(price, self.products[price.product_key])
             if price.interval is not None:
                 self.plan_objects[price.id] = _plan_object(price, self.products[price.product_key])
+            if price.tiers:
+                self.tier_objects[price.id] = [tier.api_object() for tier in price.tiers]
 
 
 # (key, product key, currency, unit amount, interval, interval count, created day, retired day,
-#  upgrades, downgrades); days count from the catalog's creation.
+#  upgrades, downgrades); days count from the catalog's creation. Tiered prices have no unit amount.
 _PRICES: tuple[tuple[Any, ...], ...] = (
     ("basic_month", "basic", "usd", 900, "month", 1, 0, 365, ("starter_month", "starter_month_v1"), ()),
     ("starter_month_v1", "starter", "usd", 1500, "month", 1, 0, 540, ("pro_month",), ()),
@@ -114,7 +169,20 @@ _PRICES: tuple[tuple[Any, ...], ...] = (
     ("onboarding", "services", "usd", 50000, None, 1, 0, None, (), ()),
     ("consulting_hour", "services", "usd", 20000, None, 1, 0, None, (), ()),
     ("starter_month", "starter", "usd", 1900, "month", 1, 540, None, ("pro_month",), ()),
+    ("team_month_graduated", "team", "usd", None, "month", 1, 300, None, (), ()),
+    ("storage_month_volume", "storage", "usd", None, "month", 1, 150, None, (), ()),
+    ("api_calls_metered", "api", "usd", 2, "month", 1, 200, None, (), ()),
+    ("starter_week", "starter", "usd", 500, "week", 1, 400, None, (), ()),
+    ("day_pass", "pass", "usd", 300, "day", 1, 450, None, (), ()),
 )
+# Tiered prices: (tiers mode, tiers as (up to, unit amount, flat amount)).
+_TIERS: dict[str, tuple[str, tuple[tuple[int | None, int, int | None], ...]]] = {
+    # A base fee covering the first 5 seats' tier, then cheaper seats the more a team buys.
+    "team_month_graduated": ("graduated", ((5, 1500, 2000), (20, 1200, None), (None, 900, None))),
+    # Every terabyte at the rate of the volume reached, plus that tier's platform fee.
+    "storage_month_volume": ("volume", ((10, 500, 1000), (50, 400, 2000), (None, 300, 5000))),
+}
+_METERED = frozenset({"api_calls_metered"})
 
 # (key, name, description, unit label, retired day, default price key)
 _PRODUCTS: tuple[tuple[Any, ...], ...] = (
@@ -124,6 +192,10 @@ _PRODUCTS: tuple[tuple[Any, ...], ...] = (
     ("team", "Team", "Per-seat plan for teams.", "seat", None, "team_month"),
     ("support", "Priority Support", "Add-on: 1-hour response time.", None, None, "support_month"),
     ("services", "Professional services", "Onboarding and consulting.", "hour", None, "consulting_hour"),
+    ("storage", "Storage add-on", "Extra storage, priced by volume.", "TB", None, "storage_month_volume"),
+    ("api", "API usage", "API calls beyond the plan's allowance, billed on usage.", "call", None, "api_calls_metered"),
+    ("pass", "Day pass", "Full access for a day at a time.", None, None, "day_pass"),
+    ("labs", "Labs preview", "Early access to experimental features (not on sale yet).", None, None, None),
 )
 
 # (id, name, duration, months, percent_off, amount_off, currency, created day, redeem_by day)
@@ -134,6 +206,7 @@ _COUPONS: tuple[tuple[Any, ...], ...] = (
     ("FOREVER10", "10% off forever", "forever", None, 10.0, None, None, 60, None),
     ("WELCOME20", "$20 off first invoice", "once", None, None, 2000, "usd", 90, None),
     ("SAVE5X6", "$5 off for 6 months", "repeating", 6, None, 500, "usd", 120, None),
+    ("EURO10", "€10 off first invoice", "once", None, None, 1000, "eur", 150, None),
 )
 
 
@@ -146,23 +219,11 @@ def build_catalog(ids: IdFactory, opened_at: int) -> Catalog:
     price_ids: dict[str, str] = {}
     prices: dict[str, CatalogPrice] = {}
     product_ids = {row[0]: ids.new("prod", opened_at) for row in _PRODUCTS}
-    for key, product, currency, amount, interval, count, created, retired, ups, downs in _PRICES:
+    for key, product, _, _, _, _, created, retired, _, _ in _PRICES:
         created_at = day(created) or opened_at
         price_ids[key] = ids.new("price", created_at)
-        prices[key] = CatalogPrice(
-            key,
-            price_ids[key],
-            product,
-            product_ids[product],
-            currency,
-            amount,
-            interval,
-            count,
-            created_at,
-            day(retired),
-            ups,
-            downs,
-        )
+        meter_id = ids.new("mtr", created_at) if key in _METERED else None
+        prices[key] = _price(key, price_ids[key], product_ids[product], created_at, day(retired), meter_id)
     products = {
         key: CatalogProduct(key, product_ids[key], name, description, unit, opened_at, day(retired), default)
         for key, name, description, unit, retired, default in _PRODUCTS
@@ -171,6 +232,81 @@ def build_catalog(ids: IdFactory, opened_at: int) -> Catalog:
         row[0]: CatalogCoupon(*row[:7], created=day(row[7]) or opened_at, redeem_by=day(row[8])) for row in _COUPONS
     }
     return Catalog(products, prices, coupons)
+
+
+def rebuild_catalog(
+    products: list[dict[str, Any]], prices: list[dict[str, Any]], coupons: list[dict[str, Any]]
+) -> Catalog:
+    """The catalog of a generated account, recovered from its current API objects.
+
+    Prices are recognised by their `lookup_key`, products by name, coupons by id; ids and times come from
+    the objects. Archived prices and deleted products or coupons are no longer sold. Raises ValueError
+    for an account the generator did not make (a dump of a real one).
+    """
+    price_rows = {row[0]: row for row in _PRICES}
+    by_key = {price["lookup_key"]: price for price in prices if price["lookup_key"] in price_rows}
+    product_rows = {row[1]: row for row in _PRODUCTS}
+    product_objects = {row[0]: obj for obj in products if (row := product_rows.get(obj["name"]))}
+    if not by_key or not product_objects:
+        raise ValueError("not a generated account: its prices and products are not the simulator's catalog")
+    opened_at = min(obj["created"] for obj in product_objects.values())
+    product_ids = {key: obj["id"] for key, obj in product_objects.items()}
+    rebuilt: dict[str, CatalogPrice] = {}
+    for key, price in by_key.items():
+        product_key, retired = price_rows[key][1], price_rows[key][7]
+        product_ids.setdefault(product_key, price["product"])  # a deleted product still names its prices
+        retired_at = opened_at + retired * DAY if retired is not None else None
+        if retired_at is None and not price["active"]:
+            retired_at = price["created"]
+        meter = (price["recurring"] or {}).get("meter")
+        rebuilt[key] = _price(key, price["id"], price["product"], price["created"], retired_at, meter)
+    catalog_products = {
+        key: CatalogProduct(
+            key,
+            product_ids[key],
+            name,
+            description,
+            unit,
+            opened_at,
+            None if key in product_objects and product_objects[key]["active"] else opened_at,
+            default if default in rebuilt else None,
+        )
+        for key, name, description, unit, _, default in _PRODUCTS
+        if key in product_ids
+    }
+    coupon_rows = {row[0]: row for row in _COUPONS}
+    catalog_coupons = {
+        coupon["id"]: CatalogCoupon(
+            *coupon_rows[coupon["id"]][:7], created=coupon["created"], redeem_by=coupon["redeem_by"]
+        )
+        for coupon in coupons
+        if coupon["id"] in coupon_rows
+    }
+    return Catalog(catalog_products, rebuilt, catalog_coupons)
+
+
+def _price(
+    key: str, price_id: str, product_id: str, created: int, retired_at: int | None, meter_id: str | None
+) -> CatalogPrice:
+    _, product, currency, amount, interval, count, _, _, ups, downs = next(row for row in _PRICES if row[0] == key)
+    mode, tiers = _TIERS.get(key, (None, ()))
+    return CatalogPrice(
+        key,
+        price_id,
+        product,
+        product_id,
+        currency,
+        amount,
+        interval,
+        count,
+        created,
+        retired_at,
+        ups,
+        downs,
+        tiers_mode=mode,
+        tiers=tuple(Tier(*tier) for tier in tiers),
+        meter_id=meter_id,
+    )
 
 
 def format_amount(amount: int, currency: str) -> str:
@@ -187,6 +323,13 @@ def interval_phrase(price: CatalogPrice) -> str:
     return f"every {price.interval_count} {price.interval}s"
 
 
+def price_phrase(price: CatalogPrice) -> str:
+    """How a line description states the price: `at $49.00 / month`, `tiered / month`."""
+    if price.unit_amount is None:
+        return f"tiered {interval_phrase(price)}"
+    return f"at {format_amount(price.unit_amount, price.currency)} {interval_phrase(price)}"
+
+
 def product_objects(catalog: Catalog) -> list[dict[str, Any]]:
     return [
         build(
@@ -195,7 +338,7 @@ def product_objects(catalog: Catalog) -> list[dict[str, Any]]:
             active=product.retired_at is None,
             created=product.created,
             updated=product.retired_at or product.created,
-            default_price=catalog.prices[product.default_price_key].id,
+            default_price=catalog.prices[product.default_price_key].id if product.default_price_key else None,
             description=product.description,
             name=product.name,
             unit_label=product.unit_label,
@@ -233,23 +376,25 @@ def _price_object(price: CatalogPrice, product: CatalogProduct) -> dict[str, Any
         recurring = {
             "interval": price.interval,
             "interval_count": price.interval_count,
-            "meter": None,
-            "usage_type": "licensed",
+            "meter": price.meter_id,
+            "usage_type": "metered" if price.metered else "licensed",
             "trial_period_days": None,
         }
     return build(
         "price",
         id=price.id,
         active=price.retired_at is None,
+        billing_scheme="tiered" if price.tiers else "per_unit",
         created=price.created,
         currency=price.currency,
         lookup_key=price.key,
         nickname=f"{product.name} ({price.key.replace('_', ' ')})",
         product=price.product_id,
         recurring=recurring,
+        tiers_mode=price.tiers_mode,
         type="one_time" if recurring is None else "recurring",
         unit_amount=price.unit_amount,
-        unit_amount_decimal=str(price.unit_amount),
+        unit_amount_decimal=None if price.unit_amount is None else str(price.unit_amount),
     )
 
 
@@ -259,11 +404,15 @@ def _plan_object(price: CatalogPrice, product: CatalogProduct) -> dict[str, Any]
         id=price.id,
         active=price.retired_at is None,
         amount=price.unit_amount,
-        amount_decimal=str(price.unit_amount),
+        amount_decimal=None if price.unit_amount is None else str(price.unit_amount),
+        billing_scheme="tiered" if price.tiers else "per_unit",
         created=price.created,
         currency=price.currency,
         interval=price.interval,
         interval_count=price.interval_count,
+        meter=price.meter_id,
         nickname=f"{product.name} ({price.key.replace('_', ' ')})",
         product=price.product_id,
+        tiers_mode=price.tiers_mode,
+        usage_type="metered" if price.metered else "licensed",
     )

@@ -27,6 +27,7 @@ class StripeError(Exception):
         type_: str = "invalid_request_error",
         code: str | None = None,
         param: str | None = None,
+        logged: bool = True,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -34,6 +35,8 @@ class StripeError(Exception):
         self.type = type_
         self.code = code
         self.param = param
+        self.logged = logged
+        """Whether the body links to the request's log (Stripe logs neither 401s nor 429s and 500s)."""
 
     def body(self, request_id: str | None) -> dict[str, Any]:
         error: dict[str, Any] = {}
@@ -43,7 +46,7 @@ class StripeError(Exception):
         error["message"] = self.message
         if self.param is not None:
             error["param"] = self.param
-        if request_id is not None and self.status != 401:
+        if request_id is not None and self.status != 401 and self.logged:
             error["request_log_url"] = f"https://dashboard.stripe.com/test/logs/{request_id}?t={int(time.time())}"
         error["type"] = self.type
         return {"error": error}
@@ -60,6 +63,26 @@ def no_api_key() -> StripeError:
 
 def invalid_api_key(key: str) -> StripeError:
     return StripeError(401, f"Invalid API Key provided: {mask_key(key)}")
+
+
+def revoked_api_key(key: str) -> StripeError:
+    """A key that was rolled (or whose account's access ended): Stripe no longer knows it."""
+    return StripeError(401, f"Invalid API Key provided: {mask_key(key)}", code="api_key_invalid")
+
+
+def rate_limited() -> StripeError:
+    """Stripe's 429, sent without Retry-After."""
+    return StripeError(
+        429,
+        "Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.",
+        code="rate_limit",
+        logged=False,
+    )
+
+
+def api_error() -> StripeError:
+    """Stripe's 500 for a failure on its side."""
+    return StripeError(500, "An unknown error occurred", type_="api_error", logged=False)
 
 
 def mask_key(key: str) -> str:

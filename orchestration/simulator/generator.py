@@ -1,8 +1,9 @@
 """`generate_account`: a deterministic, internally consistent Stripe account of any size.
 
 The company opened its account about three years before `now` and signs up customers at a growing
-pace. Each customer's story (see `story`) is simulated in turn, then every record is rendered to API
-objects as of `now`, and the events of the last 30 days with their payloads as of each event.
+pace. Each customer's story (see `story`) is simulated in turn, then the weekly payouts, then every
+record is rendered to API objects as of `now`, and the events of the last 30 days with their payloads
+as of each event. `mutations` reuses the customer and rendering steps for customers who sign up later.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import uuid
 from typing import Any
 
 from orchestration.simulator.account import SimulatedAccount, account_object
-from orchestration.simulator.catalog import build_catalog, coupon_objects, product_objects
+from orchestration.simulator.catalog import Catalog, build_catalog, coupon_objects, product_objects
 from orchestration.simulator.ids import IdFactory, new_account_id, random_chars
 from orchestration.simulator.payments import Payments
-from orchestration.simulator.records import CustomerRec, InvoiceRec, PaymentMethodRec
+from orchestration.simulator.payouts import schedule_payouts
+from orchestration.simulator.records import BalanceRec, CustomerRec, DiscountRec, InvoiceRec, PaymentMethodRec
 from orchestration.simulator.render import Renderer
 from orchestration.simulator.story import CustomerStory
 from orchestration.simulator.templates import API_VERSION, build
@@ -152,26 +154,28 @@ def _generate(seed: int, customers: int, now: int, account_id: str | None) -> Si
     payments = Payments(world)
     signups = sorted(now - HISTORY + int(HISTORY * math.sqrt(rng.random())) for _ in range(customers))
     for created in signups:
-        customer = _new_customer(world, created)
+        customer = new_customer(world, created)
         first_invoice = len(world.invoices)
         world.customers.append(customer)
         CustomerStory(world, payments, customer).run()
-        _close_books(world, customer, world.invoices[first_invoice:])
+        close_books(world, customer, world.invoices[first_invoice:])
+    schedule_payouts(world, _balances(world))
 
     business_name = rng.choice(_COMPANIES)
-    renderer = Renderer(world.catalog, {c.id: c for c in world.customers}, business_name, now)
-    objects = _render_objects(world, renderer)
-    objects["events"] = _render_events(world, renderer)
+    renderer = Renderer(world.catalog, {c.id: c for c in world.customers}, business_name, now, account_id)
+    objects = {**_catalog_objects(world), **render_records(world, renderer)}
+    objects["events"] = render_events(world, renderer)
     return SimulatedAccount(
         account_id=account_id,
         account=account_object(account_id, business_name, opened_at - 7 * DAY),
         objects=objects,
         subscription_history={sub.id: sub.versions for sub in world.subscriptions},
         now=now,
+        hidden_fields={**_tiers(world.catalog), **records_hidden_fields(world)},
     )
 
 
-def _new_customer(world: World, created: int) -> CustomerRec:
+def new_customer(world: World, created: int) -> CustomerRec:
     rng, ids = world.rng, world.ids
     first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
     customer_id = ids.new("cus", created)
@@ -214,7 +218,7 @@ def _new_customer(world: World, created: int) -> CustomerRec:
     )
 
 
-def _close_books(world: World, customer: CustomerRec, invoices: list[InvoiceRec]) -> None:
+def close_books(world: World, customer: CustomerRec, invoices: list[InvoiceRec]) -> None:
     """Per customer, once its story is told: invoice numbers, and `delinquent` flips with their events."""
     finalized = sorted(
         (inv for inv in invoices if inv.finalized_at is not None),
@@ -231,8 +235,42 @@ def _close_books(world: World, customer: CustomerRec, invoices: list[InvoiceRec]
     customer.delinquency = changes
 
 
-def _render_objects(world: World, renderer: Renderer) -> dict[str, list[dict[str, Any]]]:
-    now, catalog = world.now, world.catalog
+def _balances(world: World) -> list[BalanceRec]:
+    """Every balance transaction the stories made: charges, refunds, disputes."""
+    balances = [charge.balance for charge in world.charges if charge.balance]
+    balances += [refund.balance for charge in world.charges for refund in charge.refunds]
+    balances += [balance for charge in world.charges if charge.dispute for balance in charge.dispute.balances]
+    return balances
+
+
+def _catalog_objects(world: World) -> dict[str, list[dict[str, Any]]]:
+    catalog = world.catalog
+    return {
+        "products": product_objects(catalog),
+        "prices": list(catalog.price_objects.values()),
+        "plans": list(catalog.plan_objects.values()),
+        "coupons": coupon_objects(catalog, world.coupon_redemptions),
+    }
+
+
+def _tiers(catalog: Catalog) -> dict[str, dict[str, dict[str, Any]]]:
+    """`tiers` of tiered prices and plans, which Stripe shows only when expanded."""
+    tiers = {price_id: {"tiers": tiers} for price_id, tiers in catalog.tier_objects.items()}
+    return {"prices": tiers, "plans": dict(tiers)}
+
+
+def records_hidden_fields(world: World) -> dict[str, dict[str, dict[str, Any]]]:
+    """The credit note of each credit note line: Stripe's line objects do not name it."""
+    return {
+        "credit_note_line_items": {
+            line_id: {"credit_note": note.id} for note in world.credit_notes for line_id, _, _ in note.lines
+        }
+    }
+
+
+def render_records(world: World, renderer: Renderer) -> dict[str, list[dict[str, Any]]]:
+    """The API objects of everything the world's stories recorded, as of `world.now` (all but the catalog)."""
+    now = world.now
     subscriptions = [renderer.subscription(sub, now) for sub in world.subscriptions]
     invoices = [renderer.invoice(invoice, now) for invoice in world.invoices]
     charges = [renderer.charge(charge, now) for charge in world.charges]
@@ -241,13 +279,14 @@ def _render_objects(world: World, renderer: Renderer) -> dict[str, list[dict[str
     balances = [renderer.balance_transaction(charge.balance) for charge in world.charges if charge.balance]
     balances += [renderer.balance_transaction(refund.balance) for charge in world.charges for refund in charge.refunds]
     balances += [balance for dispute in disputes for balance in dispute["balance_transactions"]]
+    balances += [renderer.balance_transaction(payout.balance) for payout in world.payouts]
+    discounts: dict[str, DiscountRec] = {}
+    for sub in world.subscriptions:
+        discounts.update((v.discount.id, v.discount) for v in sub.versions if v.discount is not None)
     return {
         "customers": [renderer.customer(customer, now) for customer in world.customers],
         "payment_methods": [renderer.payment_method(customer.payment_method) for customer in world.customers],
-        "products": product_objects(catalog),
-        "prices": list(catalog.price_objects.values()),
-        "plans": list(catalog.plan_objects.values()),
-        "coupons": coupon_objects(catalog, world.coupon_redemptions),
+        "discounts": [renderer.discount(discount) for discount in discounts.values()],
         "subscriptions": subscriptions,
         "subscription_items": [item for sub in subscriptions for item in sub["items"]["data"]],
         "invoices": invoices,
@@ -261,14 +300,21 @@ def _render_objects(world: World, renderer: Renderer) -> dict[str, list[dict[str
         "refunds": refunds,
         "balance_transactions": balances,
         "disputes": disputes,
+        "credit_notes": [renderer.credit_note(note) for note in world.credit_notes],
+        "credit_note_line_items": [line for note in world.credit_notes for line in renderer.credit_note_lines(note)],
+        "payouts": [renderer.payout(payout, now) for payout in world.payouts],
     }
 
 
-def _render_events(world: World, renderer: Renderer) -> list[dict[str, Any]]:
-    """Events of the last 30 days, in time order; ids sort like the order things happened."""
+def render_events(world: World, renderer: Renderer, first_position: int = 0) -> list[dict[str, Any]]:
+    """Events of the last 30 days, in time order; ids sort like the order things happened.
+
+    `first_position` orders these events after others of the same second made earlier (`mutations`).
+    """
     rng, ids = world.rng, world.ids
     events = []
-    for position, pending in enumerate(sorted(world.events, key=lambda e: (e.created, e.sequence))):
+    ordered = sorted(world.events, key=lambda e: (e.created, e.sequence))
+    for position, pending in enumerate(ordered, start=first_position):
         request = {"id": None, "idempotency_key": None}
         if pending.from_api_request:
             key = uuid.UUID(int=rng.getrandbits(128), version=4)

@@ -8,6 +8,7 @@ account's id, and random characters. Older-style objects (customers, products, s
 
 from __future__ import annotations
 
+import hashlib
 import random
 from functools import lru_cache
 
@@ -15,7 +16,7 @@ BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 # Prefixes whose ids embed the creation time and the account; the rest get 14 random characters.
 _TIMED_PREFIXES = frozenset(
-    {"price", "sub", "in", "il", "ii", "ch", "pi", "re", "txn", "dp", "evt", "di", "pm", "inpay"}
+    {"price", "sub", "in", "il", "ii", "ch", "pi", "re", "txn", "dp", "evt", "di", "pm", "inpay", "po", "cn", "cnli"}
 )
 
 
@@ -45,6 +46,12 @@ def _time_fragment(created: int) -> str:
 def account_fragment(account_id: str) -> str:
     """The 10 characters of an `acct_1PgafTB7WZ01zgkW` id that Stripe repeats inside the account's ids."""
     return account_id.removeprefix("acct_")[-10:].rjust(10, "0")
+
+
+def bank_account_id(account_id: str) -> str:
+    """The id of the bank account an account's payouts go to, derived from the account's id."""
+    body = base62(int.from_bytes(hashlib.sha256(account_id.encode()).digest()[:8], "big"), 11)
+    return "ba_1" + body[-5:] + account_fragment(account_id) + body[:8]
 
 
 def new_account_id(rng: random.Random, created: int) -> str:

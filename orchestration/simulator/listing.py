@@ -3,6 +3,9 @@
 A `ListSpec` per endpoint declares its filters; `parse_query` turns the raw `(key, value)` pairs of a
 request (as the SDK encodes them: `created[gte]=…`, `types[0]=…`, `expand[]=…`) into a `ListQuery`, or
 raises the `StripeError` Stripe would answer with. The store executes the query.
+
+Some lists are not endpoints of their own: invoice and credit note lines are served through their parent
+(`/v1/invoices/{id}/lines`), discounts only inside the objects they apply to (`expand[]=discounts`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestration.simulator.errors import StripeError, invalid_parameter, missing_parameter, unknown_parameter
+from orchestration.simulator.timeline import EVENT_RETENTION
 
 Match = frozenset[Hashable] | Callable[[Hashable], bool]
 """Which index values a filter keeps: an exact set, or a predicate (for `type=customer.*`)."""
@@ -65,6 +69,11 @@ class ListSpec:
     """Has its own `/v1/<name>` routes (invoice lines are only reachable through their invoice)."""
     created_filter: bool = True
     """Accepts `created[gt|gte|lt|lte]`; invoice lines, which have no `created`, do not."""
+    hidden_fields: tuple[str, ...] = ()
+    """Fields kept out of the API object: `tiers`, which Stripe shows only when expanded, and the
+    simulator's own bookkeeping (the `credit_note` of a credit note line, which Stripe's line omits)."""
+    retention: int | None = None
+    """Objects older than this many seconds before the account's clock are gone (events: 30 days)."""
     filters_by_param: dict[str, Filter] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -85,6 +94,8 @@ class ListQuery:
     created_max: int | None = None
     matches: dict[str, Match] = field(default_factory=dict)
     """Per index field, the values to keep."""
+    expand: list[str] = field(default_factory=list)
+    """`expand[]` values as sent (`data.tiers`)."""
 
 
 # Value parsers.
@@ -168,8 +179,9 @@ LIST_SPECS: dict[str, ListSpec] = {
                 _eq("currency"),
                 _eq("type", parse=_one_of("one_time", "recurring")),
             ),
+            hidden_fields=("tiers",),
         ),
-        ListSpec("plans", "plan", (_active(), _eq("product"))),
+        ListSpec("plans", "plan", (_active(), _eq("product")), hidden_fields=("tiers",)),
         ListSpec("coupons", "coupon"),
         ListSpec(
             "subscriptions",
@@ -230,12 +242,28 @@ LIST_SPECS: dict[str, ListSpec] = {
         ),
         ListSpec("disputes", "dispute", (_eq("charge"), _eq("payment_intent"))),
         ListSpec(
+            "payouts",
+            "payout",
+            (_eq("status", parse=_one_of("pending", "paid", "failed", "canceled", "in_transit")), _eq("destination")),
+        ),
+        ListSpec("credit_notes", "credit_note", (_eq("customer"), _eq("invoice"))),
+        ListSpec(
+            "credit_note_line_items",
+            "credit_note_line_item",
+            sort_field="id",
+            routable=False,
+            created_filter=False,
+            hidden_fields=("credit_note",),
+        ),
+        ListSpec("discounts", "discount", sort_field="start", routable=False, created_filter=False),
+        ListSpec(
             "events",
             "event",
             (
                 _eq("type", parse=_event_type),
                 Filter("types", "type", _field("type"), _event_type, repeated=True),
             ),
+            retention=EVENT_RETENTION,
         ),
         ListSpec("accounts", "account"),
     )
@@ -252,7 +280,8 @@ def parse_query(spec: ListSpec, items: Iterable[tuple[str, str]]) -> ListQuery:
         match = _KEY.match(key)
         base, sub = (match.group(1), match.group(2)) if match else (key, None)
         if base == "expand":
-            continue  # accepted and ignored: the simulator's objects carry no expandable ids to inflate
+            query.expand.append(raw)
+            continue
         nested = f"{base}[{sub}]" if sub else None
         if nested in spec.filters_by_param:
             base, sub = nested, None
@@ -290,6 +319,17 @@ def parse_query(spec: ListSpec, items: Iterable[tuple[str, str]]) -> ListQuery:
             param="ending_before",
         )
     return query
+
+
+def parse_expand(items: Iterable[tuple[str, str]]) -> list[str]:
+    """The `expand[]` values of a retrieve request, which takes no other parameter."""
+    expand = []
+    for key, raw in items:
+        match = _KEY.match(key)
+        if match is None or match.group(1) != "expand":
+            raise unknown_parameter(key)
+        expand.append(raw)
+    return expand
 
 
 def _paging(query: ListQuery, name: str, raw: str) -> None:

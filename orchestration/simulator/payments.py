@@ -79,7 +79,7 @@ class Payments:
             if not world.happened(moment):
                 return None
             declined = attempt < failures
-            charge = self._charge(intent, moment, declined)
+            charge = self.charge(intent, moment, declined)
             if declined:
                 world.emit(moment, "charge.failed", "charge", charge)
                 world.emit(moment, "payment_intent.payment_failed", "payment_intent", intent)
@@ -100,7 +100,7 @@ class Payments:
         intent.canceled_at = moment
         self.world.emit(moment, "payment_intent.canceled", "payment_intent", intent)
 
-    def refund(self, charge: ChargeRec, moment: int, amount: int, reason: str | None) -> None:
+    def refund(self, charge: ChargeRec, moment: int, amount: int, reason: str | None) -> RefundRec:
         world = self.world
         refund_id = world.ids.new("re", moment)
         usd, rate = in_account_currency(amount, charge.currency)
@@ -121,8 +121,10 @@ class Payments:
         charge.refunds.append(refund)
         world.emit(moment, "refund.created", "refund", refund)
         world.emit(moment, "charge.refunded", "charge", charge)
+        return refund
 
-    def _charge(self, intent: PaymentIntentRec, moment: int, declined: bool) -> ChargeRec:
+    def charge(self, intent: PaymentIntentRec, moment: int, declined: bool) -> ChargeRec:
+        """One attempt to charge `intent` (its events are the caller's to emit)."""
         world = self.world
         charge_id = world.ids.new("ch", moment)
         failure_code = world.rng.choice(_DECLINES)[0] if declined else None
@@ -171,9 +173,10 @@ class Payments:
             if self.world.happened(moment):
                 self.refund(charge, moment, amount, rng.choice(("requested_by_customer", "duplicate", None)))
         elif draw < REFUND_RATE + DISPUTE_RATE:
-            self._dispute(charge, charge.created + rng.randint(7, 60) * DAY + rng.randint(0, DAY))
+            self.dispute(charge, charge.created + rng.randint(7, 60) * DAY + rng.randint(0, DAY))
 
-    def _dispute(self, charge: ChargeRec, moment: int) -> None:
+    def dispute(self, charge: ChargeRec, moment: int) -> None:
+        """The cardholder disputes `charge` at `moment`; the dispute closes, won or lost, weeks later."""
         world, rng = self.world, self.world.rng
         closes_at = moment + rng.randint(30, 75) * DAY
         won = rng.random() < 0.4

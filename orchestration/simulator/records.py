@@ -22,7 +22,8 @@ class ItemState:
 
     id: str
     price_id: str
-    quantity: int
+    quantity: int | None
+    """None for an item on a metered price: its usage, not a quantity, is billed."""
     created: int
 
 
@@ -221,6 +222,7 @@ class InvoiceRec:
     payment_intent: PaymentIntentRec | None = None
     retry_times: list[int] = field(default_factory=list)
     """Times of payment attempts (made or still scheduled): `next_payment_attempt` while open."""
+    credit_notes: list[CreditNoteRec] = field(default_factory=list)
 
     # Cached: an invoice's lines and discounts are settled before anything reads its totals.
     @cached_property
@@ -245,6 +247,36 @@ class InvoiceRec:
             if moment is not None and moment <= at:
                 return status
         return "draft"
+
+
+@dataclass
+class CreditNoteRec:
+    """A credit note on a paid invoice, refunding part of its charge (`post_payment`)."""
+
+    id: str
+    created: int
+    invoice: InvoiceRec
+    lines: list[tuple[str, LineRec, int]]
+    """(credit note line id, invoice line credited, amount credited)."""
+    refund: RefundRec
+    reason: str
+    sequence: int
+    """1 for the invoice's first credit note: its number is the invoice's with `-CN-01`."""
+
+    @property
+    def amount(self) -> int:
+        return sum(amount for _, _, amount in self.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutRec:
+    """An automatic payout of the funds that became available since the previous one."""
+
+    id: str
+    created: int
+    amount: int
+    arrival_date: int
+    balance: BalanceRec
 
 
 @dataclass(frozen=True, slots=True)

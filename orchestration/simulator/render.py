@@ -13,10 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 from orchestration.simulator.catalog import Catalog
+from orchestration.simulator.ids import bank_account_id
 from orchestration.simulator.payments import ACCOUNT_CURRENCY, DECLINE_MESSAGES
 from orchestration.simulator.records import (
     BalanceRec,
     ChargeRec,
+    CreditNoteRec,
     CustomerRec,
     DiscountRec,
     DisputeRec,
@@ -26,6 +28,7 @@ from orchestration.simulator.records import (
     LineRec,
     PaymentIntentRec,
     PaymentMethodRec,
+    PayoutRec,
     RefundRec,
     SubscriptionRec,
     SubscriptionVersion,
@@ -35,7 +38,7 @@ from orchestration.simulator.templates import build, samples
 from orchestration.simulator.timeline import DAY, next_midnight_after
 
 EMBEDDED_LINES = 10
-"""Invoices embed their first 10 lines; `/v1/invoices/{id}/lines` pages through all of them."""
+"""Invoices and credit notes embed their first 10 lines; `/v1/<list>/{id}/lines` pages through all."""
 
 _APPROVED = {
     "advice_code": None,
@@ -68,12 +71,17 @@ _DECLINED = {
 class Renderer:
     """Renders the records of one account; caches the moment-independent parts."""
 
-    def __init__(self, catalog: Catalog, customers: dict[str, CustomerRec], account_name: str, now: int) -> None:
+    def __init__(
+        self, catalog: Catalog, customers: dict[str, CustomerRec], account_name: str, now: int, account_id: str
+    ) -> None:
         self.catalog = catalog
         self.customers = customers
         self.account_name = account_name
         self.now = now
+        self.bank_account = bank_account_id(account_id)
+        """The `ba_...` external account payouts go to."""
         self._lines: dict[str, list[dict[str, Any]]] = {}
+        self._credit_note_lines: dict[str, list[dict[str, Any]]] = {}
         self._billing_details: dict[str, dict[str, Any]] = {}
         self._card_details: dict[str, dict[str, Any]] = {}
         self.kinds: dict[str, Callable[[Any, int], dict[str, Any]]] = {
@@ -88,6 +96,8 @@ class Renderer:
             "charge": self.charge,
             "refund": lambda record, _at: self.refund(record),
             "dispute": self.dispute,
+            "credit_note": lambda record, _at: self.credit_note(record),
+            "payout": self.payout,
         }
 
     def render(self, kind: str, record: Any, at: int) -> dict[str, Any]:
@@ -215,7 +225,7 @@ class Renderer:
         )
 
     def subscription_item(self, sub: SubscriptionRec, item: ItemState, state: SubscriptionVersion) -> dict[str, Any]:
-        return build(
+        rendered = build(
             "subscription_item",
             id=item.id,
             created=item.created,
@@ -226,6 +236,9 @@ class Renderer:
             current_period_start=state.current_period_start,
             current_period_end=state.current_period_end,
         )
+        if item.quantity is None:  # Stripe leaves `quantity` out of items on metered prices
+            del rendered["quantity"]
+        return rendered
 
     def discount(self, discount: DiscountRec) -> dict[str, Any]:
         return build(
@@ -296,6 +309,7 @@ class Renderer:
             },
             period_end=invoice.period_end,
             period_start=invoice.period_start,
+            post_payment_credit_notes_amount=sum(note.amount for note in invoice.credit_notes if note.created <= at),
             status=status,
             status_transitions={
                 "finalized_at": finalized,
@@ -372,7 +386,10 @@ class Renderer:
 
     def _pricing(self, line: LineRec) -> dict[str, Any]:
         price = self.catalog.price_by_id(line.price_id)
-        unit = Decimal(line.amount) / line.quantity if line.proration else Decimal(price.unit_amount)
+        if line.proration or price.unit_amount is None:  # tiered: the average over the quantity billed
+            unit = Decimal(line.amount) / line.quantity if line.quantity else Decimal(0)
+        else:
+            unit = Decimal(price.unit_amount)
         return {
             "price_details": {"price": price.id, "product": price.product_id},
             "type": "price_details",
@@ -540,6 +557,82 @@ class Renderer:
             },
             reason=dispute.reason,
             status=dispute.status_at(at),
+        )
+
+    def credit_note(self, note: CreditNoteRec) -> dict[str, Any]:
+        invoice, amount = note.invoice, note.amount
+        lines = self.credit_note_lines(note)
+        return build(
+            "credit_note",
+            id=note.id,
+            amount=amount,
+            created=note.created,
+            currency=invoice.currency,
+            customer=invoice.customer_id,
+            customer_balance_transaction=None,
+            discount_amounts=[],
+            effective_at=note.created,
+            invoice=invoice.id,
+            lines={
+                "data": lines[:EMBEDDED_LINES],
+                "has_more": len(lines) > EMBEDDED_LINES,
+                "object": "list",
+                "url": f"/v1/credit_notes/{note.id}/lines",
+            },
+            number=f"{invoice.number}-CN-{note.sequence:02d}",
+            pdf=f"https://pay.stripe.com/credit_notes/{note.id}/pdf",
+            post_payment_amount=amount,
+            pre_payment_amount=0,
+            pretax_credit_amounts=[],
+            reason=note.reason,
+            refunds=[
+                {"amount_refunded": amount, "payment_record_refund": None, "refund": note.refund.id, "type": "refund"}
+            ],
+            shipping_cost=None,
+            subtotal=amount,
+            subtotal_excluding_tax=amount,
+            total=amount,
+            total_excluding_tax=amount,
+            total_taxes=[],
+            type="post_payment",
+            voided_at=None,
+        )
+
+    def credit_note_lines(self, note: CreditNoteRec) -> list[dict[str, Any]]:
+        """Every line of `note` in order; like invoice lines, they never change."""
+        rendered = self._credit_note_lines.get(note.id)
+        if rendered is None:
+            rendered = [
+                build(
+                    "credit_note_line_item",
+                    id=line_id,
+                    amount=amount,
+                    description=line.description,
+                    discount_amounts=[],
+                    invoice_line_item=line.id,
+                    metadata={},
+                    pretax_credit_amounts=[],
+                    quantity=line.quantity,
+                    taxes=[],
+                )
+                for line_id, line, amount in note.lines
+            ]
+            self._credit_note_lines[note.id] = rendered
+        return rendered
+
+    def payout(self, payout: PayoutRec, at: int) -> dict[str, Any]:
+        arrived = payout.arrival_date <= at
+        return build(
+            "payout",
+            id=payout.id,
+            amount=payout.amount,
+            arrival_date=payout.arrival_date,
+            balance_transaction=payout.balance.id,
+            created=payout.created,
+            destination=self.bank_account,
+            reconciliation_status="completed" if arrived else "in_progress",
+            status="paid" if arrived else "in_transit",
+            trace_id={"status": "supported" if arrived else "pending", "value": None},
         )
 
     def balance_transaction(self, balance: BalanceRec) -> dict[str, Any]:

@@ -1,19 +1,29 @@
-"""Running the simulator: in a background thread for tests and the demo, or in the foreground for the CLI."""
+"""Running the simulator: in a background thread for tests and the demo, or in the foreground for the CLI.
+
+Both runners serve with uvicorn on its default event loop and HTTP parser (uvloop and httptools when
+installed). Every endpoint is async and never blocks, so latency is waited out concurrently: hundreds of
+requests can be in flight at once, with no thread pool to run out of. The runners also give the app a
+way to drop a connection (uvicorn does not hand the ASGI app its socket).
+"""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import Any
 
 import uvicorn
+from starlette.types import Scope
 
 from orchestration.simulator.account import SimulatedAccount
-from orchestration.simulator.app import SimulatorOptions, create_app
+from orchestration.simulator.app import create_app
+from orchestration.simulator.options import SimulatorOptions
+from orchestration.simulator.traffic import TrafficStats
 
-__all__ = ["SimulatorOptions", "SimulatorServer", "serve"]
+__all__ = ["SimulatorOptions", "SimulatorServer", "TrafficStats", "serve"]
 
 STARTUP_TIMEOUT = 15.0
 
@@ -25,6 +35,10 @@ class SimulatorServer:
     `api_keys` maps secret keys to the account id they open (default: `sk_test_simulator` for the
     first account). `port=0` picks a free port; `base_url` is known once `start()` returns, which is
     when the server accepts connections. Use as a context manager, or call `start()`/`stop()`.
+
+    While it runs, a test can change latency, rate limits and faults (`configure`), force a storm of
+    429s (`rate_limit_storm`), revoke an account's access (`revoke`/`restore`), and read how many
+    requests each account received (`stats`, `stats_total`).
     """
 
     def __init__(
@@ -37,6 +51,8 @@ class SimulatorServer:
     ) -> None:
         self.accounts = list(accounts)
         self.app = create_app(self.accounts, api_keys, options)
+        self._traffic = self.app.state.traffic
+        self._registry = self.app.state.registry
         self.host = host
         self.port = port
         self._server: uvicorn.Server | None = None
@@ -58,6 +74,7 @@ class SimulatorServer:
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
         server = uvicorn.Server(config)
+        self._traffic.dropper = _dropper(server)
         self._thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="stripe-simulator", daemon=True
         )
@@ -80,6 +97,39 @@ class SimulatorServer:
             self._thread.join(timeout=STARTUP_TIMEOUT)
         self._server = self._thread = None
 
+    # Conditions and counters.
+
+    @property
+    def options(self) -> SimulatorOptions:
+        """The options in force (`configure` replaces them)."""
+        return self._traffic.options
+
+    def configure(self, **changes: Any) -> SimulatorOptions:
+        """Changes latency, rate limit or fault options while serving: `configure(fault_rate=0.1)`."""
+        return self._traffic.configure(**changes)
+
+    def rate_limit_storm(self, requests: int | None = None, seconds: float | None = None) -> None:
+        """Answers 429 to the next `requests` requests, and/or to every request for `seconds`."""
+        self._traffic.storm(requests, seconds)
+
+    def revoke(self, account_id: str) -> None:
+        """Ends access to an account, as when a connected account disconnects or its key is rolled:
+        its own keys get 401 `api_key_invalid`, the platform's key 403 `account_invalid` for it."""
+        self._registry.revoke(account_id)
+
+    def restore(self, account_id: str) -> None:
+        self._registry.restore(account_id)
+
+    def stats(self, account_id: str) -> TrafficStats:
+        """What requests reading `account_id` the server received, and how it answered them."""
+        return self._traffic.stats(account_id)
+
+    def stats_total(self) -> TrafficStats:
+        return self._traffic.stats_total()
+
+    def reset_stats(self) -> None:
+        self._traffic.reset_stats()
+
     def __enter__(self) -> SimulatorServer:
         return self.start()
 
@@ -98,4 +148,21 @@ def serve(
 ) -> None:
     """Serves `accounts` on `host:port` until interrupted (Ctrl-C); for `stripe-warehouse simulate`."""
     app = create_app(list(accounts), api_keys, options)
-    uvicorn.run(app, host=host, port=port, log_level="info", lifespan="off")
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off"))
+    app.state.traffic.dropper = _dropper(server)
+    server.run()
+
+
+def _dropper(server: uvicorn.Server) -> Callable[[Scope], None]:
+    """Closes the connection a request came on. uvicorn keeps its open connections (protocol objects,
+    each with its peer address and transport) in `server_state`; the request's scope names its peer."""
+
+    def drop(scope: Scope) -> None:
+        client = scope.get("client")
+        for protocol in list(server.server_state.connections):
+            if getattr(protocol, "client", None) == client:
+                protocol.transport.abort()
+                return
+        raise RuntimeError(f"no open connection from {client} to drop")
+
+    return drop

@@ -8,7 +8,8 @@ most selective index is walked and the others are checked per object.
 
 Objects can be added, replaced and deleted at runtime (`put`, `delete`), optionally with the event
 that announces the change; every public method holds the store's lock, so a test thread can mutate an
-account while the server thread pages through it.
+account while the server thread pages through it. Events older than 30 days before the account's clock
+(`SimulatedAccount.now`) are neither listed nor retrievable, as on Stripe.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from __future__ import annotations
 import heapq
 import secrets
 import threading
-import time
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from orchestration.simulator.errors import no_such, unrecognized_url
+from orchestration.simulator.expansion import expanded, requested
 from orchestration.simulator.listing import LIST_SPECS, Filter, ListQuery, ListSpec, Match, matches_value, parse_query
 from orchestration.simulator.templates import API_VERSION, build
 
@@ -38,6 +42,8 @@ class Collection:
     def __init__(self, spec: ListSpec, objects: Iterable[dict[str, Any]]) -> None:
         self.spec = spec
         self.objects: dict[str, dict[str, Any]] = {obj["id"]: obj for obj in objects}
+        self._json: dict[str, bytes] = {}
+        """Each served object's JSON, encoded on first use and dropped when the object changes."""
         self.keys: list[Key] = sorted(self._key(obj) for obj in self.objects.values())
         self.deleted: dict[str, Key] = {}
         """Keys of deleted objects: a cursor on an object deleted between two pages still works."""
@@ -47,6 +53,13 @@ class Collection:
 
     def _key(self, obj: dict[str, Any]) -> Key:
         return (obj[self.spec.sort_field], obj["id"])
+
+    def json_of(self, obj: dict[str, Any]) -> bytes:
+        """The JSON of `obj`, one of this collection's current objects."""
+        encoded = self._json.get(obj["id"])
+        if encoded is None:
+            encoded = self._json[obj["id"]] = _encode(obj)
+        return encoded
 
     # Reading.
 
@@ -138,6 +151,7 @@ class Collection:
         if previous is not None:
             self._unindex(previous)
         self.objects[obj["id"]] = obj
+        self._json.pop(obj["id"], None)
         self.deleted.pop(obj["id"], None)
         key = self._key(obj)
         insort(self.keys, key)
@@ -149,6 +163,7 @@ class Collection:
 
     def delete(self, object_id: str) -> dict[str, Any]:
         obj = self.objects.pop(object_id)
+        self._json.pop(object_id, None)
         self._unindex(obj)
         self.deleted[object_id] = self._key(obj)
         self._unions.clear()
@@ -163,13 +178,21 @@ class Collection:
 
 
 class AccountStore:
-    """Thread-safe list/retrieve/mutate access to every collection of one account."""
+    """Thread-safe list/retrieve/mutate access to every collection of one account.
+
+    Reads come in two forms: Python objects (`list`, `retrieve`, `select`), and the JSON bodies the
+    server sends (`list_json`, `retrieve_json`, `lines_json`), assembled from each object's JSON
+    encoded once and cached until the object changes, so a page costs a join, not a serialization.
+    """
 
     def __init__(self, account: SimulatedAccount) -> None:
         self.account = account
         self._lock = threading.RLock()
         self._collections: dict[str, Collection] = {}
-        self._lines: dict[str, list[dict[str, Any]]] | None = None
+        self._children: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        """Per child list (`invoice_line_items`), its objects grouped by parent id, in order."""
+        self._positions: dict[str, dict[str, int]] = {}
+        """Per list, each object's index in `account.objects[name]`, so replacing one is not a scan."""
 
     def collection(self, name: str) -> Collection:
         """The sorted, indexed collection of list `name`, built on first use (a server starts at once)."""
@@ -183,43 +206,78 @@ class AccountStore:
                 self._collections[name] = collection
             return collection
 
+    # Reading.
+
     def list(self, name: str, params: Iterable[tuple[str, str]]) -> dict[str, Any]:
         """The body of `GET /v1/<name>?<params>`; raises `StripeError` like Stripe would."""
-        collection = self.collection(name)
-        query = parse_query(collection.spec, params)
-        with self._lock:
-            data, has_more = collection.page(query)
-        return {"object": "list", "data": data, "has_more": has_more, "url": collection.spec.path}
+        return self._as_dict(self._list_page(name, params))
+
+    def list_json(self, name: str, params: Iterable[tuple[str, str]]) -> bytes:
+        """`list` as the JSON body the server sends."""
+        return self._as_json(self._list_page(name, params))
 
     def select(self, name: str, params: Iterable[tuple[str, str]] = ()) -> list[dict[str, Any]]:
         """Everything `GET /v1/<name>?<params>` returns across all its pages, newest first."""
         collection = self.collection(name)
         query = parse_query(collection.spec, params)
+        fields = requested(name, query.expand, in_list=True)
         with self._lock:
-            return collection.select(query)
+            self._retain(collection, query)
+            return [self._expanded(name, obj, fields) or obj for obj in collection.select(query)]
 
-    def retrieve(self, name: str, object_id: str) -> dict[str, Any]:
+    def retrieve(self, name: str, object_id: str, expand: Iterable[str] = ()) -> dict[str, Any]:
         """The body of `GET /v1/<name>/<id>`: the object, a deleted stub, or a 404 `resource_missing`."""
-        collection = self.collection(name)
         with self._lock:
-            obj = collection.objects.get(object_id)
-            if obj is not None:
-                return obj
-            if object_id in collection.deleted and collection.spec.deleted_stub:
-                return {"id": object_id, "object": collection.spec.object, "deleted": True}
-        raise no_such(collection.spec.object, object_id, "id")
+            obj, fields = self._find(name, object_id, expand)
+            return self._expanded(name, obj, fields) or obj
+
+    def retrieve_json(self, name: str, object_id: str, expand: Iterable[str] = ()) -> bytes:
+        """`retrieve` as the JSON body the server sends."""
+        with self._lock:
+            obj, fields = self._find(name, object_id, expand)
+            full = self._expanded(name, obj, fields)
+            return _encode(full) if full is not None else self.collection(name).json_of(obj)
 
     def invoice_lines(self, invoice_id: str, params: Iterable[tuple[str, str]]) -> dict[str, Any]:
         """The body of `GET /v1/invoices/<id>/lines`: the invoice's lines in invoice order, paged."""
-        self.retrieve("invoices", invoice_id)
-        query = parse_query(LIST_SPECS["invoice_line_items"], params)
+        return self._as_dict(self._lines_page("invoices", invoice_id, params))
+
+    def lines_json(self, parent: str, parent_id: str, params: Iterable[tuple[str, str]]) -> bytes:
+        """The body of `GET /v1/<parent>/<id>/lines` (invoices, credit notes) as JSON."""
+        return self._as_json(self._lines_page(parent, parent_id, params))
+
+    def encode_all(self) -> None:
+        """Encodes every object's JSON now rather than on first serve: a benchmark that times a sync
+        calls it first, so it measures serving rather than the first pass's one-off encoding."""
         with self._lock:
-            lines = self._lines_by_invoice().get(invoice_id, [])
+            for name in self.account.objects:
+                collection = self.collection(name)
+                for obj in collection.objects.values():
+                    collection.json_of(obj)
+
+    def hidden(self, name: str, object_id: str) -> dict[str, Any]:
+        """The fields of an object that its API form leaves out (`ListSpec.hidden_fields`)."""
+        return self.account.hidden_fields.get(name, {}).get(object_id, {})
+
+    def _list_page(self, name: str, params: Iterable[tuple[str, str]]) -> _Page:
+        collection = self.collection(name)
+        query = parse_query(collection.spec, params)
+        with self._lock:
+            self._retain(collection, query)
+            data, has_more = collection.page(query)
+        return _Page(name, data, has_more, collection.spec.path, requested(name, query.expand, in_list=True))
+
+    def _lines_page(self, parent: str, parent_id: str, params: Iterable[tuple[str, str]]) -> _Page:
+        name = _CHILD_LISTS[parent]
+        self.retrieve(parent, parent_id)
+        query = parse_query(LIST_SPECS[name], params)
+        with self._lock:
+            lines = self._children_of(name).get(parent_id, [])
             positions = {line["id"]: position for position, line in enumerate(lines)}
             start, end = 0, len(lines)
             for cursor, param in ((query.starting_after, "starting_after"), (query.ending_before, "ending_before")):
                 if cursor is not None and cursor not in positions:
-                    raise no_such("line_item", cursor, param, status=400)
+                    raise no_such(LIST_SPECS[name].object, cursor, param, status=400)
             if query.ending_before is not None:
                 end = positions[query.ending_before]
                 start = max(0, end - query.limit)
@@ -228,28 +286,100 @@ class AccountStore:
                 if query.starting_after is not None:
                     start = positions[query.starting_after] + 1
                 data, has_more = lines[start : start + query.limit], start + query.limit < end
-        return {"object": "list", "data": data, "has_more": has_more, "url": f"/v1/invoices/{invoice_id}/lines"}
+        url = f"/v1/{parent}/{parent_id}/lines"
+        return _Page(name, data, has_more, url, requested(name, query.expand, in_list=True))
 
-    def _lines_by_invoice(self) -> dict[str, list[dict[str, Any]]]:
-        if self._lines is None:
-            grouped: dict[str, list[dict[str, Any]]] = {}
-            for line in self.account.objects.get("invoice_line_items", ()):
-                grouped.setdefault(line["invoice"], []).append(line)
-            self._lines = grouped
-        return self._lines
+    def _find(self, name: str, object_id: str, expand: Iterable[str]) -> tuple[dict[str, Any], frozenset[str]]:
+        """The object `GET /v1/<name>/<id>` returns, and the fields to expand in it."""
+        collection = self.collection(name)
+        spec = collection.spec
+        obj = collection.objects.get(object_id)
+        if obj is not None and (spec.retention is None or obj[spec.sort_field] >= self._horizon(spec.retention)):
+            return obj, requested(name, expand, in_list=False)
+        if obj is None and object_id in collection.deleted and spec.deleted_stub:
+            return {"id": object_id, "object": spec.object, "deleted": True}, frozenset()
+        raise no_such(spec.object, object_id, "id")
+
+    def _expanded(self, name: str, obj: dict[str, Any], fields: frozenset[str]) -> dict[str, Any] | None:
+        if not fields:
+            return None
+        return expanded(name, obj, fields, self._lookup, self.hidden)
+
+    def _lookup(self, name: str, object_id: str) -> dict[str, Any] | None:
+        return self.collection(name).objects.get(object_id)
+
+    def _retain(self, collection: Collection, query: ListQuery) -> None:
+        """Hides what the account no longer keeps (events older than 30 days before its clock); a cursor
+        on such an object is unknown, as on Stripe: a sync whose cursor expired must start over."""
+        spec = collection.spec
+        if spec.retention is None:
+            return
+        horizon = self._horizon(spec.retention)
+        query.created_min = horizon if query.created_min is None else max(query.created_min, horizon)
+        for cursor, param in ((query.starting_after, "starting_after"), (query.ending_before, "ending_before")):
+            obj = collection.objects.get(cursor) if cursor is not None else None
+            if obj is not None and obj[spec.sort_field] < horizon:
+                raise no_such(spec.object, obj["id"], param, status=400)
+
+    def _horizon(self, retention: int) -> int:
+        return self.account.current_time() - retention
+
+    def _children_of(self, name: str) -> dict[str, list[dict[str, Any]]]:
+        grouped = self._children.get(name)
+        if grouped is None:
+            grouped = {}
+            parent_of = _PARENT_OF[name]
+            for obj in self.account.objects.get(name, ()):
+                grouped.setdefault(parent_of(obj, self.hidden(name, obj["id"])), []).append(obj)
+            self._children[name] = grouped
+        return grouped
+
+    def _as_dict(self, page: _Page) -> dict[str, Any]:
+        with self._lock:
+            data = [self._expanded(page.name, obj, page.expand) or obj for obj in page.data]
+        return {"object": "list", "data": data, "has_more": page.has_more, "url": page.url}
+
+    def _as_json(self, page: _Page) -> bytes:
+        collection = self.collection(page.name)
+        with self._lock:
+            parts = []
+            for obj in page.data:
+                full = self._expanded(page.name, obj, page.expand)
+                parts.append(collection.json_of(obj) if full is None else _encode(full))
+        more = b'],"has_more":true,"url":' if page.has_more else b'],"has_more":false,"url":'
+        return b'{"object":"list","data":[' + b",".join(parts) + more + _encode(page.url) + b"}"
+
+    # Writing.
 
     def put(self, name: str, obj: dict[str, Any], event_type: str | None = None, at: int | None = None) -> None:
         """Adds or replaces an object (keeping `account.objects` in step) and, given `event_type`,
-        records the event announcing it with the object as `data.object`."""
+        records the event announcing it with the object as `data.object` (at `at`, by default the
+        account's clock).
+
+        Hidden fields in `obj` (a price's `tiers`, a credit note line's `credit_note`) are kept apart
+        from the API object; an object put without them keeps the ones it had.
+        """
+        spec = LIST_SPECS.get(name)
+        hidden = {key: obj[key] for key in spec.hidden_fields if key in obj} if spec else {}
+        if hidden:
+            obj = {key: value for key, value in obj.items() if key not in hidden}
         with self._lock:
             previous = self.collection(name).put(obj)
             objects = self.account.objects.setdefault(name, [])
             if previous is None:
+                self._positions_of(name)[obj["id"]] = len(objects)
                 objects.append(obj)
             else:
-                objects[_position(objects, previous)] = obj
-            if name == "invoice_line_items":
-                self._lines = None
+                objects[self._positions_of(name)[obj["id"]]] = obj
+            if hidden:
+                self.account.hidden_fields.setdefault(name, {}).setdefault(obj["id"], {}).update(hidden)
+            grouped = self._children.get(name)
+            if grouped is not None:
+                siblings = grouped.setdefault(_PARENT_OF[name](obj, self.hidden(name, obj["id"])), [])
+                if previous is None:
+                    siblings.append(obj)
+                else:
+                    siblings[siblings.index(previous)] = obj
             if event_type is not None:
                 self._record_event(event_type, obj, at)
 
@@ -257,13 +387,27 @@ class AccountStore:
         """Deletes an object; retrieving a deleted customer then answers `{"deleted": true}`."""
         with self._lock:
             obj = self.collection(name).delete(object_id)
-            objects = self.account.objects[name]
-            del objects[_position(objects, obj)]
+            grouped = self._children.get(name)
+            if grouped is not None:
+                grouped[_PARENT_OF[name](obj, self.hidden(name, object_id))].remove(obj)
+            objects, positions = self.account.objects[name], self._positions_of(name)
+            position = positions.pop(object_id)
+            del objects[position]
+            for index in range(position, len(objects)):  # the objects after it moved up by one
+                positions[objects[index]["id"]] = index
+            self.account.hidden_fields.get(name, {}).pop(object_id, None)
             if event_type is not None:
                 self._record_event(event_type, obj, at)
 
+    def _positions_of(self, name: str) -> dict[str, int]:
+        positions = self._positions.get(name)
+        if positions is None:
+            positions = {obj["id"]: index for index, obj in enumerate(self.account.objects.get(name, ()))}
+            self._positions[name] = positions
+        return positions
+
     def _record_event(self, event_type: str, obj: dict[str, Any], at: int | None) -> None:
-        created = int(time.time()) if at is None else at
+        created = self.account.current_time() if at is None else at
         event = build(
             "event",
             id="evt_1" + secrets.token_hex(12),
@@ -275,6 +419,31 @@ class AccountStore:
             type=event_type,
         )
         self.put("events", event)
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    name: str
+    """The list its objects belong to."""
+    data: list[dict[str, Any]]
+    has_more: bool
+    url: str
+    expand: frozenset[str]
+
+
+_CHILD_LISTS = {"invoices": "invoice_line_items", "credit_notes": "credit_note_line_items"}
+"""Lists served only through their parent (`/v1/invoices/{id}/lines`), by parent list."""
+_PARENT_OF: dict[str, Callable[[dict[str, Any], dict[str, Any]], str]] = {
+    "invoice_line_items": lambda line, _hidden: line["invoice"],
+    "credit_note_line_items": lambda _line, hidden: hidden["credit_note"],
+}
+"""(object, its hidden fields) → its parent's id."""
+
+
+def _encode(value: Any) -> bytes:
+    # orjson (installed with dagster-dbt and dlt) encodes about three times faster than `json`, which
+    # keeps a sync's first pass over an account, when no object's JSON is cached yet, cheap as well.
+    return orjson.dumps(value)
 
 
 def _unique(keys: Iterable[Key]) -> Iterator[Key]:
@@ -290,7 +459,3 @@ def _remove(keys: list[Key], key: Key) -> None:
     position = bisect_left(keys, key)
     if position < len(keys) and keys[position] == key:
         del keys[position]
-
-
-def _position(objects: list[dict[str, Any]], obj: dict[str, Any]) -> int:
-    return next(index for index, candidate in enumerate(objects) if candidate is obj)

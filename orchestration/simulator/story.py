@@ -9,11 +9,14 @@ every change emits the event Stripe would have sent.
 from __future__ import annotations
 
 from dataclasses import replace
+from random import Random
 from typing import Any
 
-from orchestration.simulator.catalog import CatalogPrice, format_amount, interval_phrase
+from orchestration.simulator.catalog import CatalogPrice, price_phrase
 from orchestration.simulator.payments import Payments
 from orchestration.simulator.records import (
+    ChargeRec,
+    CreditNoteRec,
     CustomerRec,
     DiscountRec,
     InvoiceItemRec,
@@ -29,6 +32,10 @@ from orchestration.simulator.world import World
 TRIAL_DAYS = 14
 RETRY_OFFSETS = (0, 3 * DAY, 8 * DAY, 15 * DAY)
 """Smart-retry schedule of a renewal invoice, from its first attempt."""
+SHORT_INTERVALS = ("day", "week")
+"""Daily and weekly subscriptions are bought for a few periods, not for years."""
+MAX_USAGE = 20_000
+"""Most units a metered item records in a period."""
 DUNNING_GRACE = 7 * DAY
 """After the last failed retry, the subscription is canceled and the invoice marked uncollectible."""
 INCOMPLETE_EXPIRY = 23 * HOUR
@@ -47,6 +54,11 @@ _USD_PLANS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (14, ("team_month",)),
     (5, ("team_month", "support_month")),
     (6, ("team_year",)),
+    (5, ("team_month_graduated",)),
+    (4, ("pro_month", "storage_month_volume")),
+    (4, ("pro_month", "api_calls_metered")),
+    (3, ("starter_week",)),
+    (2, ("day_pass",)),
 )
 _EUR_PLANS = ((3, ("starter_month_eur",)), (2, ("pro_month_eur",)))
 _JPY_PLANS = ((1, ("pro_month_jpy",)),)
@@ -70,10 +82,10 @@ class CustomerStory:
             delay = rng.randint(0, 3 * DAY) if rng.random() < 0.3 else 0
             start = customer.created + delay
             if world.happened(start):
-                SubscriptionStory(self, start, self._pick_plan(start)).run()
+                SubscriptionStory(self, start, self.pick_plan(start)).run()
             if rng.random() < 0.06:
                 second_start = start + rng.randint(30, 400) * DAY
-                plan = self._pick_plan(second_start)
+                plan = self.pick_plan(second_start)
                 if world.happened(second_start) and plan[0][0].currency == customer.currency:
                     SubscriptionStory(self, second_start, plan).run()
         # Sales sells onboarding packages, lately to most new customers (so some are still drafts).
@@ -90,7 +102,7 @@ class CustomerStory:
             if moment > self.customer.created:
                 self.world.emit(moment, "customer.updated", "customer", self.customer)
 
-    def _pick_plan(self, moment: int) -> list[tuple[CatalogPrice, int]]:
+    def pick_plan(self, moment: int) -> list[tuple[CatalogPrice, int | None]]:
         """Items (price, quantity) of a new subscription: what is on sale for the customer's currency."""
         rng, prices = self.rng, self.world.catalog.prices
         country = (self.customer.address or {}).get("country")
@@ -106,7 +118,7 @@ class CustomerStory:
                 price = prices["starter_month_v1"] if key == "starter_month" else price
             if not price.sellable(moment):
                 continue
-            items.append((price, rng.randint(2, 25) if price.product_key == "team" else 1))
+            items.append((price, _quantity(rng, price)))
         return items or [(prices["pro_month"], 1)]
 
     def _services_invoice(self, created: int) -> None:
@@ -166,8 +178,8 @@ class CustomerStory:
             paid = finalized + rng.randint(1, 28) * DAY
             failures = 1 if rng.random() < 0.1 else 0
             attempts = [paid + HOUR * attempt for attempt in range(failures + 1)]
-            if world.happened(paid):
-                self.collect(invoice, attempts, failures, "Payment for Invoice")
+            if world.happened(paid) and self.collect(invoice, attempts, failures, "Payment for Invoice") is not None:
+                self._maybe_credit_in_full(invoice, paid + rng.randint(1, 20) * DAY)
         elif fate < 0.85:
             voided = finalized + rng.randint(1, 10) * DAY
             if world.happened(voided):
@@ -177,7 +189,40 @@ class CustomerStory:
                 self.set_delinquent(due, True)
             self.mark_uncollectible(invoice, due + 30 * DAY)
 
+    def _maybe_credit_in_full(self, invoice: InvoiceRec, moment: int) -> None:
+        """Some paid services are disputed by the client and credited back line by line."""
+        intent = invoice.payment_intent
+        if self.rng.random() >= 0.12 or intent is None or not self.world.happened(moment):
+            return
+        charge = intent.charges[-1]
+        if charge.succeeded and not charge.refunds and charge.dispute is None:
+            self.credit(invoice, charge, moment, charge.amount, reason="order_change")
+
     # Invoice life-cycle steps shared by subscriptions and one-off invoices.
+
+    def credit(
+        self, invoice: InvoiceRec, charge: ChargeRec, moment: int, amount: int, reason: str = "requested_by_customer"
+    ) -> None:
+        """A credit note on a paid invoice refunding `amount` of its charge, spread over its lines."""
+        world = self.world
+        refund = self.payments.refund(charge, moment, amount, "requested_by_customer")
+        lines = [line for line in invoice.lines if line.amount - line.discount_amount > 0]
+        payable = sum(line.amount - line.discount_amount for line in lines)
+        shares = [amount * (line.amount - line.discount_amount) // payable for line in lines]
+        shares[-1] += amount - sum(shares)  # the last line takes the rounding
+        note = CreditNoteRec(
+            id=world.ids.new("cn", moment),
+            created=moment,
+            invoice=invoice,
+            lines=[(world.ids.new("cnli", moment), line, share) for line, share in zip(lines, shares, strict=True)],
+            refund=refund,
+            reason=reason,
+            sequence=len(invoice.credit_notes) + 1,
+        )
+        invoice.credit_notes.append(note)
+        world.credit_notes.append(note)
+        world.emit(moment, "credit_note.created", "credit_note", note, from_api_request=True)
+        world.emit(moment, "invoice.updated", "invoice", invoice)
 
     def finalize(self, invoice: InvoiceRec, moment: int) -> None:
         invoice.finalized_at = moment
@@ -216,10 +261,21 @@ class CustomerStory:
         self.customer.delinquency.append((moment, delinquent))
 
 
+def _quantity(rng: Random, price: CatalogPrice) -> int | None:
+    """Seats for team plans, terabytes for storage, none for metered prices (usage decides)."""
+    if price.metered:
+        return None
+    if price.product_key == "team":
+        return rng.randint(2, 25)
+    if price.product_key == "storage":
+        return rng.randint(1, 60)
+    return 1
+
+
 class SubscriptionStory:
     """One subscription from creation to cancellation or `now`."""
 
-    def __init__(self, owner: CustomerStory, start: int, plan: list[tuple[CatalogPrice, int]]) -> None:
+    def __init__(self, owner: CustomerStory, start: int, plan: list[tuple[CatalogPrice, int | None]]) -> None:
         self.owner = owner
         self.world = owner.world
         self.rng = owner.rng
@@ -245,6 +301,9 @@ class SubscriptionStory:
         self.previous_lines: dict[str, LineRec] = {}
         """Last regular line of each item: what a proration credit refunds."""
         self.last_invoice: InvoiceRec | None = None
+        interval = self.interval.interval or "month"
+        self.max_periods = self.rng.randint(2, 12) if interval in SHORT_INTERVALS else None
+        """Daily and weekly subscribers leave after this many periods."""
 
     # State changes.
 
@@ -312,6 +371,7 @@ class SubscriptionStory:
             [
                 self._line(item, start, trial_end, amount=0, description=f"Trial period for {self._name(item)}")
                 for item in self.items
+                if item.quantity is not None
             ],
         )
         self._settle(invoice, first=True)
@@ -349,11 +409,20 @@ class SubscriptionStory:
                 return
             if not world.happened(ends):
                 return
+            if self.max_periods is not None and index + 1 >= self.max_periods:
+                self.change(ends, "customer.subscription.deleted", status="canceled", canceled_at=ends, ended_at=ends)
+                return
             previous_start, index = starts, index + 1
 
     def _period_invoice(self, starts: int, ends: int, previous_start: int, first: bool) -> InvoiceRec:
         lines = [item.line for item in self.pending]
         for item in self.items:
+            if item.quantity is None:
+                # Metered: billed in arrears, for the usage of the period that just ended.
+                if not first:
+                    usage = self.rng.randint(0, MAX_USAGE)
+                    lines.append(self._line(item, previous_start, starts, quantity=usage))
+                continue
             line = self._line(item, starts, ends)
             self.previous_lines[item.id] = line
             lines.append(line)
@@ -368,11 +437,12 @@ class SubscriptionStory:
     def _settle(self, invoice: InvoiceRec, first: bool) -> bool:
         """Finalizes and collects `invoice`; False when non-payment ends the subscription."""
         world, rng = self.world, self.rng
-        finalized = invoice.created + (1 if first else FINALIZE_DELAY)
+        # A new subscription's invoice is finalized and charged within the request that creates it.
+        finalized = invoice.created + (0 if first else FINALIZE_DELAY)
         if not world.happened(finalized):
             return True
         self.owner.finalize(invoice, finalized)
-        charge_at = finalized + 1
+        charge_at = finalized + (0 if first else 1)
         if first:
             failures = int(self.first_payment_fails)
             attempts = [charge_at]
@@ -466,7 +536,7 @@ class SubscriptionStory:
             return
         used = (moment - invoice.created) / max(1, self.state.current_period_end - invoice.created)
         amount = max(1, round(charge.amount * (1 - min(used, 1.0))))
-        self.owner.payments.refund(charge, moment, amount, "requested_by_customer")
+        self.owner.credit(invoice, charge, moment, amount)
 
     def _change_plan(self, moment: int, starts: int, ends: int) -> None:
         """An upgrade, downgrade or seat change mid-period, prorated onto the next invoice."""
@@ -486,10 +556,10 @@ class SubscriptionStory:
         if target is price and quantity == item.quantity:
             return
         remaining = (ends - moment) / (ends - starts)
-        credit = -round(price.unit_amount * item.quantity * remaining)
-        debit = round(target.unit_amount * quantity * remaining)
-        next_full = sum(self._price(i).unit_amount * i.quantity for i in self.items[1:])
-        if next_full + target.unit_amount * quantity + credit + debit <= 0:
+        credit = -round(price.amount(item.quantity) * remaining)
+        debit = round(target.amount(quantity) * remaining)
+        next_full = sum(self._price(i).amount(i.quantity) for i in self.items[1:] if i.quantity is not None)
+        if next_full + target.amount(quantity) + credit + debit <= 0:
             return
         new_item = replace(item, price_id=target.id, quantity=quantity)
         self.prices[target.id] = target
@@ -546,18 +616,26 @@ class SubscriptionStory:
         return self.world.catalog.products[self._price(item).product_key].name
 
     def _line(
-        self, item: ItemState, starts: int, ends: int, amount: int | None = None, description: str | None = None
+        self,
+        item: ItemState,
+        starts: int,
+        ends: int,
+        amount: int | None = None,
+        description: str | None = None,
+        quantity: int | None = None,
     ) -> LineRec:
+        """A line for `item` over `starts`..`ends`; `quantity` is the usage of a metered item."""
         price = self._price(item)
+        units = item.quantity if quantity is None else quantity
+        assert units is not None, "metered items get lines only for their usage"
         if description is None:
-            unit = format_amount(price.unit_amount, price.currency)
-            description = f"{item.quantity} × {self._name(item)} (at {unit} {interval_phrase(price)})"
+            description = f"{units} × {self._name(item)} ({price_phrase(price)})"
         return LineRec(
             id=self.world.ids.new("il", starts),
             description=description,
             price_id=price.id,
-            quantity=item.quantity,
-            amount=price.unit_amount * item.quantity if amount is None else amount,
+            quantity=units,
+            amount=price.amount(units) if amount is None else amount,
             period_start=starts,
             period_end=ends,
             subscription_id=self.sub.id,

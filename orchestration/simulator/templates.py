@@ -32,6 +32,11 @@ EXTRA_NESTED_KEYS: dict[tuple[str, str], frozenset[str]] = {
     ("payment_intent", "last_payment_error"): frozenset({"code", "decline_code", "message"}),
 }
 
+# Top-level keys real responses leave out in some cases although the sample has them.
+OMITTED_KEYS: dict[str, frozenset[str]] = {
+    "subscription_item": frozenset({"quantity"}),  # absent on items of metered prices
+}
+
 # Sample values that are placeholders (fake `obj_123` ids, sub-objects of features the simulator does not
 # model): replaced by what the real API returns for an account that does not use the feature.
 _CLEANUPS: dict[str, dict[str, Any]] = {
@@ -97,6 +102,8 @@ _CLEANUPS: dict[str, dict[str, Any]] = {
     },
     "payment_method": {"metadata": {}},
     "dispute": {"enhanced_eligibility_types": []},
+    "credit_note_line_item": {"tax_rates": []},
+    "credit_note": {"amount_shipping": 0, "discount_amount": 0, "memo": None, "out_of_band_amount": None},
 }
 
 

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 HOUR = 3600
 DAY = 86400
+EVENT_RETENTION = 30 * DAY
+"""Stripe keeps events for 30 days; older ones cannot be listed or retrieved."""
 
 
 def add_months(anchor: int, months: int) -> int:
@@ -24,6 +26,8 @@ def add_months(anchor: int, months: int) -> int:
 
 def period_end(anchor: int, interval: str, interval_count: int, index: int) -> int:
     """End of the `index`-th (0-based) billing period of a subscription anchored at `anchor`."""
+    if interval in ("day", "week"):
+        return anchor + (7 if interval == "week" else 1) * DAY * interval_count * (index + 1)
     months_per_interval = 12 if interval == "year" else 1
     return add_months(anchor, months_per_interval * interval_count * (index + 1))
 

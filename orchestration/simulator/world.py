@@ -9,16 +9,15 @@ from orchestration.simulator.catalog import Catalog
 from orchestration.simulator.ids import IdFactory
 from orchestration.simulator.records import (
     ChargeRec,
+    CreditNoteRec,
     CustomerRec,
     InvoiceItemRec,
     InvoiceRec,
     PaymentIntentRec,
+    PayoutRec,
     SubscriptionRec,
 )
-from orchestration.simulator.timeline import DAY
-
-EVENT_RETENTION = 30 * DAY
-"""Stripe keeps events for 30 days; older ones cannot be listed or retrieved."""
+from orchestration.simulator.timeline import EVENT_RETENTION
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +45,8 @@ class World:
     invoice_items: list[InvoiceItemRec] = field(default_factory=list)
     payment_intents: list[PaymentIntentRec] = field(default_factory=list)
     charges: list[ChargeRec] = field(default_factory=list)
+    credit_notes: list[CreditNoteRec] = field(default_factory=list)
+    payouts: list[PayoutRec] = field(default_factory=list)
     coupon_redemptions: dict[str, int] = field(default_factory=dict)
     events: list[PendingEvent] = field(default_factory=list)
 

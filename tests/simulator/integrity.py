@@ -24,12 +24,15 @@ LIST_OF = {
     "charge": "charges",
     "refund": "refunds",
     "dispute": "disputes",
+    "payout": "payouts",
+    "credit_note": "credit_notes",
+    "discount": "discounts",
 }
 
 
 def integrity_errors(account: SimulatedAccount) -> list[str]:
     ids = {name: {obj["id"] for obj in objects} for name, objects in account.objects.items()}
-    ids["balance_sources"] = ids["charges"] | ids["refunds"] | ids["disputes"]
+    ids["balance_sources"] = ids["charges"] | ids["refunds"] | ids["disputes"] | ids["payouts"]
     errors = [
         f"{name} {obj_id}: {field}={value!r} is not in {target}"
         for name, obj_id, field, value, target in _references(account)
@@ -115,6 +118,23 @@ def _references(account: SimulatedAccount) -> Iterator[tuple[str, str, str, Any,
             yield "disputes", dispute["id"], "balance_transactions", balance["id"], "balance_transactions"
     for balance in objects["balance_transactions"]:
         yield "balance_transactions", balance["id"], "source", balance["source"], "balance_sources"
+    for payout in objects["payouts"]:
+        yield "payouts", payout["id"], "balance_transaction", payout["balance_transaction"], "balance_transactions"
+    for note in objects["credit_notes"]:
+        yield "credit_notes", note["id"], "invoice", note["invoice"], "invoices"
+        yield "credit_notes", note["id"], "customer", note["customer"], "customers"
+        for refund in note["refunds"]:
+            yield "credit_notes", note["id"], "refunds.refund", refund["refund"], "refunds"
+    for line in objects["credit_note_line_items"]:
+        item = line["invoice_line_item"]
+        yield "credit_note_line_items", line["id"], "invoice_line_item", item, "invoice_line_items"
+    for discount in objects["discounts"]:
+        yield "discounts", discount["id"], "coupon", discount["source"]["coupon"], "coupons"
+        yield "discounts", discount["id"], "subscription", discount["subscription"], "subscriptions"
+    for owner in ("subscriptions", "invoices"):
+        for obj in objects[owner]:
+            for discount in obj["discounts"]:
+                yield owner, obj["id"], "discounts", discount, "discounts"
     for event in objects["events"]:
         payload = event["data"]["object"]
         if payload["object"] in LIST_OF:
@@ -155,4 +175,14 @@ def _arithmetic_errors(account: SimulatedAccount) -> list[str]:
     for balance in objects["balance_transactions"]:
         if balance["net"] != balance["amount"] - balance["fee"]:
             errors.append(f"balance transaction {balance['id']}: net != amount - fee")
+    lines_of = defaultdict(list)
+    parents = account.hidden_fields.get("credit_note_line_items", {})
+    for line in objects["credit_note_line_items"]:
+        lines_of[parents[line["id"]]["credit_note"]].append(line)
+    refunds = {refund["id"]: refund for refund in objects["refunds"]}
+    for note in objects["credit_notes"]:
+        credited = sum(line["amount"] for line in lines_of[note["id"]])
+        refunded = sum(refunds[refund["refund"]]["amount"] for refund in note["refunds"])
+        if not note["amount"] == note["total"] == credited == refunded:
+            errors.append(f"credit note {note['id']}: amount, lines and refund disagree")
     return errors

@@ -12,7 +12,6 @@ API_KEY = "sk_test_simulator"
 
 
 def sdk_client(base_url: str, api_key: str = API_KEY, **options: object) -> stripe.StripeClient:
-    """An SDK client configured like the ingester's, without retries (failures should show at once)."""
-    return stripe.StripeClient(
-        api_key, base_addresses={"api": base_url}, stripe_version=API_VERSION, max_network_retries=0, **options
-    )
+    """An SDK client configured like the ingester's, without retries unless asked (failures show at once)."""
+    options = {"max_network_retries": 0, **options}
+    return stripe.StripeClient(api_key, base_addresses={"api": base_url}, stripe_version=API_VERSION, **options)

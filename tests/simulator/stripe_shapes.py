@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestration.simulator.templates import EXTRA_NESTED_KEYS, samples
+from orchestration.simulator.templates import EXTRA_NESTED_KEYS, OMITTED_KEYS, samples
 
 # Nested values that are objects of another type (their sample is the authority, not the parent's).
 _TYPED_FIELDS = {("subscription_item", "price"): "price", ("subscription_item", "plan"): "plan"}
@@ -36,7 +36,8 @@ def _compare(value: Any, sample: Any, kind: str, path: str) -> list[str]:
 def _compare_dicts(value: dict[str, Any], sample: dict[str, Any], kind: str, path: str) -> list[str]:
     errors = []
     extra = EXTRA_NESTED_KEYS.get((kind, path.rsplit(".", 1)[-1]), frozenset()) if path != kind else frozenset()
-    if missing := sample.keys() - value.keys():
+    omitted = OMITTED_KEYS.get(kind, frozenset()) if path == kind else frozenset()
+    if missing := sample.keys() - value.keys() - omitted:
         errors.append(f"{path}: missing {sorted(missing)}")
     if unexpected := value.keys() - sample.keys() - extra:
         errors.append(f"{path}: unexpected {sorted(unexpected)}")

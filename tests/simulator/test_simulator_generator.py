@@ -34,6 +34,10 @@ ID_PREFIXES = {
     "refunds": "re_",
     "balance_transactions": "txn_",
     "disputes": "dp_",
+    "payouts": "po_",
+    "credit_notes": "cn_",
+    "credit_note_line_items": "cnli_",
+    "discounts": "di_",
     "events": "evt_",
 }
 
@@ -113,7 +117,9 @@ def test_foreign_keys_resolve_and_totals_add_up(seed: int, account: SimulatedAcc
 
 
 def test_integrity_check_catches_broken_references_and_totals(account: SimulatedAccount):
-    broken = SimulatedAccount(account.account_id, account.account, copy.deepcopy(account.objects))
+    broken = SimulatedAccount(
+        account.account_id, account.account, copy.deepcopy(account.objects), hidden_fields=account.hidden_fields
+    )
     broken.objects["charges"][0]["customer"] = "cus_gone"
     broken.objects["invoices"][0]["total"] += 1
 
@@ -135,7 +141,7 @@ def test_the_story_covers_what_the_warehouse_must_handle(demo: SimulatedAccount)
         s["status"] for s in objects["subscriptions"]
     }
     assert any(s["cancel_at_period_end"] and s["status"] == "active" for s in objects["subscriptions"])
-    assert {p["recurring"]["interval"] for p in prices if p["recurring"]} == {"month", "year"}
+    assert {p["recurring"]["interval"] for p in prices if p["recurring"]} == {"day", "week", "month", "year"}
     assert any(p["recurring"] and p["recurring"]["interval_count"] > 1 for p in prices)
     assert {"usd", "eur", "jpy"} <= {p["currency"] for p in prices}
     assert any(not p["active"] for p in prices) and any(p["type"] == "one_time" for p in prices)
@@ -206,7 +212,7 @@ def test_subscription_history_is_the_truth_behind_the_objects(account: Simulated
         assert [v.at for v in history] == sorted(v.at for v in history)
         assert final.status == sub["status"]
         assert [(i.price_id, i.quantity) for i in final.items] == [
-            (item["price"]["id"], item["quantity"]) for item in sub["items"]["data"]
+            (item["price"]["id"], item.get("quantity")) for item in sub["items"]["data"]
         ]
         assert (final.discount.id if final.discount else None) == (sub["discounts"] or [None])[0]
     changed = [h for h in account.subscription_history.values() if len({v.items for v in h}) > 1]
@@ -220,6 +226,8 @@ def test_dump_and_load_round_trip(tmp_path: Path, account: SimulatedAccount):
     assert (tmp_path / "customers.json").exists() and (tmp_path / "invoice_line_items.json").exists()
     assert loaded.account_id == account.account_id and loaded.account == account.account
     assert loaded.objects == account.objects
+    assert loaded.hidden_fields == account.hidden_fields and loaded.hidden_fields["prices"]
+    assert "tiers" in next(p for p in json.loads((tmp_path / "prices.json").read_text()) if p["tiers_mode"])
     assert loaded.subscription_history == account.subscription_history and loaded.now == NOW
     assert loaded.expected_count("subscriptions") == account.expected_count("subscriptions")
 

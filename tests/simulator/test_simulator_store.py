@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -53,6 +54,26 @@ def test_updated_object_moves_between_filtered_lists(mutable: SimulatedAccount):
     assert mutable.expected_count("subscriptions", status="canceled") == before + 1
     assert mutable.get("subscriptions", target["id"])["status"] == "canceled"
     assert mutable.listable("events", type="customer.subscription.deleted")[0]["data"]["object"]["id"] == target["id"]
+
+
+def test_served_json_is_cached_and_follows_every_change(mutable: SimulatedAccount):
+    store = mutable.store
+    store.encode_all()
+    customer = mutable.listable("customers")[0]
+    renamed = {**customer, "name": "Renamed Customer"}
+    store.put("customers", renamed)
+    page = json.loads(store.list_json("customers", [("limit", "1")]))
+    retrieved = json.loads(store.retrieve_json("customers", customer["id"]))
+    store.delete("customers", customer["id"])
+
+    assert page["data"] == [renamed] and page["has_more"] is True and page["url"] == "/v1/customers"
+    assert retrieved == renamed
+    assert json.loads(store.retrieve_json("customers", customer["id"])) == {
+        "id": customer["id"],
+        "object": "customer",
+        "deleted": True,
+    }
+    assert json.loads(store.list_json("customers", [("limit", "100")]))["data"] == mutable.listable("customers")
 
 
 def test_deleting_an_unknown_object_is_an_error(mutable: SimulatedAccount):

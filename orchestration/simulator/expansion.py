@@ -1,0 +1,51 @@
+"""The expansions the simulator honours: fields Stripe shows only, or only in full, when asked.
+
+`expand[]=tiers` on a price (or plan) adds its `tiers`, which Stripe leaves out otherwise;
+`expand[]=discounts` on a subscription, invoice, invoice line or subscription item replaces the
+`discounts` ids with the `discount` objects. In a list the same expansions are asked for with a `data.`
+prefix (`expand[]=data.tiers`). Other expansions are accepted and ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+EXPANDABLE: dict[str, frozenset[str]] = {
+    "prices": frozenset({"tiers"}),
+    "plans": frozenset({"tiers"}),
+    "subscriptions": frozenset({"discounts"}),
+    "subscription_items": frozenset({"discounts"}),
+    "invoices": frozenset({"discounts"}),
+    "invoice_line_items": frozenset({"discounts"}),
+}
+"""Per list, the fields the simulator expands."""
+
+Lookup = Callable[[str, str], dict[str, Any] | None]
+"""(list name, id) → the stored object, or None."""
+HiddenLookup = Callable[[str, str], dict[str, Any]]
+"""(list name, id) → the object's hidden fields (`ListSpec.hidden_fields`)."""
+
+
+def requested(name: str, expand: Iterable[str], in_list: bool) -> frozenset[str]:
+    """The fields of `name` objects to expand for `expand` (`data.tiers` in a list, `tiers` on retrieve)."""
+    expandable = EXPANDABLE.get(name)
+    if not expandable:
+        return frozenset()
+    prefix = "data." if in_list else ""
+    return frozenset(
+        field for value in expand if value.startswith(prefix) and (field := value.removeprefix(prefix)) in expandable
+    )
+
+
+def expanded(
+    name: str, obj: dict[str, Any], fields: frozenset[str], lookup: Lookup, hidden: HiddenLookup
+) -> dict[str, Any] | None:
+    """`obj` with `fields` expanded, or None when expanding changes nothing (so its cached JSON serves)."""
+    changes: dict[str, Any] = {}
+    if "tiers" in fields and "tiers" in (extra := hidden(name, obj["id"])):
+        changes["tiers"] = extra["tiers"]
+    if "discounts" in fields and obj.get("discounts"):
+        # A discount the account does not hold (a plain API dump) stays an id, as if not expandable.
+        changes["discounts"] = [lookup("discounts", discount) or discount for discount in obj["discounts"]]
+    return {**obj, **changes} if changes else None

@@ -1,0 +1,217 @@
+"""What happens to a request before the account's data answers it: rate limits, injected faults, counters.
+
+`Traffic` decides, for each authenticated request, whether it is served, answered 429 (the account's
+token bucket is empty, or a forced storm is on), answered 500, or dropped; and counts every request per
+account, so tests and benchmarks can assert how a sync behaved. It runs on the server's event loop; its
+lock only guards against a test thread reading counters or changing options meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+from starlette.types import Scope
+
+from orchestration.simulator.options import SimulatorOptions
+
+RUNTIME_OPTIONS = frozenset(
+    {"latency_ms", "rate_limit_per_second", "rate_limit_burst", "fault_rate", "drop_rate", "fault_seed"}
+)
+"""The options `Traffic.configure` may change while the server runs (the others shape the app)."""
+
+
+class Verdict(Enum):
+    SERVE = "serve"
+    RATE_LIMIT = "rate_limit"
+    FAULT = "fault"
+    DROP = "drop"
+
+
+@dataclass
+class TrafficStats:
+    """Requests one account received (or all of them, for `stats_total`)."""
+
+    requests: int = 0
+    """Every request, whatever its answer."""
+    rate_limited: int = 0
+    """Answered 429."""
+    faults: int = 0
+    """Answered with an injected 500."""
+    dropped: int = 0
+    """Connection closed without an answer."""
+    rejected: int = 0
+    """Refused by authentication: bad key, revoked access (counted for the account the request named)."""
+    paths: Counter[str] = field(default_factory=Counter)
+    """Requests per route, ids replaced by `{id}`: `/v1/invoices/{id}/lines`."""
+
+    @property
+    def served(self) -> int:
+        """Requests the API answered (successfully or with a request error)."""
+        return self.requests - self.rate_limited - self.faults - self.dropped - self.rejected
+
+    def copy(self) -> TrafficStats:
+        return replace(self, paths=Counter(self.paths))
+
+    def add(self, other: TrafficStats) -> None:
+        self.requests += other.requests
+        self.rate_limited += other.rate_limited
+        self.faults += other.faults
+        self.dropped += other.dropped
+        self.rejected += other.rejected
+        self.paths.update(other.paths)
+
+
+class _Bucket:
+    """A token bucket: `rate` tokens a second, at most `size` saved up."""
+
+    def __init__(self, rate: float, size: float, now: float) -> None:
+        self.rate = rate
+        self.size = size
+        self.tokens = size
+        self.updated = now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.size, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class Traffic:
+    """The server's traffic conditions and counters; see the module docstring."""
+
+    def __init__(self, options: SimulatorOptions) -> None:
+        self._options = options
+        self._lock = threading.Lock()
+        self._buckets: dict[str, _Bucket] = {}
+        self._seen: Counter[tuple[str, str, str, bytes]] = Counter()
+        """How often each (account, method, path, query) came: a retry draws its fault afresh."""
+        self._storm_requests = 0
+        self._storm_until = 0.0
+        self._stats: dict[str | None, TrafficStats] = {}
+        self.dropper: Callable[[Scope], None] | None = None
+        """Closes a request's connection; installed by the uvicorn runner, which owns the sockets."""
+
+    @property
+    def options(self) -> SimulatorOptions:
+        return self._options
+
+    def configure(self, **changes: Any) -> SimulatorOptions:
+        """Changes runtime options (`RUNTIME_OPTIONS`); a new rate limit starts with full buckets."""
+        unknown = changes.keys() - RUNTIME_OPTIONS
+        if unknown:
+            raise ValueError(f"options that cannot change while serving: {sorted(unknown)}")
+        with self._lock:
+            self._options = replace(self._options, **changes)
+            self._buckets.clear()
+            return self._options
+
+    def storm(self, requests: int | None = None, seconds: float | None = None) -> None:
+        """Answers 429 to the next `requests` requests, and/or to every request for `seconds`."""
+        with self._lock:
+            if requests is not None:
+                self._storm_requests = requests
+            if seconds is not None:
+                self._storm_until = time.monotonic() + seconds
+
+    def admit(self, account_id: str, method: str, path: str, query: bytes) -> Verdict:
+        """The fate of a request reading `account_id`, counted."""
+        options = self._options
+        with self._lock:
+            stats = self._account(account_id)
+            stats.requests += 1
+            stats.paths[route(path)] += 1
+            if self._rate_limited(account_id, options):
+                stats.rate_limited += 1
+                return Verdict.RATE_LIMIT
+            if options.fault_rate or options.drop_rate:
+                draw = self._draw(options.fault_seed, account_id, method, path, query)
+                if draw < options.drop_rate:
+                    stats.dropped += 1
+                    return Verdict.DROP
+                if draw < options.drop_rate + options.fault_rate:
+                    stats.faults += 1
+                    return Verdict.FAULT
+            return Verdict.SERVE
+
+    def reject(self, account_id: str | None, path: str) -> None:
+        """Counts a request authentication refused; `account_id` is the account it named, if any."""
+        with self._lock:
+            stats = self._account(account_id)
+            stats.requests += 1
+            stats.rejected += 1
+            stats.paths[route(path)] += 1
+
+    async def drop(self, scope: Scope) -> None:
+        """Closes the request's connection without answering."""
+        if self.dropper is None:
+            raise RuntimeError("dropping connections needs the uvicorn runner (SimulatorServer or serve)")
+        self.dropper(scope)
+        # Let the event loop deliver the connection loss to uvicorn before the app returns, so uvicorn
+        # does not try to answer the request with a 500 of its own.
+        await asyncio.sleep(0)
+
+    def stats(self, account_id: str) -> TrafficStats:
+        """A snapshot of the counters of `account_id`."""
+        with self._lock:
+            return self._stats.get(account_id, TrafficStats()).copy()
+
+    def stats_total(self) -> TrafficStats:
+        """A snapshot of the counters summed over every account, unauthenticated requests included."""
+        total = TrafficStats()
+        with self._lock:
+            for stats in self._stats.values():
+                total.add(stats)
+        return total
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self._stats.clear()
+
+    def _account(self, account_id: str | None) -> TrafficStats:
+        stats = self._stats.get(account_id)
+        if stats is None:
+            stats = self._stats[account_id] = TrafficStats()
+        return stats
+
+    def _rate_limited(self, account_id: str, options: SimulatorOptions) -> bool:
+        now = time.monotonic()
+        if self._storm_requests > 0:
+            self._storm_requests -= 1
+            return True
+        if now < self._storm_until:
+            return True
+        rate = options.rate_limit_per_second
+        if rate is None:
+            return False
+        bucket = self._buckets.get(account_id)
+        if bucket is None:
+            size = options.rate_limit_burst if options.rate_limit_burst is not None else max(1.0, rate)
+            bucket = self._buckets[account_id] = _Bucket(rate, size, now)
+        return not bucket.take(now)
+
+    def _draw(self, seed: int, account_id: str, method: str, path: str, query: bytes) -> float:
+        """A number in [0, 1) fixed by the seed, the request, and how often it came before."""
+        request = (account_id, method, path, query)
+        occurrence = self._seen[request]
+        self._seen[request] = occurrence + 1
+        text = f"{seed}|{account_id}|{method}|{path}|{occurrence}|".encode() + query
+        return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big") / 2**64
+
+
+def route(path: str) -> str:
+    """`/v1/invoices/in_123/lines` → `/v1/invoices/{id}/lines`: counts per endpoint, not per object."""
+    parts = path.rstrip("/").split("/")
+    if len(parts) > 3 and parts[1] == "v1":
+        parts[3] = "{id}"
+    return "/".join(parts)

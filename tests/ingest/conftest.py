@@ -1,0 +1,23 @@
+"""Fixtures for syncing simulator accounts into a temporary DuckDB without Dagster."""
+
+import pytest
+
+from warehouse_state import PLATFORM_KEY
+
+from orchestration.settings import Settings
+
+
+@pytest.fixture
+def make_settings(tmp_path):
+    def make(base_url: str, api_key: str = PLATFORM_KEY, **env: str) -> Settings:
+        return Settings.from_env(
+            {
+                "STRIPE_API_BASE": base_url,
+                "STRIPE_API_KEY": api_key,
+                "DATA_DIR": str(tmp_path / "data"),
+                "STRIPE_REQUESTS_PER_SECOND": "1000",
+                **env,
+            }
+        )
+
+    return make

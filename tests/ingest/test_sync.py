@@ -1,0 +1,133 @@
+"""Syncing simulator accounts: every object, updates and deletes, many accounts, failures."""
+
+import pytest
+
+from orchestration.ingest import source as source_module
+from orchestration.ingest.pipeline import sync_accounts
+from orchestration.ingest.stripe_objects import STRIPE_OBJECTS
+from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
+from orchestration.simulator.mutations import mutate_account
+
+from warehouse_state import PLATFORM_KEY, TOP_LEVEL, assert_table_matches, warehouse_rows
+
+NOW = 1_790_000_000
+
+
+@pytest.fixture(scope="module")
+def accounts():
+    platform = generate_account(seed=1, customers=3, now=NOW, account_id="acct_platform000001")
+    first = generate_account(seed=11, customers=40, now=NOW, account_id="acct_first00000001")
+    second = generate_account(seed=12, customers=30, now=NOW, account_id="acct_second0000001")
+    return platform, first, second
+
+
+def test_two_connected_accounts_load_apart(accounts, make_settings):
+    platform, first, second = accounts
+    with SimulatorServer([platform, first, second], api_keys={PLATFORM_KEY: platform.account_id}) as server:
+        settings = make_settings(server.base_url, STRIPE_ACCOUNT_IDS=f"{first.account_id},{second.account_id}")
+        report = sync_accounts(settings)
+    assert report.failures == {}
+    for account in (first, second):
+        for obj in TOP_LEVEL:
+            assert_table_matches(settings.duckdb_path, account, obj.table)
+    # Plan and coupon ids are chosen by users: the same id in two accounts is two rows.
+    coupons = warehouse_rows(settings.duckdb_path, "coupons")
+    shared = {i for a, i in coupons if a == first.account_id} & {i for a, i in coupons if a == second.account_id}
+    assert shared, "the generated accounts share no coupon id: the test would prove nothing"
+    for coupon_id in shared:
+        assert coupons[(first.account_id, coupon_id)][1] == first.get("coupons", coupon_id)
+        assert coupons[(second.account_id, coupon_id)][1] == second.get("coupons", coupon_id)
+    lines = warehouse_rows(settings.duckdb_path, "invoice_line_items")
+    for account in (first, second):
+        expected = {line["id"] for line in account.objects["invoice_line_items"]}
+        assert {i for a, i in lines if a == account.account_id} == expected
+
+
+def test_incremental_sync_applies_new_changed_and_deleted_objects(make_settings, caplog):
+    account = generate_account(seed=21, customers=40, now=NOW)
+    with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}) as server:
+        settings = make_settings(server.base_url)
+        first = sync_accounts(settings, now=NOW)
+        requests_full = server.stats(account.account_id).requests
+        assert requests_full > 0
+        summary = mutate_account(account, seed=5, changes=40, at=NOW + 3600)
+        assert summary.deleted and summary.updated and summary.created, "the mutation would prove nothing"
+        second = sync_accounts(settings, now=NOW + 3700)
+        requests_incremental = server.stats(account.account_id).requests - requests_full
+    assert first.failures == second.failures == {}
+    assert {p.mode for p in second.progress.values()} == {"incremental"}
+    for obj in TOP_LEVEL:
+        assert_table_matches(settings.duckdb_path, account, obj.table)
+    assert sum(p.refetched for p in second.progress.values()) > 0
+    # Per object type at most ⌈k/100⌉ + 2 requests (new objects' pages, events' pages), plus re-fetches
+    # and the account itself.
+    refetches = sum(p.refetched for p in second.progress.values())
+    assert requests_incremental <= refetches + 3 * len(STRIPE_OBJECTS) + 1, (requests_incremental, refetches)
+
+
+def test_a_cursor_older_than_event_retention_reloads_in_full(make_settings, caplog):
+    account = generate_account(seed=22, customers=25, now=NOW)
+    with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}) as server:
+        settings = make_settings(server.base_url)
+        sync_accounts(settings, now=NOW)
+        later = NOW + 31 * 24 * 3600
+        mutate_account(account, seed=6, changes=30, at=later - 600)
+        report = sync_accounts(settings, now=later)
+    assert report.failures == {}
+    assert report.progress[("customers", account.account_id)].mode == "full"
+    assert "older than Stripe's 30-day event retention" in caplog.text
+    for obj in TOP_LEVEL:
+        assert_table_matches(settings.duckdb_path, account, obj.table)
+
+
+def test_rate_limits_and_server_faults_still_converge(make_settings):
+    account = generate_account(seed=23, customers=30, now=NOW)
+    options = SimulatorOptions(rate_limit_per_second=40, fault_rate=0.15, drop_rate=0.05, fault_seed=1)
+    with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}, options=options) as server:
+        settings = make_settings(server.base_url, STRIPE_REQUESTS_PER_SECOND="200", STRIPE_CONCURRENCY="16")
+        server.rate_limit_storm(requests=10)
+        report = sync_accounts(settings, now=NOW)
+        stats = server.stats(account.account_id)
+    assert report.failures == {}
+    assert stats.rate_limited > 0 and stats.faults > 0, "no 429 or fault was met: the test would prove nothing"
+    for obj in TOP_LEVEL:
+        assert_table_matches(settings.duckdb_path, account, obj.table)
+
+
+def test_a_sync_killed_half_way_converges_when_run_again(make_settings, monkeypatch):
+    account = generate_account(seed=24, customers=30, now=NOW)
+    with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}) as server:
+        settings = make_settings(server.base_url)
+        sync_accounts(settings, now=NOW)
+        mutate_account(account, seed=7, changes=30, at=NOW + 3600)
+        calls = {"n": 0}
+        real_raw_table = source_module.raw_table
+
+        def dies_half_way(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] > 12:
+                raise KeyboardInterrupt("killed")
+            return real_raw_table(*args, **kwargs)
+
+        monkeypatch.setattr(source_module, "raw_table", dies_half_way)
+        with pytest.raises(BaseException, match="killed"):
+            sync_accounts(settings, now=NOW + 3700)
+        monkeypatch.setattr(source_module, "raw_table", real_raw_table)
+        report = sync_accounts(settings, now=NOW + 3800)
+    assert report.failures == {}
+    for obj in TOP_LEVEL:
+        assert_table_matches(settings.duckdb_path, account, obj.table)
+
+
+def test_a_revoked_account_fails_alone_with_its_reason(accounts, make_settings):
+    platform, first, second = accounts
+    with SimulatorServer([platform, first, second], api_keys={PLATFORM_KEY: platform.account_id}) as server:
+        server.revoke(second.account_id)
+        settings = make_settings(server.base_url, STRIPE_ACCOUNT_IDS=f"{first.account_id},{second.account_id}")
+        report = sync_accounts(settings, now=NOW)
+    assert set(report.failures) == {second.account_id}
+    assert "does not have access" in report.failures[second.account_id]
+    assert "reconnect" in report.failures[second.account_id]
+    for obj in TOP_LEVEL:
+        assert_table_matches(settings.duckdb_path, first, obj.table)
+    assert not any(a == second.account_id for a, _ in warehouse_rows(settings.duckdb_path, "customers"))
