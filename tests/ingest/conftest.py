@@ -1,7 +1,6 @@
 """Fixtures for syncing simulator accounts into a temporary DuckDB without Dagster."""
 
 import pytest
-
 from warehouse_state import PLATFORM_KEY
 
 from orchestration.settings import Settings

@@ -1,14 +1,13 @@
 """Syncing simulator accounts: every object, updates and deletes, many accounts, failures."""
 
 import pytest
+from warehouse_state import PLATFORM_KEY, TOP_LEVEL, assert_table_matches, warehouse_rows
 
 from orchestration.ingest import source as source_module
 from orchestration.ingest.pipeline import sync_accounts
 from orchestration.ingest.stripe_objects import STRIPE_OBJECTS
 from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
 from orchestration.simulator.mutations import mutate_account
-
-from warehouse_state import PLATFORM_KEY, TOP_LEVEL, assert_table_matches, warehouse_rows
 
 NOW = 1_790_000_000
 
