@@ -87,6 +87,14 @@
     cast({{ json_text(column, path) }} as {{ dbt.type_numeric() }})
 {%- endmacro %}
 
+{#
+    Stripe's decimal strings (unit_amount_decimal, quantity_decimal) and exchange rates carry up to 12 decimal
+    places, which dbt's numeric(28, 6) would round: numeric(38, 12) keeps them exact on DuckDB and Postgres.
+#}
+{% macro json_numeric_exact(column, path) -%}
+    cast({{ json_text(column, path) }} as numeric(38, 12))
+{%- endmacro %}
+
 {% macro json_boolean(column, path) -%}
     cast({{ json_text(column, path) }} as {{ dbt.type_boolean() }})
 {%- endmacro %}

@@ -1,7 +1,9 @@
 """Builds the dbt project on a temporary DuckDB file whose stripe_raw tables hold two accounts.
 
-Both accounts have a coupon "25OFF" and a plan "gold": Stripe lets users choose those ids, so they only
-identify an object together with account_id, and the per-account key tests must pass on them.
+Both accounts have a coupon "25OFF" and a plan and price "gold": Stripe lets users choose those ids, so they
+only identify an object together with account_id, and the per-account key tests must pass on them. Every raw
+table has rows in both accounts, child lists (invoice lines, credit note lines, subscription items) under
+their parent's id as the ingester writes them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from raw_warehouse import write_raw_tables
+from raw_warehouse import RAW_TABLES, StripeObjects, write_raw_tables
 
 from orchestration.simulator.templates import build
 
@@ -25,9 +27,14 @@ ACCOUNT_A = "acct_1AaaaaaaaaaaaaaA"
 ACCOUNT_B = "acct_1BbbbbbbbbbbbbbB"
 SYNCED_AT = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 CREATED = 1767225600  # 2026-01-01 00:00:00 UTC
+DAY = 86400
 
 
-def _objects() -> dict[str, dict[str, list[dict]]]:
+def _objects() -> StripeObjects:
+    return {**_seven_tables(), **_catalog(), **_billing(), **_money(), **_accounts()}
+
+
+def _seven_tables() -> StripeObjects:
     invoice_a = build(
         "invoice",
         id="in_A1",
@@ -133,6 +140,503 @@ def _objects() -> dict[str, dict[str, list[dict]]]:
     }
 
 
+def _price(price_id: str, **fields) -> dict:
+    """A recurring monthly per-unit price unless `fields` say otherwise."""
+    return build("price", id=price_id, created=CREATED, **fields)
+
+
+def _catalog() -> StripeObjects:
+    recurring = {"interval": "month", "interval_count": 1, "meter": None, "usage_type": "licensed"}
+    return {
+        "products": {
+            ACCOUNT_A: [build("product", id="prod_A1", name="Pro", created=CREATED, updated=CREATED + DAY)],
+            ACCOUNT_B: [
+                build("product", id="prod_B1", name="Pro EU", created=CREATED),
+                # A product deleted on Stripe: the ingester keeps the stub Stripe returns for it.
+                {"id": "prod_B2", "object": "product", "deleted": True},
+            ],
+        },
+        "prices": {
+            ACCOUNT_A: [
+                _price("gold", product="prod_A1", unit_amount=2000, unit_amount_decimal="2000"),
+                # Tiered, with the tiers the ingester expands (expand[]=data.tiers): 50.00 flat for the first 10
+                # seats, then 4.00 a seat.
+                _price(
+                    "price_tiered",
+                    product="prod_A1",
+                    billing_scheme="tiered",
+                    tiers_mode="graduated",
+                    unit_amount=None,
+                    unit_amount_decimal=None,
+                    recurring={**recurring, "interval": "year"},
+                    tiers=[
+                        {
+                            "flat_amount": 5000,
+                            "flat_amount_decimal": "5000",
+                            "unit_amount": None,
+                            "unit_amount_decimal": None,
+                            "up_to": 10,
+                        },
+                        {
+                            "flat_amount": None,
+                            "flat_amount_decimal": None,
+                            "unit_amount": 400,
+                            "unit_amount_decimal": "400",
+                            "up_to": None,
+                        },
+                    ],
+                ),
+                # Metered at a fraction of a cent per unit (0.125 cents), billed per thousand units.
+                _price(
+                    "price_metered",
+                    product="prod_A1",
+                    unit_amount=None,
+                    unit_amount_decimal="0.125",
+                    recurring={**recurring, "meter": "mtr_A1", "usage_type": "metered"},
+                    transform_quantity={"divide_by": 1000, "round": "up"},
+                ),
+            ],
+            ACCOUNT_B: [
+                _price(
+                    "gold",
+                    product="prod_B1",
+                    currency="jpy",
+                    unit_amount=50000,
+                    unit_amount_decimal="50000",
+                    recurring={**recurring, "interval": "year"},
+                ),
+                _price(
+                    "price_setup",
+                    product="prod_B1",
+                    currency="eur",
+                    unit_amount=4200,
+                    unit_amount_decimal="4200",
+                    type="one_time",
+                    recurring=None,
+                ),
+            ],
+        },
+    }
+
+
+def _billing() -> StripeObjects:
+    prices = {(a, p["id"]): p for a, ps in _catalog()["prices"].items() for p in ps}
+    gold_a, tiered_a, gold_b = prices[ACCOUNT_A, "gold"], prices[ACCOUNT_A, "price_tiered"], prices[ACCOUNT_B, "gold"]
+    pricing = {"type": "price_details", "price_details": {"price": "gold", "product": "prod_A1"}}
+    return {
+        "subscription_items": {
+            ACCOUNT_A: {
+                "sub_A1": [
+                    build(
+                        "subscription_item",
+                        id="si_A1",
+                        subscription="sub_A1",
+                        price=gold_a,
+                        plan=build("plan", id="gold", product="prod_A1"),
+                        quantity=3,
+                        discounts=["di_A1"],
+                        created=CREATED,
+                        current_period_start=CREATED,
+                        current_period_end=CREATED + 31 * DAY,
+                    ),
+                    # Without `subscription`: the parent the ingester read it under stands in.
+                    build(
+                        "subscription_item",
+                        id="si_A2",
+                        subscription=None,
+                        price=tiered_a,
+                        plan=build("plan", id="price_tiered"),
+                        quantity=12,
+                        discounts=[],
+                    ),
+                ]
+            },
+            ACCOUNT_B: {
+                "sub_B1": [
+                    build(
+                        "subscription_item",
+                        id="si_B1",
+                        subscription="sub_B1",
+                        price=gold_b,
+                        plan=build("plan", id="gold", currency="jpy"),
+                    )
+                ]
+            },
+        },
+        "invoice_line_items": {
+            ACCOUNT_A: {
+                "in_A1": [
+                    build(
+                        "line_item",
+                        id="il_A1",
+                        invoice="in_A1",
+                        amount=6000,
+                        quantity=3,
+                        discount_amounts=[{"amount": 300, "discount": "di_A1"}, {"amount": 200, "discount": "di_2"}],
+                        parent={
+                            "type": "subscription_item_details",
+                            "invoice_item_details": None,
+                            "subscription_item_details": {
+                                "invoice_item": None,
+                                "proration": False,
+                                "proration_details": {"credited_items": None},
+                                "subscription": "sub_A1",
+                                "subscription_item": "si_A1",
+                            },
+                        },
+                        pricing={**pricing, "unit_amount_decimal": "2000"},
+                        period={"start": CREATED, "end": CREATED + 31 * DAY},
+                    ),
+                    # A proration credit from an invoice item, without `invoice`: the parent stands in.
+                    build(
+                        "line_item",
+                        id="il_A2",
+                        invoice=None,
+                        amount=-500,
+                        parent={
+                            "type": "invoice_item_details",
+                            "invoice_item_details": {
+                                "invoice_item": "ii_A1",
+                                "proration": True,
+                                "proration_details": {"credited_items": None},
+                                "subscription": "sub_A1",
+                            },
+                            "subscription_item_details": None,
+                        },
+                        pricing={**pricing, "unit_amount_decimal": "-500"},
+                    ),
+                ]
+            },
+            ACCOUNT_B: {
+                "in_B1": [
+                    build(
+                        "line_item",
+                        id="il_B1",
+                        invoice="in_B1",
+                        currency="eur",
+                        amount=4200,
+                        parent={
+                            "type": "invoice_item_details",
+                            "invoice_item_details": {
+                                "invoice_item": "ii_B1",
+                                "proration": False,
+                                "proration_details": None,
+                                "subscription": None,
+                            },
+                            "subscription_item_details": None,
+                        },
+                        pricing={
+                            "type": "price_details",
+                            "price_details": {"price": "price_setup", "product": "prod_B1"},
+                            "unit_amount_decimal": "4200",
+                        },
+                    )
+                ]
+            },
+        },
+        "invoice_items": {
+            ACCOUNT_A: [
+                build(
+                    "invoiceitem",
+                    id="ii_A1",
+                    customer="cus_A1",
+                    invoice="in_A1",
+                    amount=-500,
+                    net_amount=-500,
+                    proration=True,
+                    date=CREATED + DAY,
+                    parent={"type": "subscription_details", "subscription_details": {"subscription": "sub_A1"}},
+                    pricing={**pricing, "unit_amount_decimal": "-500"},
+                    quantity_decimal="1.5",
+                )
+            ],
+            ACCOUNT_B: [
+                build(
+                    "invoiceitem",
+                    id="ii_B1",
+                    customer="cus_B1",
+                    invoice="in_B1",
+                    currency="eur",
+                    amount=4200,
+                    net_amount=4200,
+                    parent=None,
+                )
+            ],
+        },
+        "discounts": {
+            ACCOUNT_A: [
+                build(
+                    "discount",
+                    id="di_A1",
+                    customer="cus_A1",
+                    subscription="sub_A1",
+                    start=CREATED,
+                    end=None,
+                    source={"coupon": "25OFF", "type": "coupon"},
+                )
+            ],
+            ACCOUNT_B: [
+                build(
+                    "discount",
+                    id="di_B1",
+                    customer="cus_B1",
+                    subscription="sub_B1",
+                    start=CREATED,
+                    end=CREATED + 90 * DAY,
+                    source={"coupon": "25OFF", "type": "coupon"},
+                )
+            ],
+        },
+        "credit_notes": {
+            ACCOUNT_A: [
+                build(
+                    "credit_note",
+                    id="cn_A1",
+                    invoice="in_A1",
+                    customer="cus_A1",
+                    number="A1-0001-CN-01",
+                    status="issued",
+                    type="post_payment",
+                    amount=500,
+                    subtotal=500,
+                    total=500,
+                    pre_payment_amount=0,
+                    post_payment_amount=500,
+                    voided_at=None,
+                    created=CREATED + DAY,
+                    effective_at=CREATED + DAY,
+                )
+            ],
+            ACCOUNT_B: [
+                build(
+                    "credit_note",
+                    id="cn_B1",
+                    number="B1-0001-CN-01",
+                    invoice="in_B1",
+                    customer="cus_B1",
+                    currency="eur",
+                    status="void",
+                    type="pre_payment",
+                    amount=1000,
+                    subtotal=1000,
+                    total=1000,
+                    pre_payment_amount=1000,
+                    post_payment_amount=0,
+                    created=CREATED,
+                    voided_at=CREATED + DAY,
+                )
+            ],
+        },
+        # A credit note line does not name its credit note: only the parent id it is read under does.
+        "credit_note_line_items": {
+            ACCOUNT_A: {
+                "cn_A1": [
+                    build(
+                        "credit_note_line_item",
+                        id="cnli_A1",
+                        type="invoice_line_item",
+                        invoice_line_item="il_A1",
+                        amount=500,
+                    )
+                ]
+            },
+            ACCOUNT_B: {
+                "cn_B1": [
+                    build(
+                        "credit_note_line_item",
+                        id="cnli_B1",
+                        type="custom_line_item",
+                        invoice_line_item=None,
+                        amount=1000,
+                        unit_amount=1000,
+                        unit_amount_decimal="1000",
+                    )
+                ]
+            },
+        },
+    }
+
+
+def _money() -> StripeObjects:
+    evidence = build("dispute")["evidence_details"]
+    return {
+        "refunds": {
+            ACCOUNT_A: [
+                build(
+                    "refund",
+                    id="re_A1",
+                    charge="ch_jpy",
+                    amount=500,
+                    currency="jpy",
+                    status="succeeded",
+                    reason="requested_by_customer",
+                    balance_transaction="txn_A2",
+                    created=CREATED,
+                )
+            ],
+            ACCOUNT_B: [build("refund", id="re_B1", charge="ch_eur", amount=4200, currency="eur", status="pending")],
+        },
+        "balance_transactions": {
+            ACCOUNT_A: [
+                build(
+                    "balance_transaction",
+                    id="txn_A1",
+                    source="ch_usd",
+                    type="charge",
+                    status="available",
+                    currency="usd",
+                    amount=1999,
+                    fee=88,
+                    net=1911,
+                    created=CREATED,
+                    available_on=CREATED + 2 * DAY,
+                ),
+                # The jpy refund, converted into the account's usd balance.
+                build(
+                    "balance_transaction",
+                    id="txn_A2",
+                    source="re_A1",
+                    type="refund",
+                    reporting_category="refund",
+                    amount=-333,
+                    fee=0,
+                    net=-333,
+                    exchange_rate=0.00666,
+                ),
+            ],
+            ACCOUNT_B: [
+                build(
+                    "balance_transaction",
+                    id="txn_B1",
+                    source="ch_eur",
+                    currency="eur",
+                    amount=4200,
+                    fee=150,
+                    net=4050,
+                    status="pending",
+                )
+            ],
+        },
+        "payment_intents": {
+            ACCOUNT_A: [
+                build(
+                    "payment_intent",
+                    id="pi_A1",
+                    customer="cus_A3",
+                    latest_charge="ch_bhd",
+                    amount=12345,
+                    currency="bhd",
+                    status="requires_payment_method",
+                    created=CREATED,
+                    last_payment_error={
+                        "code": "card_declined",
+                        "decline_code": "insufficient_funds",
+                        "message": "Your card has insufficient funds.",
+                        "type": "card_error",
+                    },
+                )
+            ],
+            ACCOUNT_B: [
+                build(
+                    "payment_intent",
+                    id="pi_B1",
+                    customer="cus_B1",
+                    latest_charge="ch_eur",
+                    amount=4200,
+                    amount_received=4200,
+                    currency="eur",
+                    status="succeeded",
+                )
+            ],
+        },
+        "disputes": {
+            ACCOUNT_A: [
+                build(
+                    "dispute",
+                    id="dp_A1",
+                    charge="ch_usd",
+                    amount=1999,
+                    status="needs_response",
+                    reason="fraudulent",
+                    is_charge_refundable=True,
+                    evidence_details={**evidence, "due_by": CREATED + 7 * DAY},
+                )
+            ],
+            ACCOUNT_B: [
+                build(
+                    "dispute",
+                    id="dp_B1",
+                    charge="ch_eur",
+                    amount=4200,
+                    currency="eur",
+                    status="won",
+                    is_charge_refundable=False,
+                )
+            ],
+        },
+        "payouts": {
+            ACCOUNT_A: [
+                build(
+                    "payout",
+                    id="po_A1",
+                    amount=1911,
+                    currency="usd",
+                    status="paid",
+                    method="standard",
+                    automatic=True,
+                    arrival_date=CREATED + 2 * DAY,
+                )
+            ],
+            ACCOUNT_B: [
+                build(
+                    "payout",
+                    id="po_B1",
+                    amount=4050,
+                    currency="eur",
+                    status="failed",
+                    automatic=False,
+                    method="instant",
+                    failure_code="account_closed",
+                )
+            ],
+        },
+    }
+
+
+def _accounts() -> StripeObjects:
+    sample = build("account")
+    return {
+        "accounts": {
+            ACCOUNT_A: [
+                build(
+                    "account",
+                    id=ACCOUNT_A,
+                    type="standard",
+                    country="US",
+                    default_currency="usd",
+                    business_profile={**sample["business_profile"], "name": "Ada"},
+                    settings={**sample["settings"], "dashboard": {"display_name": "Ada's", "timezone": "Etc/UTC"}},
+                    charges_enabled=True,
+                    payouts_enabled=True,
+                    created=CREATED - 365 * DAY,
+                )
+            ],
+            # No public business name: the dashboard's display name stands in.
+            ACCOUNT_B: [
+                build(
+                    "account",
+                    id=ACCOUNT_B,
+                    country="DE",
+                    default_currency="eur",
+                    type="express",
+                    settings={**sample["settings"], "dashboard": {"display_name": "Bee", "timezone": "Europe/Berlin"}},
+                    charges_enabled=False,
+                )
+            ],
+        }
+    }
+
+
 @pytest.fixture(scope="session")
 def dbt_target(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The target folder of every dbt run here: runs after the first reuse its parse (about 5 s each)."""
@@ -187,12 +691,25 @@ def _query(database: Path, sql: str, *params: object) -> list[tuple]:
         return connection.execute(sql, params).fetchall()
 
 
+def _records(database: Path, sql: str, *params: object) -> list[dict]:
+    """The rows of `sql` as dicts by column name, for the wide tables."""
+    with duckdb.connect(str(database), read_only=True) as connection:
+        cursor = connection.execute(sql, params)
+        columns = [c[0] for c in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _pick(record: dict, *columns: str) -> tuple:
+    return tuple(record[c] for c in columns)
+
+
 def test_build_passes_every_model_and_test(warehouse):
     _, statuses = warehouse
     assert {node: s for node, s in statuses.items() if s not in ("success", "pass")} == {}
     # The build really ran the per-account key and relationship tests, not only the models.
     assert any(node.startswith("unique_per_account_stripe__coupons_") for node in statuses)
     assert any(node.startswith("relationships_per_account_stripe__charges_") for node in statuses)
+    assert any(node.startswith("relationships_per_account_stripe__credit_note_line_items_") for node in statuses)
 
 
 def test_per_account_tests_catch_a_repeated_key_and_an_id_from_another_account(tmp_path, dbt_target):
@@ -226,33 +743,25 @@ def test_tables_land_in_the_contract_schemas_under_plain_names(warehouse):
     )
     tables = {(schema, name) for schema, name, kind in rows if kind == "BASE TABLE"}
     views = {(schema, name) for schema, name, kind in rows if kind == "VIEW"}
-    seven = ("charges", "coupons", "customers", "events", "invoices", "plans", "subscriptions")
-    assert {("stripe", t) for t in seven} <= tables
-    assert {("stripe_staging", f"stg_stripe__{t}") for t in seven} <= views
+    assert {("stripe", t) for t in RAW_TABLES} <= tables
+    assert {("stripe_staging", f"stg_stripe__{t}") for t in RAW_TABLES} <= views
 
 
 def test_rows_per_account(warehouse):
     database, _ = warehouse
     counts = {}
-    for table in ("customers", "charges", "coupons", "invoices", "plans", "subscriptions", "events"):
+    for table in RAW_TABLES:
         for account_id, n in _query(database, f"select account_id, count(*) from stripe.{table} group by 1"):
             counts[(table, account_id)] = n
-    assert counts == {
-        ("customers", ACCOUNT_A): 4,
-        ("customers", ACCOUNT_B): 1,
-        ("charges", ACCOUNT_A): 3,
-        ("charges", ACCOUNT_B): 1,
-        ("coupons", ACCOUNT_A): 1,
-        ("coupons", ACCOUNT_B): 1,
-        ("invoices", ACCOUNT_A): 1,
-        ("invoices", ACCOUNT_B): 1,
-        ("plans", ACCOUNT_A): 1,
-        ("plans", ACCOUNT_B): 1,
-        ("subscriptions", ACCOUNT_A): 1,
-        ("subscriptions", ACCOUNT_B): 1,
-        ("events", ACCOUNT_A): 1,
-        ("events", ACCOUNT_B): 1,
-    }
+    # Every raw row reaches its clean table (deleted ones included), in its own account.
+    expected = {}
+    for table, accounts in _objects().items():
+        for account_id, rows in accounts.items():
+            expected[(table, account_id)] = sum(map(len, rows.values())) if isinstance(rows, dict) else len(rows)
+    assert counts == expected
+    assert counts[("customers", ACCOUNT_A)] == 4
+    assert counts[("prices", ACCOUNT_A)] == 3
+    assert counts[("subscription_items", ACCOUNT_A)] == 2
 
 
 def test_same_user_chosen_ids_stay_apart_per_account(warehouse):
@@ -279,6 +788,17 @@ def test_same_user_chosen_ids_stay_apart_per_account(warehouse):
     assert plans == [
         (ACCOUNT_A, "gold", "month", 2000, Decimal("20")),
         (ACCOUNT_B, "gold", "year", 50000, Decimal("50000")),
+    ]
+    prices = _query(
+        database,
+        """
+        select account_id, price_id, currency, recurring_interval, unit_amount, unit_amount_decimal
+        from stripe.prices where price_id = 'gold' order by account_id
+    """,
+    )
+    assert prices == [
+        (ACCOUNT_A, "gold", "usd", "month", 2000, Decimal("20")),
+        (ACCOUNT_B, "gold", "jpy", "year", 50000, Decimal("50000")),
     ]
 
 
@@ -360,6 +880,238 @@ def test_deleted_objects_are_kept_and_flagged(warehouse):
     )
     assert customers[0] == ("cus_A1", "ada@example.com", False, datetime(2026, 1, 1))
     assert customers[3] == ("cus_A4", None, True, None)
+
+
+def test_prices_keep_tiers_and_sub_cent_amounts(warehouse):
+    database, _ = warehouse
+    prices = _records(database, "select * from stripe.prices where account_id = ? order by price_id", ACCOUNT_A)
+    gold, metered, tiered = prices
+    assert (gold["price_type"], gold["billing_scheme"], gold["recurring_interval"], gold["usage_type"]) == (
+        "recurring",
+        "per_unit",
+        "month",
+        "licensed",
+    )
+    assert (gold["unit_amount"], gold["unit_amount_decimal"], gold["product_id"]) == (2000, Decimal("20"), "prod_A1")
+    # 0.125 cents a unit: no integer unit_amount, but exact in major units and as Stripe's string.
+    assert (metered["unit_amount"], metered["unit_amount_decimal"], metered["unit_amount_exact"]) == (
+        None,
+        Decimal("0.00125"),
+        Decimal("0.125"),
+    )
+    assert (metered["usage_type"], metered["meter_id"], metered["transform_quantity_divide_by"]) == (
+        "metered",
+        "mtr_A1",
+        1000,
+    )
+    assert (tiered["billing_scheme"], tiered["tiers_mode"], tiered["recurring_interval"]) == (
+        "tiered",
+        "graduated",
+        "year",
+    )
+    assert [(t["up_to"], t["flat_amount"], t["unit_amount"]) for t in json.loads(tiered["tiers"])] == [
+        (10, 5000, None),
+        (None, None, 400),
+    ]
+    assert gold["tiers"] is None
+    (setup,) = _records(database, "select * from stripe.prices where price_id = 'price_setup'")
+    assert (setup["price_type"], setup["recurring_interval"], setup["currency"]) == ("one_time", None, "eur")
+
+
+def test_products_and_deleted_ones(warehouse):
+    database, _ = warehouse
+    products = _query(
+        database,
+        """
+        select product_id, product_name, product_type, is_active, is_deleted, updated_at
+        from stripe.products where product_id in ('prod_A1', 'prod_B2') order by all
+    """,
+    )
+    assert products == [
+        ("prod_A1", "Pro", "service", True, False, datetime(2026, 1, 2)),
+        ("prod_B2", None, None, None, True, None),  # Stripe's deleted stub
+    ]
+
+
+def test_subscription_items_carry_price_period_and_parent(warehouse):
+    database, _ = warehouse
+    items = _records(database, "select * from stripe.subscription_items where account_id = ? order by 2", ACCOUNT_A)
+    assert _pick(items[0], "subscription_id", "price_id", "plan_id", "product_id", "quantity", "discounts") == (
+        "sub_A1",
+        "gold",
+        "gold",
+        "prod_A1",
+        3,
+        '["di_A1"]',
+    )
+    # The current period lives on items since API version 2025-03-31.
+    assert _pick(items[0], "current_period_start_at", "current_period_end_at") == (
+        datetime(2026, 1, 1),
+        datetime(2026, 2, 1),
+    )
+    # si_A2 does not name its subscription: the parent it was read under does.
+    assert _pick(items[1], "subscription_item_id", "subscription_id", "price_id", "quantity") == (
+        "si_A2",
+        "sub_A1",
+        "price_tiered",
+        12,
+    )
+
+
+def test_invoice_lines_read_parent_and_pricing(warehouse):
+    database, _ = warehouse
+    subscription_line, proration_line = _records(
+        database, "select * from stripe.invoice_line_items where account_id = ? order by 2", ACCOUNT_A
+    )
+    assert _pick(
+        subscription_line,
+        "invoice_id",
+        "subscription_id",
+        "subscription_item_id",
+        "invoice_item_id",
+        "price_id",
+        "product_id",
+        "parent_type",
+        "is_proration",
+    ) == ("in_A1", "sub_A1", "si_A1", None, "gold", "prod_A1", "subscription_item_details", False)
+    assert _pick(
+        subscription_line, "quantity", "amount", "amount_decimal", "discount_amount", "unit_amount_decimal"
+    ) == (3, 6000, Decimal("60"), 500, Decimal("20"))
+    assert _pick(subscription_line, "period_start_at", "period_end_at") == (datetime(2026, 1, 1), datetime(2026, 2, 1))
+    # An invoice item's proration credit, read under in_A1 without naming it.
+    assert _pick(
+        proration_line, "line_item_id", "invoice_id", "subscription_id", "invoice_item_id", "is_proration", "amount"
+    ) == ("il_A2", "in_A1", "sub_A1", "ii_A1", True, -500)
+    (line_b,) = _records(database, "select * from stripe.invoice_line_items where account_id = ?", ACCOUNT_B)
+    assert _pick(line_b, "invoice_id", "subscription_id", "price_id", "currency", "amount_decimal") == (
+        "in_B1",
+        None,
+        "price_setup",
+        "eur",
+        Decimal("42"),
+    )
+
+
+def test_invoice_items_and_discounts(warehouse):
+    database, _ = warehouse
+    (item,) = _records(database, "select * from stripe.invoice_items where invoice_item_id = 'ii_A1'")
+    assert _pick(
+        item, "invoice_id", "subscription_id", "price_id", "is_proration", "amount_decimal", "quantity_exact"
+    ) == ("in_A1", "sub_A1", "gold", True, Decimal("-5"), Decimal("1.5"))
+    assert item["created_at"] == datetime(2026, 1, 2)  # from Stripe's `date`
+    discounts = _query(
+        database,
+        """
+        select account_id, coupon_id, customer_id, subscription_id, source_type, start_at, end_at
+        from stripe.discounts order by account_id
+    """,
+    )
+    assert discounts == [
+        (ACCOUNT_A, "25OFF", "cus_A1", "sub_A1", "coupon", datetime(2026, 1, 1), None),
+        (ACCOUNT_B, "25OFF", "cus_B1", "sub_B1", "coupon", datetime(2026, 1, 1), datetime(2026, 4, 1)),
+    ]
+
+
+def test_money_movements(warehouse):
+    database, _ = warehouse
+    refunds = _query(
+        database, "select refund_id, charge_id, status, reason, amount_decimal from stripe.refunds order by 1"
+    )
+    assert refunds == [
+        ("re_A1", "ch_jpy", "succeeded", "requested_by_customer", Decimal("500")),  # zero-decimal currency
+        ("re_B1", "ch_eur", "pending", None, Decimal("42")),
+    ]
+
+    charge_txn, refund_txn = _records(
+        database, "select * from stripe.balance_transactions where account_id = ? order by 2", ACCOUNT_A
+    )
+    assert _pick(
+        charge_txn, "balance_transaction_type", "source_id", "status", "amount_decimal", "fee_decimal", "net_decimal"
+    ) == ("charge", "ch_usd", "available", Decimal("19.99"), Decimal("0.88"), Decimal("19.11"))
+    assert charge_txn["available_on_at"] == datetime(2026, 1, 3)
+    assert _pick(refund_txn, "balance_transaction_type", "net", "exchange_rate") == ("refund", -333, Decimal("0.00666"))
+
+    (intent,) = _records(database, "select * from stripe.payment_intents where payment_intent_id = 'pi_A1'")
+    assert _pick(
+        intent,
+        "status",
+        "latest_charge_id",
+        "amount_decimal",
+        "last_payment_error_code",
+        "last_payment_error_decline_code",
+        "last_payment_error_message",
+    ) == (
+        "requires_payment_method",
+        "ch_bhd",
+        Decimal("12.345"),  # three-decimal currency
+        "card_declined",
+        "insufficient_funds",
+        "Your card has insufficient funds.",
+    )
+
+    disputes = _query(
+        database, "select dispute_id, charge_id, status, is_charge_refundable from stripe.disputes order by 1"
+    )
+    assert disputes == [("dp_A1", "ch_usd", "needs_response", True), ("dp_B1", "ch_eur", "won", False)]
+    assert _query(database, "select evidence_due_by_at from stripe.disputes where dispute_id = 'dp_A1'") == [
+        (datetime(2026, 1, 8),)
+    ]
+
+    payouts = _query(
+        database,
+        "select payout_id, status, method, is_automatic, amount_decimal, failure_code from stripe.payouts order by 1",
+    )
+    assert payouts == [
+        ("po_A1", "paid", "standard", True, Decimal("19.11"), None),
+        ("po_B1", "failed", "instant", False, Decimal("40.5"), "account_closed"),
+    ]
+    assert _query(database, "select arrival_at from stripe.payouts where payout_id = 'po_A1'") == [
+        (datetime(2026, 1, 3),)
+    ]
+
+
+def test_credit_notes_and_their_lines(warehouse):
+    database, _ = warehouse
+    credit_notes = _query(
+        database,
+        """
+        select credit_note_id, invoice_id, credit_note_number, status, credit_note_type, amount_decimal, voided_at
+        from stripe.credit_notes order by 1
+    """,
+    )
+    assert credit_notes == [
+        ("cn_A1", "in_A1", "A1-0001-CN-01", "issued", "post_payment", Decimal("5"), None),
+        ("cn_B1", "in_B1", "B1-0001-CN-01", "void", "pre_payment", Decimal("10"), datetime(2026, 1, 2)),
+    ]
+    # The lines name neither their credit note nor a currency: both come from the credit note read above them.
+    lines = _query(
+        database,
+        """
+        select credit_note_line_item_id, credit_note_id, invoice_line_item_id, line_item_type, currency,
+               amount_decimal, unit_amount_decimal
+        from stripe.credit_note_line_items order by 1
+    """,
+    )
+    assert lines == [
+        ("cnli_A1", "cn_A1", "il_A1", "invoice_line_item", "usd", Decimal("5"), None),
+        ("cnli_B1", "cn_B1", None, "custom_line_item", "eur", Decimal("10"), Decimal("10")),
+    ]
+
+
+def test_accounts(warehouse):
+    database, _ = warehouse
+    accounts = _query(
+        database,
+        """
+        select account_id, business_name, country, default_currency, account_type, dashboard_timezone,
+               is_charges_enabled
+        from stripe.accounts order by 1
+    """,
+    )
+    assert accounts == [
+        (ACCOUNT_A, "Ada", "US", "usd", "standard", "Etc/UTC", True),
+        (ACCOUNT_B, "Bee", "DE", "eur", "express", "Europe/Berlin", False),  # the dashboard's display name
+    ]
 
 
 def test_parse_needs_no_warehouse(tmp_path, dbt_target):

@@ -1,0 +1,64 @@
+with
+
+source as (
+
+    select * from {{ source('stripe_raw', 'refunds') }}
+
+),
+
+currency_exponents as (
+
+    select * from {{ ref('currency_exponents') }}
+
+),
+
+source_with_exponent as (
+
+    -- The currency's exponent turns minor units into major units below (the macro defaults it to 2).
+    select
+        source.*,
+        currency_exponents.exponent as currency_exponent
+    from source
+    left join currency_exponents
+        on currency_exponents.currency = {{ json_text('source.object_json', 'currency') }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        account_id,
+        id as refund_id,
+        {{ json_text('object_json', 'charge') }} as charge_id,
+        {{ json_text('object_json', 'payment_intent') }} as payment_intent_id,
+        {{ json_text('object_json', 'balance_transaction') }} as balance_transaction_id,
+        {{ json_text('object_json', 'failure_balance_transaction') }} as failure_balance_transaction_id,
+        {{ json_text('object_json', 'customer') }} as customer_id,
+
+        -- strings
+        {{ json_text('object_json', 'status') }} as status,
+        {{ json_text('object_json', 'reason') }} as reason,
+        {{ json_text('object_json', 'failure_reason') }} as failure_reason,
+        {{ json_text('object_json', 'receipt_number') }} as receipt_number,
+        {{ json_text('object_json', 'destination_details.type') }} as destination_type,
+        {{ json_text('object_json', 'currency') }} as currency,
+        {{ json_fragment('object_json', 'metadata') }} as metadata,
+
+        -- numerics
+        {{ json_bigint('object_json', 'amount') }} as amount,
+        {{ to_major_units(json_bigint('object_json', 'amount'), 'currency_exponent') }} as amount_decimal,
+
+        -- booleans
+        -- The ingester may leave it null for live objects; false reads better and is testable.
+        coalesce(is_deleted, false) as is_deleted,
+
+        -- timestamps
+        {{ epoch_to_timestamp('created') }} as created_at,
+        {{ to_utc_timestamp('synced_at') }} as synced_at
+
+    from source_with_exponent
+
+)
+
+select * from final
