@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from orchestration.ingest.client import PAGE_SIZE, StripeReader
 
 Page = list[dict[str, Any]]
-Chain = Callable[[Callable[[Page], None]], None]
+Chain = Iterator[Any]
+"""Pages of one sequential read (a generator); each `next` is at most one request."""
 
 MAX_SLICES = 32
 PAGES_PER_SLICE = 8  # fewer, longer chains waste fewer requests on near-empty slices
@@ -57,58 +59,67 @@ def list_all(
     yield from run_chains(executor, chains)
 
 
-def run_chains(executor: ThreadPoolExecutor, chains: Iterable[Chain]) -> Iterator[Page]:
-    """Runs each chain on the pool; yields the pages they emit as they come. The first error stops all."""
-    pages: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_PAGES)
+def run_chains(executor: ThreadPoolExecutor, chains: Iterable[Chain]) -> Iterator[Any]:
+    """Runs the chains side by side on the pool; yields their pages as they come. The first error stops all.
+
+    Each pool task fetches one page of one chain. When more than QUEUE_PAGES pages wait for the consumer,
+    a chain is parked with its page instead of blocking its thread, and resumed as the consumer catches
+    up: memory stays bounded, and a consumer that is busy elsewhere (dlt visits resources in turn) can
+    never starve the shared pool.
+    """
+    pages: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    lock = threading.Lock()
+    parked: deque[tuple[Chain, Any]] = deque()
+    waiting = 0  # pages queued and not yet taken by the consumer
     stop = threading.Event()
-    chains = list(chains)
 
-    def emit(page: Page) -> None:
+    def step(chain: Chain) -> None:
+        nonlocal waiting
         if stop.is_set():
-            raise _Stopped
-        pages.put(page)
-
-    def run(chain: Chain) -> None:
+            return
         try:
-            chain(emit)
+            page = next(chain)
+        except StopIteration:
             pages.put(_DONE)
-        except _Stopped:
-            pages.put(_DONE)
+            return
         except BaseException as exc:  # handed to the consumer, which re-raises it
             pages.put(exc)
+            return
+        with lock:
+            if waiting >= QUEUE_PAGES:
+                parked.append((chain, page))
+                return
+            waiting += 1
+        pages.put(page)
+        executor.submit(step, chain)
 
+    running = 0
     for chain in chains:
-        executor.submit(run, chain)
-    running = len(chains)
+        running += 1
+        executor.submit(step, chain)
     try:
         while running:
             item = pages.get()
             if item is _DONE:
                 running -= 1
-            elif isinstance(item, BaseException):
-                running -= 1
+                continue
+            if isinstance(item, BaseException):
                 raise item
-            else:
-                yield item
+            with lock:
+                waiting -= 1
+                resumed = parked.popleft() if parked else None
+                if resumed:
+                    waiting += 1
+            if resumed:
+                pages.put(resumed[1])
+                executor.submit(step, resumed[0])
+            yield item
     finally:
         stop.set()
-        # Unblock producers waiting on a full queue so their threads return to the pool.
-        while running:
-            item = pages.get()
-            running -= item is _DONE or isinstance(item, BaseException)
-
-
-class _Stopped(Exception):
-    pass
 
 
 def _chain(reader: StripeReader, path: str, params: dict[str, Any]) -> Chain:
-    def chain(emit: Callable[[Page], None]) -> None:
-        for page in reader.list_pages(path, params):
-            if page:
-                emit(page)
-
-    return chain
+    return (page for page in reader.list_pages(path, params) if page)
 
 
 def _created_floor(reader: StripeReader, params: dict[str, Any]) -> int | None:

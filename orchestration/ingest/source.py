@@ -214,18 +214,15 @@ def _children(child: ChildList, parents: list[dict[str, Any]], reader: StripeRea
 
 
 def _pages_beyond(child: ChildList, to_page, reader: StripeReader, context: SyncContext):
-    def chain_for(parent_id: str, after: str):
-        def chain(emit) -> None:
-            params: dict[str, Any] = {"starting_after": after}
-            if child.parent_param:
-                params[child.parent_param] = parent_id
-            for page in reader.list_pages(child.list_path.format(parent_id=parent_id), params):
-                if page:
-                    emit((parent_id, page))
+    def chain(parent_id: str, after: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        params: dict[str, Any] = {"starting_after": after}
+        if child.parent_param:
+            params[child.parent_param] = parent_id
+        for page in reader.list_pages(child.list_path.format(parent_id=parent_id), params):
+            if page:
+                yield parent_id, page
 
-        return chain
-
-    yield from run_chains(context.executor, [chain_for(p, a) for p, a in to_page])
+    yield from run_chains(context.executor, [chain(p, a) for p, a in to_page])
 
 
 def _accounts(lazy: _LazyContext):

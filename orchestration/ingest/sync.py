@@ -155,21 +155,18 @@ def _is_deletion(obj: StripeObject, event: dict[str, Any]) -> bool:
     return obj.deletable and event["type"].endswith(".deleted") and data.get("object") == obj.object_type
 
 
-def _retrieve(reader: StripeReader, obj: StripeObject, object_id: str, event: dict[str, Any]):
-    def chain(emit) -> None:
-        try:
-            found = reader.get(obj.retrieve_path.format(id=object_id), _expand(obj.retrieve_expand, "expand"))
-        except StripeNotFound:
-            if not obj.deletable:
-                raise
-            # Deleted after the event: keep the last state Stripe showed, marked deleted.
-            found = {**event["data"]["object"], "deleted": True}
-        if found.get("deleted") and len(found) <= 3:
-            # Stripe's deleted stub ({id, object, deleted}); the event holds the last full state.
-            found = {**event["data"]["object"], "deleted": True}
-        emit([found])
-
-    return chain
+def _retrieve(reader: StripeReader, obj: StripeObject, object_id: str, event: dict[str, Any]) -> Iterator[Page]:
+    try:
+        found = reader.get(obj.retrieve_path.format(id=object_id), _expand(obj.retrieve_expand, "expand"))
+    except StripeNotFound:
+        if not obj.deletable:
+            raise
+        # Deleted after the event: keep the last state Stripe showed, marked deleted.
+        found = {**event["data"]["object"], "deleted": True}
+    if found.get("deleted") and len(found) <= 3:
+        # Stripe's deleted stub ({id, object, deleted}); the event holds the last full state.
+        found = {**event["data"]["object"], "deleted": True}
+    yield [found]
 
 
 def _event_queries(patterns: tuple[str, ...]) -> list[dict[str, Any]]:
