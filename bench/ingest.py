@@ -1,0 +1,93 @@
+"""Ingestion benchmark: full and incremental syncs against the simulator at Stripe's limits.
+
+    .venv/bin/python -m bench.ingest [--customers 7500 3750] [--latency-ms 100] [--rate 100]
+
+The simulator runs in this process (a uvicorn thread) with 100 ms latency per request and a token bucket
+of 100 requests/s per account, like live-mode Stripe; every sync runs in a child process, so its CPU and
+its peak memory are its own. Prints one Markdown table for BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
+from orchestration.simulator.mutations import mutate_account
+
+KEY = "sk_live_benchmark_000000000000"
+CHILD = """
+import json, resource, sys, time
+from orchestration.ingest.pipeline import sync_accounts
+from orchestration.settings import Settings
+started = time.monotonic()
+report = sync_accounts(Settings.from_env(), now=int(sys.argv[1]))
+elapsed = time.monotonic() - started
+rows = sum(p.rows + p.refetched + p.deleted for p in report.progress.values())
+print(json.dumps({"elapsed": elapsed, "rows": rows, "failures": report.failures,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, nargs="+", default=[7500, 3750])
+    parser.add_argument("--latency-ms", type=float, default=100)
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--changes", type=int, nargs="+", default=[100, 10_000])
+    args = parser.parse_args()
+
+    ceiling = args.rate * 100
+    print(f"latency {args.latency_ms:.0f} ms, {args.rate:.0f} requests/s, ceiling {ceiling:,.0f} objects/s\n")
+    print("| account | sync | objects | requests | seconds | objects/s | of ceiling | request goal | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for customers in args.customers:
+        account = generate_account(seed=1, customers=customers)
+        size = sum(len(v) for v in account.objects.values())
+        options = SimulatorOptions(latency_ms=args.latency_ms, rate_limit_per_second=args.rate)
+        with SimulatorServer([account], api_keys={KEY: account.account_id}, options=options) as server, \
+                tempfile.TemporaryDirectory() as data_dir:  # fmt: skip
+            env = {**os.environ, "STRIPE_API_BASE": server.base_url, "STRIPE_API_KEY": KEY, "DATA_DIR": data_dir}
+            env.pop("DUCKDB_PATH", None)
+            now = account.now or int(time.time())
+            result, requests = _sync(server, account, env, now)
+            label = f"{customers:,} customers, {size:,} objects"
+            _row(label, "full", result, requests, ceiling, "")
+            for k in args.changes if customers == args.customers[0] else []:
+                now += 3600
+                summary = mutate_account(account, seed=k, changes=k, at=now - 120)
+                result, requests = _sync(server, account, env, now)
+                changed = sum(len(ids) for ids in summary.updated.values()) + sum(
+                    len(ids) for ids in summary.deleted.values()
+                )
+                goal = f"≤ {math.ceil(k / 100) + 2}/type + {changed} re-fetches"
+                _row(label, f"incremental, k={k:,}", result, requests, ceiling, goal)
+
+
+def _sync(server, account, env, now):
+    before = server.stats(account.account_id).requests
+    out = subprocess.run([sys.executable, "-c", CHILD, str(now)], env=env, capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["failures"]:
+        raise SystemExit(f"sync failed: {result['failures']}")
+    return result, server.stats(account.account_id).requests - before
+
+
+def _row(label, kind, result, requests, ceiling, goal):
+    rate = result["rows"] / result["elapsed"]
+    print(
+        f"| {label} | {kind} | {result['rows']:,} | {requests:,} | {result['elapsed']:.1f} | {rate:,.0f} "
+        f"| {rate / ceiling:.2f} | {goal} | {result['peak_rss_mb']:.0f} MB |",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
