@@ -23,7 +23,7 @@ Chain = Iterator[Any]
 
 MAX_SLICES = 32
 PAGES_PER_SLICE = 8  # fewer, longer chains waste fewer requests on near-empty slices
-QUEUE_PAGES = 32
+QUEUE_PAGES = 8
 
 _DONE = object()
 

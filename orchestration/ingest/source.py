@@ -87,9 +87,10 @@ def stripe_source(context: SyncContext | None = None) -> Iterator[DltResource]:
     lazy = _LazyContext(context)
     for obj in STRIPE_OBJECTS:
         pages = dlt.resource(_produce(obj, lazy), name=f"{obj.table}__changes", selected=False)
-        yield pages | _rows(obj.table, obj.description, lazy)
+        yield pages | _table_rows(obj.table, obj.description, lazy)
         for child in obj.children:
-            yield pages | _child_rows(child, obj, lazy)
+            description = f"{child.table.replace('_', ' ').capitalize()}, read with their {obj.object_type}."
+            yield pages | _table_rows(child.table, description, lazy)
     yield dlt.resource(_accounts(lazy), name="accounts", **_RAW_TABLE_HINTS)
 
 
@@ -112,8 +113,26 @@ class _LazyContext:
         return self._context
 
 
+@dataclass
+class RawBatch:
+    """Raw rows of one account, already Arrow, per table (the object's own and its child tables).
+
+    Pages become Arrow as soon as they arrive, so a batch holds compact JSON text rather than parsed
+    objects, and about ROWS_PER_BATCH rows go to dlt at once: dlt spends ~25 ms on each yielded item,
+    which per 100-object page would make it, not Stripe, the bottleneck.
+    """
+
+    account_id: str
+    tables: dict[str, list[pa.Table]] = field(default_factory=dict)
+    rows: int = 0
+
+    def add(self, table: str, rows: pa.Table) -> None:
+        self.tables.setdefault(table, []).append(rows)
+        self.rows += rows.num_rows
+
+
 def _produce(obj: StripeObject, lazy: _LazyContext):
-    def produce() -> Iterator[Batch]:
+    def produce() -> Iterator[RawBatch]:
         context = lazy.get()
         cursors = dlt.current.source_state().setdefault("cursors", {}).setdefault(obj.table, {})
         for reader in context.readers:
@@ -123,25 +142,32 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
             try:
                 account = reader.account_id
                 # An empty batch first, so every table exists even for an account without such objects.
-                yield Batch(account, [])
+                yield RawBatch(account)
                 progress = context.report.start(obj.table, account, "full")
                 cursor = Cursor.from_state(cursors.get(account))
                 # A full reload over an earlier sync must find the rows deleted meanwhile: track what it saw.
                 seen: set[str] | None = set() if cursor is not None and obj.deletable else None
+                pending = RawBatch(account)
                 last_log = time.monotonic()
-                for item in _coalesced(read_object(reader, context.executor, obj, cursor, context.now, progress)):
+                for item in read_object(reader, context.executor, obj, cursor, context.now, progress):
                     if isinstance(item, Cursor):
                         if seen is not None and progress.mode == "full":
-                            yield from _vanished(obj, account, seen, progress)
+                            for batch in _vanished(obj, account, seen, progress):
+                                _add_rows(pending, obj, batch, reader, context)
+                        if pending.rows:
+                            yield pending
                         # Saved only now that every row it covers has been yielded.
                         cursors[account] = item.to_state()
                         continue
                     if seen is not None:
                         seen.update(o["id"] for o in item.objects)
+                    _add_rows(pending, obj, item, reader, context)
+                    if pending.rows >= ROWS_PER_BATCH:
+                        yield pending
+                        pending = RawBatch(account)
                     if time.monotonic() - last_log > PROGRESS_EVERY_SECONDS:
                         last_log = time.monotonic()
                         log.info("%s of %s: %d rows so far", obj.table, account, progress.rows + progress.refetched)
-                    yield item
                 progress.elapsed = time.monotonic() - progress.started
                 log.info(
                     "%s of %s: %s sync, %d rows (%d re-fetched, %d deleted) in %.1fs",
@@ -155,26 +181,14 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
     return produce
 
 
-def _coalesced(items: Iterator[Batch | Cursor]) -> Iterator[Batch | Cursor]:
-    """Joins pages into batches of about ROWS_PER_BATCH rows: dlt's cost per yielded item is ~25 ms,
-    so 100-object pages would make it, not Stripe, the bottleneck."""
-    pending: Batch | None = None
-    for item in items:
-        if isinstance(item, Batch) and pending is not None and pending.deleted == item.deleted:
-            pending.objects.extend(item.objects)
-        else:
-            if pending is not None:
-                yield pending
-            if not isinstance(item, Batch):
-                pending = None
-                yield item
-                continue
-            pending = Batch(item.account_id, list(item.objects), item.deleted)
-        if len(pending.objects) >= ROWS_PER_BATCH:
-            yield pending
-            pending = None
-    if pending is not None:
-        yield pending
+def _add_rows(pending: RawBatch, obj: StripeObject, batch: Batch, reader: StripeReader, context: SyncContext) -> None:
+    pending.add(obj.table, raw_table(batch.account_id, batch.objects, context.synced_at, deleted=batch.deleted))
+    if batch.deleted:
+        return  # a deleted parent's children keep their last state
+    for child in obj.children:
+        for parent_id, children in _children(child, batch.objects, reader, context):
+            if children:
+                pending.add(child.table, raw_table(batch.account_id, children, context.synced_at, parent_id))
 
 
 def _vanished(obj: StripeObject, account: str, seen: set[str], progress) -> Iterator[Batch]:
@@ -189,35 +203,18 @@ def _vanished(obj: StripeObject, account: str, seen: set[str], progress) -> Iter
         yield Batch(account, [orjson.loads(o) for o in gone], deleted=True)
 
 
-def _rows(table: str, description: str, lazy: _LazyContext) -> DltResource:
+def _table_rows(table: str, description: str, lazy: _LazyContext) -> DltResource:
     @dlt.transformer(name=table, **_RAW_TABLE_HINTS)
-    def rows(batch: Batch) -> Iterator[Any]:
-        if not batch.objects:
-            # An empty Arrow table creates the table with exactly the raw columns (dlt's own marker would
-            # add dlt columns the Arrow rows lack).
+    def rows(batch: RawBatch) -> Iterator[pa.Table]:
+        parts = batch.tables.get(table)
+        if parts:
+            yield pa.concat_tables(parts)
+        elif not batch.rows:
+            # The first, empty batch of an account: an empty Arrow table creates the table with exactly the
+            # raw columns (dlt's own marker would add dlt columns the Arrow rows lack).
             yield raw_table(batch.account_id, [], lazy.get().synced_at)
-            return
-        yield raw_table(batch.account_id, batch.objects, lazy.get().synced_at, deleted=batch.deleted)
 
     rows.__doc__ = description
-    return rows
-
-
-def _child_rows(child: ChildList, parent: StripeObject, lazy: _LazyContext) -> DltResource:
-    @dlt.transformer(name=child.table, **_RAW_TABLE_HINTS)
-    def rows(batch: Batch) -> Iterator[Any]:
-        if not batch.objects:
-            yield raw_table(batch.account_id, [], lazy.get().synced_at)
-            return
-        if batch.deleted:
-            return  # a deleted parent's children keep their last state
-        context = lazy.get()
-        reader = next(r for r in context.readers if _account_label(r) == batch.account_id)
-        for parent_id, children in _children(child, batch.objects, reader, context):
-            if children:
-                yield raw_table(batch.account_id, children, context.synced_at, parent_id)
-
-    rows.__doc__ = f"{child.table.replace('_', ' ').capitalize()}, read with their {parent.object_type}."
     return rows
 
 
