@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
 from orchestration.simulator.mutations import mutate_account
@@ -30,7 +29,7 @@ from orchestration.settings import Settings
 started = time.monotonic()
 report = sync_accounts(Settings.from_env(), now=int(sys.argv[1]))
 elapsed = time.monotonic() - started
-rows = sum(p.rows + p.refetched + p.deleted for p in report.progress.values())
+rows = sum(p.rows + p.refetched + p.deleted + p.child_rows for p in report.progress.values())
 print(json.dumps({"elapsed": elapsed, "rows": rows, "failures": report.failures,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

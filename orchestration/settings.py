@@ -55,6 +55,8 @@ class Settings:
     data_dir: Path
     """Where local state lives: the DuckDB file by default and dlt's pipeline working folders."""
     duckdb_path: Path
+    duckdb_memory_limit: str
+    """DuckDB's memory cap while loading (it spills to disk beyond it)."""
     postgres: dict[str, str]
     max_network_retries: int
     requests_per_second: float | None
@@ -78,6 +80,7 @@ class Settings:
             warehouse=warehouse,
             data_dir=data_dir,
             duckdb_path=duckdb_path,
+            duckdb_memory_limit=env.get("DUCKDB_MEMORY_LIMIT", "256MB"),
             postgres={
                 "host": env.get("POSTGRES_HOST", "localhost"),
                 "port": env.get("POSTGRES_PORT", "5432"),

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import dlt
 from dlt.common.configuration.specs import ConnectionStringCredentials
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from orchestration.ingest.report import SyncReport
 from orchestration.settings import Settings
@@ -30,7 +31,12 @@ def stripe_pipeline(settings: Settings) -> dlt.Pipeline:
         )
         destination = dlt.destinations.postgres(credentials=credentials)
     else:
-        destination = dlt.destinations.duckdb(credentials=str(settings.duckdb_path))
+        # DuckDB takes up to 80% of RAM by default for a merge; a cap keeps a sync's memory flat as the
+        # account grows (DuckDB spills to disk beyond it).
+        credentials = DuckDbCredentials(
+            str(settings.duckdb_path), global_config={"memory_limit": settings.duckdb_memory_limit}
+        )
+        destination = dlt.destinations.duckdb(credentials=credentials)
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         destination=destination,

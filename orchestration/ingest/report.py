@@ -16,6 +16,8 @@ class ObjectProgress:
     rows: int = 0
     deleted: int = 0
     refetched: int = 0
+    child_rows: int = 0
+    """Rows of its child tables (invoice lines, subscription items, …) read with it."""
     started: float = field(default_factory=time.monotonic)
     elapsed: float = 0.0
     cursor: int | None = None

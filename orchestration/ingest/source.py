@@ -153,7 +153,7 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
                     if isinstance(item, Cursor):
                         if seen is not None and progress.mode == "full":
                             for batch in _vanished(obj, account, seen, progress):
-                                _add_rows(pending, obj, batch, reader, context)
+                                _add_rows(pending, obj, batch, reader, context, progress)
                         if pending.rows:
                             yield pending
                         # Saved only now that every row it covers has been yielded.
@@ -161,7 +161,7 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
                         continue
                     if seen is not None:
                         seen.update(o["id"] for o in item.objects)
-                    _add_rows(pending, obj, item, reader, context)
+                    _add_rows(pending, obj, item, reader, context, progress)
                     if pending.rows >= ROWS_PER_BATCH:
                         yield pending
                         pending = RawBatch(account)
@@ -181,7 +181,9 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
     return produce
 
 
-def _add_rows(pending: RawBatch, obj: StripeObject, batch: Batch, reader: StripeReader, context: SyncContext) -> None:
+def _add_rows(
+    pending: RawBatch, obj: StripeObject, batch: Batch, reader: StripeReader, context: SyncContext, progress
+) -> None:
     pending.add(obj.table, raw_table(batch.account_id, batch.objects, context.synced_at, deleted=batch.deleted))
     if batch.deleted:
         return  # a deleted parent's children keep their last state
@@ -189,6 +191,7 @@ def _add_rows(pending: RawBatch, obj: StripeObject, batch: Batch, reader: Stripe
         for parent_id, children in _children(child, batch.objects, reader, context):
             if children:
                 pending.add(child.table, raw_table(batch.account_id, children, context.synced_at, parent_id))
+                progress.child_rows += len(children)
 
 
 def _vanished(obj: StripeObject, account: str, seen: set[str], progress) -> Iterator[Batch]:

@@ -1,0 +1,228 @@
+"""The true MRR of a generated account, from the generator's own history, to check the warehouse against.
+
+The warehouse has to reconstruct subscription history from invoice lines and subscription dates; the
+generator knows it: `SimulatedAccount.subscription_history` holds every version of every subscription (status,
+items, discount, billing period, from its `at`). `expected_customer_mrr` applies the project's MRR definition
+(the dbt docs block `mrr_definition`, from `mrr.md`) to that history, with the account's own prices and coupons:
+
+- a month's figure is the value at the month's last second, or at `as_of` for the current month;
+- a subscription counts while its status is `active` or `past_due` (not after `ended_at`);
+- licensed recurring prices only; per-unit `unit_amount × quantity`, tiered `graduated`/`volume` arithmetic
+  with flat amounts; normalised to a month (day × 365/12, week × 52/12, month, year ÷ 12, ÷ interval_count);
+- discounts: `forever` from their start, `repeating` until their `end`, `once` for the first billing period
+  (the first one after any trial); percent_off on the value, amount_off normalised like the price, in the
+  coupon's currency only; never below zero;
+- major units (zero-decimal and three-decimal currencies handled).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from orchestration.simulator.account import SimulatedAccount
+from orchestration.simulator.records import DiscountRec, SubscriptionVersion
+from orchestration.simulator.timeline import add_months
+
+COUNTED_STATUSES = frozenset({"active", "past_due"})
+# Stripe's zero-decimal and three-decimal currencies; every other currency has two decimals.
+ZERO_DECIMAL = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
+)
+THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
+MONTHS_PER_INTERVAL = {"day": 12 / 365, "week": 12 / 52, "month": 1.0, "year": 12.0}
+"""How many months one interval lasts: an amount per interval divided by this is per month."""
+ONCE_SLACK = 60
+"""Seconds a `once` discount may start after the billing period it covers (as in the dbt model)."""
+
+CustomerMonth = tuple[str, str, date]
+"""(customer id, currency, first day of the month)."""
+
+
+def expected_customer_mrr(account: SimulatedAccount, as_of: int, discounts: str = "all") -> dict[CustomerMonth, float]:
+    """The true MRR (major units) per customer, currency and month, at the grain of `customer_mrr_monthly`.
+
+    A key for every month in which the customer has MRR, and for each month in which it falls to zero after
+    a month with MRR (the churn month, value 0.0); months at zero after that have no key. Months run from
+    the account's first subscription to the month of `as_of` (unix seconds), whose figure is the value at
+    `as_of`. `discounts` is the dbt var `mrr_discounts`: `all`, `forever_only` or `none`.
+    """
+    if discounts not in ("all", "forever_only", "none"):
+        raise ValueError(f"discounts must be all, forever_only or none, not {discounts!r}")
+    history = account.subscription_history
+    if not history:
+        raise ValueError("the account has no subscription history: only generated accounts can be checked")
+    prices = _with_hidden(account, "prices")
+    coupons = {coupon["id"]: coupon for coupon in account.objects.get("coupons", [])}
+    subscriptions = {sub["id"]: sub for sub in account.objects["subscriptions"]}
+
+    # In time order: a payment retried past the next period's start (daily and weekly plans) is recorded
+    # after that period's versions. Stable, so versions of one instant keep their order.
+    history = {sub_id: sorted(versions, key=lambda version: version.at) for sub_id, versions in history.items()}
+    first = min(versions[0].at for versions in history.values() if versions)
+    values: dict[tuple[str, str], dict[date, float]] = defaultdict(dict)
+    for month, instant in evaluation_instants(first, as_of):
+        for subscription_id, versions in history.items():
+            subscription = subscriptions[subscription_id]
+            currency = subscription["currency"].lower()
+            mrr = _subscription_mrr(versions, instant, currency, prices, coupons, discounts)
+            if mrr is not None:
+                key = (subscription["customer"], currency)
+                values[key][month] = values[key].get(month, 0.0) + mrr
+
+    expected: dict[CustomerMonth, float] = {}
+    months = [month for month, _ in evaluation_instants(first, as_of)]
+    for (customer_id, currency), by_month in values.items():
+        previous = 0.0
+        for month in months:
+            mrr = by_month.get(month, 0.0)
+            if mrr > 0 or previous > 0:
+                expected[(customer_id, currency, month)] = mrr
+            previous = mrr
+    return expected
+
+
+def evaluation_instants(first: int, as_of: int) -> Iterable[tuple[date, int]]:
+    """(month, instant) from the month of `first` to that of `as_of`: each month's last second, or `as_of`."""
+    moment = datetime.fromtimestamp(first, UTC)
+    year, month = moment.year, moment.month
+    last = datetime.fromtimestamp(as_of, UTC)
+    while (year, month) <= (last.year, last.month):
+        next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
+        month_end = calendar.timegm((next_year, next_month, 1, 0, 0, 0)) - 1
+        yield date(year, month, 1), min(month_end, as_of)
+        year, month = next_year, next_month
+
+
+def _subscription_mrr(
+    versions: list[SubscriptionVersion],
+    instant: int,
+    currency: str,
+    prices: dict[str, dict[str, Any]],
+    coupons: dict[str, dict[str, Any]],
+    discounts: str,
+) -> float | None:
+    """The subscription's MRR at `instant`; None when it does not count then."""
+    state = _state_at(versions, instant)
+    if state is None or state.status not in COUNTED_STATUSES:
+        return None
+    # An ended subscription never counts again, whatever is recorded after (a late payment of an old invoice).
+    if any(version.ended_at is not None and version.ended_at <= instant for version in versions):
+        return None
+    licensed = [
+        (prices[item.price_id], item.quantity)
+        for item in state.items
+        if item.quantity is not None and _is_licensed(prices[item.price_id])
+    ]
+    if not licensed:
+        return None
+    value = sum(_monthly(_amount(price, quantity), price, currency) for price, quantity in licensed)
+    percent_off, amount_off = 0.0, 0.0
+    for discount in _discounts_in_effect(versions, instant, coupons, discounts):
+        coupon = coupons[discount.coupon_id]
+        if coupon.get("percent_off") is not None:
+            percent_off += float(coupon["percent_off"])
+        if coupon.get("amount_off") is not None and (coupon.get("currency") or "").lower() == currency:
+            amount_off += _monthly(coupon["amount_off"], licensed[0][0], currency)
+    return max(0.0, value * (100 - min(percent_off, 100.0)) / 100 - amount_off)
+
+
+def _state_at(versions: list[SubscriptionVersion], instant: int) -> SubscriptionVersion | None:
+    state = None
+    for version in versions:
+        if version.at > instant:
+            break
+        state = version
+    return state
+
+
+def _discounts_in_effect(
+    versions: list[SubscriptionVersion], instant: int, coupons: dict[str, dict[str, Any]], discounts: str
+) -> list[DiscountRec]:
+    """The subscription's discounts whose window (by coupon duration) holds `instant`."""
+    if discounts == "none":
+        return []
+    found = {version.discount.id: version.discount for version in versions if version.discount is not None}
+    in_effect = []
+    for discount in found.values():
+        coupon = coupons[discount.coupon_id]
+        duration = coupon["duration"]
+        if discounts == "forever_only" and duration != "forever":
+            continue
+        if duration == "once":
+            window = _first_billing_period(versions, discount.start)
+        elif duration == "repeating":
+            end = discount.end if discount.end is not None else add_months(discount.start, coupon["duration_in_months"])
+            window = (discount.start, end)
+        else:
+            window = (discount.start, discount.end)
+        if window is not None and window[0] <= instant and (window[1] is None or instant < window[1]):
+            in_effect.append(discount)
+    return in_effect
+
+
+def _first_billing_period(versions: list[SubscriptionVersion], start: int) -> tuple[int, int] | None:
+    """The first billing period starting at or after `start`, trials aside: what a `once` coupon covers."""
+    for version in versions:
+        if version.status == "trialing" or version.current_period_start < start - ONCE_SLACK:
+            continue
+        return version.current_period_start, version.current_period_end
+    return None
+
+
+def _is_licensed(price: dict[str, Any]) -> bool:
+    recurring = price.get("recurring")
+    return recurring is not None and (recurring.get("usage_type") or "licensed") == "licensed"
+
+
+def _amount(price: dict[str, Any], quantity: int) -> float:
+    """What `quantity` units cost per billing interval, in minor units."""
+    if price.get("billing_scheme") != "tiered":
+        unit = price.get("unit_amount_decimal")
+        return float(unit if unit is not None else price.get("unit_amount") or 0) * quantity
+    tiers = sorted(price["tiers"], key=lambda tier: (tier["up_to"] is None, tier["up_to"] or 0))
+    if price.get("tiers_mode") == "volume":
+        floor = 0
+        for tier in tiers:
+            if (quantity > floor or floor == 0) and (tier["up_to"] is None or quantity <= tier["up_to"]):
+                return quantity * _tier_unit(tier) + _tier_flat(tier)
+            floor = tier["up_to"] or floor
+        return 0.0
+    total, floor = 0.0, 0
+    for tier in tiers:
+        if quantity <= floor:
+            break
+        ceiling = quantity if tier["up_to"] is None else min(quantity, tier["up_to"])
+        total += (ceiling - floor) * _tier_unit(tier) + _tier_flat(tier)
+        floor = ceiling
+    return total
+
+
+def _tier_unit(tier: dict[str, Any]) -> float:
+    unit = tier.get("unit_amount_decimal")
+    return float(unit if unit is not None else tier.get("unit_amount") or 0)
+
+
+def _tier_flat(tier: dict[str, Any]) -> float:
+    flat = tier.get("flat_amount_decimal")
+    return float(flat if flat is not None else tier.get("flat_amount") or 0)
+
+
+def _monthly(amount: float, price: dict[str, Any], currency: str) -> float:
+    """An amount per billing interval of `price` (minor units) as a monthly amount in major units."""
+    recurring = price["recurring"]
+    months = MONTHS_PER_INTERVAL[recurring["interval"]] * (recurring.get("interval_count") or 1)
+    return amount / months / 10 ** _exponent(currency)
+
+
+def _exponent(currency: str) -> int:
+    return 0 if currency in ZERO_DECIMAL else 3 if currency in THREE_DECIMAL else 2
+
+
+def _with_hidden(account: SimulatedAccount, name: str) -> dict[str, dict[str, Any]]:
+    """The objects of list `name` by id, with the fields the API shows only on expansion (a price's tiers)."""
+    hidden = account.hidden_fields.get(name, {})
+    return {obj["id"]: {**obj, **hidden.get(obj["id"], {})} for obj in account.objects.get(name, [])}
