@@ -126,6 +126,13 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         children=(INVOICE_LINES,),
     ),
     StripeObject(
+        "invoice_payments",
+        "invoice_payment",
+        "/v1/invoice_payments",
+        "Invoice payments: which payment intent paid which invoice (a charge no longer names its invoice).",
+        event_types=("invoice_payment.*",),
+    ),
+    StripeObject(
         "invoice_items",
         "invoiceitem",
         "/v1/invoiceitems",
