@@ -134,8 +134,12 @@ def _prepare_environment() -> Settings:
     os.environ["DUCKDB_PATH"] = str(settings.duckdb_path)
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster_home")))
     dagster_home.mkdir(parents=True, exist_ok=True)
-    # An empty dagster.yaml is Dagster's way of saying "the defaults are meant", silencing its warning.
-    (dagster_home / "dagster.yaml").touch()
+    instance_config = dagster_home / "dagster.yaml"
+    if not instance_config.exists():
+        # The ingester's progress lines (rows, pages, elapsed per object) reach the run's Dagster log.
+        instance_config.write_text(
+            "python_logs:\n  managed_python_loggers:\n    - orchestration\n  python_log_level: INFO\n"
+        )
     return settings
 
 

@@ -14,6 +14,7 @@ class ObjectProgress:
     mode: str = "full"
     """`full` (first sync or 30-day fallback) or `incremental`."""
     rows: int = 0
+    pages: int = 0
     deleted: int = 0
     refetched: int = 0
     child_rows: int = 0

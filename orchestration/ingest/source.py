@@ -167,12 +167,16 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
                         pending = RawBatch(account)
                     if time.monotonic() - last_log > PROGRESS_EVERY_SECONDS:
                         last_log = time.monotonic()
-                        log.info("%s of %s: %d rows so far", obj.table, account, progress.rows + progress.refetched)
+                        log.info(
+                            "%s of %s: %d rows in %d pages so far, %.0fs",
+                            obj.table, account, progress.rows + progress.refetched, progress.pages,
+                            time.monotonic() - progress.started,
+                        )  # fmt: skip
                 progress.elapsed = time.monotonic() - progress.started
                 log.info(
-                    "%s of %s: %s sync, %d rows (%d re-fetched, %d deleted) in %.1fs",
-                    obj.table, account, progress.mode, progress.rows + progress.refetched,
-                    progress.refetched, progress.deleted, progress.elapsed,
+                    "%s of %s: %s sync, %d rows in %d pages (%d re-fetched, %d deleted, %d child rows) in %.1fs",
+                    obj.table, account, progress.mode, progress.rows + progress.refetched, progress.pages,
+                    progress.refetched, progress.deleted, progress.child_rows, progress.elapsed,
                 )  # fmt: skip
             except StripeReadError as exc:
                 log.error("%s of %s failed: %s", obj.table, account, exc)

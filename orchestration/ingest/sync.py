@@ -92,6 +92,7 @@ def read_object(
             if page:
                 newest = max(newest or 0, max(o.get("created") or 0 for o in page))
                 progress.rows += len(page)
+                progress.pages += 1
                 yield Batch(reader.account_id, page)
 
     if progress.mode == "incremental" and obj.event_types:
