@@ -1,0 +1,108 @@
+{#
+    Helpers of the MRR models (models/intermediate/int_stripe__*, marts/analytics/*mrr_monthly).
+    The definition they implement is the docs block `mrr_definition` (models/intermediate/_int_stripe__docs.md).
+#}
+
+
+{#
+    The instant the current month's MRR is evaluated at: the var `mrr_as_of`, by default the time of the run.
+    Give it as unix seconds or as a UTC 'YYYY-MM-DD HH:MM:SS' for reproducible runs and tests:
+    `dbt build --vars '{mrr_as_of: 1767225600}'`.
+#}
+{% macro mrr_as_of() -%}
+    {%- set as_of = var('mrr_as_of', none) -%}
+    {%- if as_of is none or as_of | string | trim == '' -%}
+        {{ to_utc_timestamp(dbt.current_timestamp()) }}
+    {%- elif as_of is number or (as_of | string | trim).isdigit() -%}
+        {{ epoch_to_timestamp(as_of | string | trim) }}
+    {%- else -%}
+        cast('{{ as_of | string | trim }}' as {{ dbt.type_timestamp() }})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    Which coupon durations count against MRR, from the var `mrr_discounts`: `all` (default), `forever_only`
+    (Stripe's dashboard default) or `none`. Returns a boolean SQL expression over the duration column.
+#}
+{% macro mrr_discount_duration_filter(duration_column) -%}
+    {%- set mode = var('mrr_discounts', 'all') -%}
+    {%- if mode == 'all' -%}
+        {{ duration_column }} in ('once', 'repeating', 'forever')
+    {%- elif mode == 'forever_only' -%}
+        {{ duration_column }} = 'forever'
+    {%- elif mode == 'none' -%}
+        1 = 0
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("var mrr_discounts must be one of all, forever_only, none; got '" ~ mode ~ "'") }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    An amount per billing interval (in the currency's minor unit) as a monthly amount in major units:
+    day x 365/12, week x 52/12, month x 1, year / 12, each divided by the interval count, then / 10^exponent.
+    Rounded once, to 6 decimals, so that every later sum is exact decimal arithmetic.
+    Null for an unknown interval.
+#}
+{% macro mrr_normalise(amount, recurring_interval, interval_count, exponent) -%}
+    {{ mrr_divide(
+        '(' ~ amount ~ ') * case ' ~ recurring_interval
+            ~ " when 'day' then 365 when 'week' then 52 when 'month' then 12 when 'year' then 1 end",
+        '12 * coalesce(' ~ interval_count ~ ', 1) * cast(power(10, coalesce(' ~ exponent ~ ', 2)) as ' ~ dbt.type_bigint() ~ ')'
+    ) }}
+{%- endmacro %}
+
+
+{# numerator / denominator as numeric(28, 6), null when the denominator is 0 or null: the MRR rates. #}
+{% macro mrr_ratio(numerator, denominator) -%}
+    {#- Cast outside the case too: Postgres drops the numeric's scale from a case's type. -#}
+    cast(case when {{ denominator }} <> 0 then {{ mrr_divide(numerator, denominator) }} end as {{ dbt.type_numeric() }})
+{%- endmacro %}
+
+
+{#
+    numerator / denominator (positive) as numeric(28, 6), rounded half away from zero, in exact decimal
+    arithmetic on every warehouse, so that DuckDB and Postgres give the same figures to the last decimal.
+    Operands carry up to 12 decimals.
+#}
+{% macro mrr_divide(numerator, denominator) -%}
+    {{ return(adapter.dispatch('mrr_divide')(numerator, denominator)) }}
+{%- endmacro %}
+
+{% macro default__mrr_divide(numerator, denominator) -%}
+    cast(round(cast({{ numerator }} as numeric) / cast({{ denominator }} as numeric), 6) as {{ dbt.type_numeric() }})
+{%- endmacro %}
+
+{% macro duckdb__mrr_divide(numerator, denominator) -%}
+    {#- DuckDB divides decimals as doubles: divide integers instead (both operands in units of 10^-12) and
+        round half away from zero with integer arithmetic, then scale the millionths back. -#}
+    {%- set n = 'cast(cast(' ~ numerator ~ ' as decimal(38, 12)) * 1000000000000 as hugeint)' -%}
+    {%- set d = 'cast(cast(' ~ denominator ~ ' as decimal(38, 12)) * 1000000000000 as hugeint)' -%}
+    cast(
+        cast(sign({{ n }}) * ((2 * abs({{ n }}) * 1000000 + {{ d }}) // (2 * {{ d }})) as decimal(38, 0))
+        * cast(0.000001 as decimal(7, 6))
+        as {{ dbt.type_numeric() }}
+    )
+{%- endmacro %}
+
+
+{#
+    A join clause that unnests a JSON array held as text: one row per element, as JSON text in
+    `<alias>.element`; no row when the array is null. Used for a price's `tiers`.
+#}
+{% macro cross_join_json_array(json_column, alias) -%}
+    {{ return(adapter.dispatch('cross_join_json_array')(json_column, alias)) }}
+{%- endmacro %}
+
+{% macro default__cross_join_json_array(json_column, alias) -%}
+    {{ exceptions.raise_compiler_error("cross_join_json_array is not implemented for adapter " ~ adapter.type()) }}
+{%- endmacro %}
+
+{% macro duckdb__cross_join_json_array(json_column, alias) -%}
+    cross join lateral unnest(cast(json_extract({{ json_column }}, '$[*]') as {{ dbt.type_string() }}[])) as {{ alias }} (element)
+{%- endmacro %}
+
+{% macro postgres__cross_join_json_array(json_column, alias) -%}
+    cross join lateral jsonb_array_elements_text(cast({{ json_column }} as jsonb)) as {{ alias }} (element)
+{%- endmacro %}

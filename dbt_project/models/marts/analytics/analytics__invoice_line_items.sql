@@ -1,0 +1,65 @@
+-- The analysts' `analytics.invoice_line_items`: one row per invoice line, with its invoice's customer and
+-- status beside it.
+{{ config(alias='invoice_line_items') }}
+
+with
+
+invoice_line_items as (
+
+    select * from {{ ref('stripe__invoice_line_items') }}
+
+),
+
+invoices as (
+
+    select * from {{ ref('stripe__invoices') }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        invoice_line_items.account_id,
+        invoice_line_items.line_item_id,
+        invoice_line_items.invoice_id,
+        invoices.customer_id,
+        invoice_line_items.subscription_id,
+        invoice_line_items.subscription_item_id,
+        invoice_line_items.invoice_item_id,
+        invoice_line_items.price_id,
+        invoice_line_items.product_id,
+
+        -- strings
+        invoice_line_items.parent_type,
+        invoice_line_items.description,
+        invoices.status as invoice_status,
+        invoice_line_items.currency,
+
+        -- numerics
+        invoice_line_items.quantity,
+        invoice_line_items.unit_amount_decimal,
+        invoice_line_items.amount,
+        invoice_line_items.amount_decimal,
+        invoice_line_items.discount_amount,
+        invoice_line_items.discount_amount_decimal,
+        invoice_line_items.tax_amount,
+        invoice_line_items.tax_amount_decimal,
+
+        -- booleans
+        coalesce(invoice_line_items.is_proration, false) as is_proration,
+        invoice_line_items.is_discountable,
+
+        -- timestamps
+        invoice_line_items.period_start_at,
+        invoice_line_items.period_end_at,
+        invoices.created_at as invoice_created_at
+
+    from invoice_line_items
+    left join invoices
+        on invoices.account_id = invoice_line_items.account_id
+        and invoices.invoice_id = invoice_line_items.invoice_id
+
+)
+
+select * from final
