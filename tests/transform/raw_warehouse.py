@@ -20,6 +20,7 @@ RAW_TABLES = (
     "charges",
     "coupons",
     "invoices",
+    "invoice_payments",
     "plans",
     "subscriptions",
     "events",
