@@ -1,26 +1,9 @@
 with
 
-source as (
-
-    select * from {{ source('stripe_raw', 'disputes') }}
-
-),
-
-currency_exponents as (
-
-    select * from {{ ref('currency_exponents') }}
-
-),
-
 source_with_exponent as (
 
-    -- The currency's exponent turns minor units into major units below (the macro defaults it to 2).
-    select
-        source.*,
-        currency_exponents.exponent as currency_exponent
-    from source
-    left join currency_exponents
-        on currency_exponents.currency = {{ json_text('source.object_json', 'currency') }}
+    -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
+    {{ stripe_source_with_currency_exponent('disputes') }}
 
 ),
 
