@@ -28,3 +28,27 @@ def pipeline_env(tmp_path, monkeypatch, simulator):
     for name in ("DUCKDB_PATH", "STRIPE_ACCOUNT_IDS", "WAREHOUSE", "DBT_TARGET"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "data"
+
+
+# A real PostgreSQL server (scripts/postgres.sh installs and starts it), for the tests of WAREHOUSE=postgres.
+# If it cannot be had, the tests that ask for it fail with the script's output: they never skip.
+@pytest.fixture(scope="session")
+def postgres_server():
+    from postgres import PostgresUnavailable, running_postgres
+
+    failure = None
+    try:
+        with running_postgres() as server:
+            yield server
+    except PostgresUnavailable as exc:
+        failure = str(exc)
+    if failure:
+        pytest.fail(f"no PostgreSQL server for the tests: {failure}", pytrace=False)
+
+
+@pytest.fixture
+def postgres_database(postgres_server, request):
+    """A fresh, empty database on the session's server, dropped after the test; its PostgresParams."""
+    params = postgres_server.create_database(request.node.name)
+    yield params
+    postgres_server.drop_database(params.database)

@@ -1,0 +1,149 @@
+"""Simulator → dlt → Postgres → dbt, through the Dagster job, as `stripe-warehouse run` does it.
+
+The same run as test_end_to_end.py, on a real PostgreSQL server (scripts/postgres.sh) chosen by
+configuration only: WAREHOUSE=postgres, DBT_TARGET=postgres and the POSTGRES_* variables.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestration.cli import main
+from orchestration.ingest.stripe_objects import STRIPE_OBJECTS
+
+# Two full runs, on a 2-core CI machine; the first may also install PostgreSQL (scripts/postgres.sh).
+pytestmark = pytest.mark.timeout(1200)
+
+RAW = "stripe_raw"
+CLEAN = "stripe"
+TEST_KINDS = ("test", "unit_test")
+
+
+def expected_raw_ids(account) -> dict[str, set[str]]:
+    """Per raw table, the ids of every object the simulator serves for it (default filters lifted)."""
+    expected: dict[str, set[str]] = {"accounts": {account.account_id}}
+    for obj in STRIPE_OBJECTS:
+        name = obj.list_path.removeprefix("/v1/")
+        parents: dict[str, dict] = {}
+        for params in obj.passes:
+            typed = {k: {"true": True, "false": False}.get(v, v) for k, v in params.items()}
+            parents |= {item["id"]: item for item in account.listable(name, **typed)}
+        expected[obj.table] = set(parents)
+        for child in obj.children:
+            if child.list_path:  # a list of its own (invoice lines): every object of it
+                expected[child.table] = {item["id"] for item in account.objects[child.table]}
+            else:  # only embedded (subscription discounts): those the listed parents carry
+                embedded = (parent.get(child.embedded_field) or [] for parent in parents.values())
+                expected[child.table] = {d if isinstance(d, str) else d["id"] for items in embedded for d in items}
+    return expected
+
+
+def tables(cursor, schema: str) -> set[str]:
+    cursor.execute(
+        """
+        select table_name from information_schema.tables
+        where table_schema = %s and table_type = 'BASE TABLE' and table_name not like '\\_dlt\\_%%'
+        """,
+        (schema,),
+    )
+    return {row[0] for row in cursor.fetchall()}
+
+
+def column(cursor, schema: str, table: str, name: str) -> list[str]:
+    cursor.execute(f'select "{name}" from "{schema}"."{table}"')
+    return [row[0] for row in cursor.fetchall()]
+
+
+def row_count(cursor, schema: str, table: str) -> int:
+    cursor.execute(f'select count(*) from "{schema}"."{table}"')
+    return cursor.fetchone()[0]
+
+
+def dbt_results(target_root: Path) -> dict[str, str]:
+    """unique_id → status of every node of the one dbt invocation under `target_root` (run_results.json)."""
+    (path,) = target_root.glob("*/run_results.json")
+    return {result["unique_id"]: result["status"] for result in json.loads(path.read_text())["results"]}
+
+
+def assert_dbt_build_passed(target_root: Path) -> None:
+    """Every model and seed built, every data and unit test passed (or warned, as its severity says)."""
+    results = dbt_results(target_root)
+    tests = {node: status for node, status in results.items() if node.split(".")[0] in TEST_KINDS}
+    built = {node: status for node, status in results.items() if node.split(".")[0] not in TEST_KINDS}
+    assert tests, "dbt ran no test"
+    assert any(node.startswith("model.stripe_warehouse.stripe__") for node in built), "dbt built no stripe table"
+    # `warn`: a test of severity warn, e.g. the data lag of the generated account's last activity.
+    assert {node: status for node, status in tests.items() if status not in ("pass", "warn")} == {}
+    assert {node: status for node, status in built.items() if status != "success"} == {}
+
+
+@pytest.fixture
+def postgres_env(pipeline_env, postgres_database, monkeypatch):
+    """The pipeline's environment, with the warehouse switched to the test's own Postgres database."""
+    monkeypatch.setenv("WAREHOUSE", "postgres")
+    monkeypatch.setenv("DBT_TARGET", "postgres")
+    for name, value in postgres_database.env().items():
+        monkeypatch.setenv(name, value)
+    return postgres_database
+
+
+def test_each_test_gets_a_database_of_its_own_on_a_local_server(postgres_database):
+    connection = postgres_database.connect()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("select current_database(), current_setting('listen_addresses')")
+        assert cursor.fetchone() == (postgres_database.database, "127.0.0.1")
+        cursor.execute("select count(*) from information_schema.schemata where schema_name like 'stripe%%'")
+        assert cursor.fetchone() == (0,)
+    finally:
+        connection.close()
+
+
+def test_run_on_postgres_loads_every_object_and_builds_the_models(
+    postgres_env, simulated_account, tmp_path, monkeypatch, capsys
+):
+    # Dagster gives each dbt invocation its own artifact folder (run_results.json) under DBT_TARGET_PATH.
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_first_run"))
+    assert main(["run"]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "stripe.customers" in printed
+    assert_dbt_build_passed(tmp_path / "dbt_first_run")
+
+    expected = expected_raw_ids(simulated_account)
+    for table in ("customers", "subscriptions", "invoices", "invoice_line_items", "charges", "events"):
+        assert expected[table], f"the generated account has no {table}: the test would prove little"
+    connection = postgres_env.connect()
+    try:
+        cursor = connection.cursor()
+        assert tables(cursor, RAW) == set(expected)
+        for table, expected_ids in expected.items():
+            raw_ids = column(cursor, RAW, table, "id")
+            assert len(raw_ids) == len(set(raw_ids)), f"{RAW}.{table} has duplicate ids"
+            assert set(raw_ids) == expected_ids, table
+        assert set(column(cursor, RAW, "customers", "account_id")) == {simulated_account.account_id}
+
+        # Every raw table has its clean table, row for row.
+        clean = tables(cursor, CLEAN)
+        assert set(expected) <= clean, f"missing in schema {CLEAN}: {sorted(set(expected) - clean)}"
+        for table in expected:
+            assert row_count(cursor, CLEAN, table) == row_count(cursor, RAW, table), table
+        # Canceled subscriptions and inactive plans, hidden by Stripe's default filters, arrived too.
+        assert "canceled" in set(column(cursor, CLEAN, "subscriptions", "status"))
+    finally:
+        connection.close()
+
+    # A second run merges on (account_id, id): the same objects, no duplicates.
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_second_run"))
+    assert main(["run"]) == 0, capsys.readouterr().err
+    assert_dbt_build_passed(tmp_path / "dbt_second_run")
+    connection = postgres_env.connect()
+    try:
+        cursor = connection.cursor()
+        for table, expected_ids in expected.items():
+            assert row_count(cursor, RAW, table) == len(expected_ids), table
+            assert row_count(cursor, CLEAN, table) == len(expected_ids), table
+    finally:
+        connection.close()
