@@ -23,7 +23,7 @@ from orchestration.simulator.mutations import mutate_account
 
 KEY = "sk_live_benchmark_000000000000"
 CHILD = """
-import json, resource, sys, time
+import json, re, sys, time
 from orchestration.ingest.pipeline import sync_accounts
 from orchestration.settings import Settings
 started = time.monotonic()
@@ -31,7 +31,8 @@ report = sync_accounts(Settings.from_env(), now=int(sys.argv[1]))
 elapsed = time.monotonic() - started
 rows = sum(p.rows + p.refetched + p.deleted + p.child_rows for p in report.progress.values())
 print(json.dumps({"elapsed": elapsed, "rows": rows, "failures": report.failures,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forking parent.
+                  "peak_rss_mb": int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read())[1]) / 1024}))
 """
 
 

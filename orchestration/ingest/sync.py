@@ -15,6 +15,7 @@ and dlt commits its state with the load, so a sync that dies half way re-reads i
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -84,6 +85,8 @@ def read_object(
         progress.mode = "incremental"
         created_since = max(0, (cursor.created or 0) - OVERLAP_SECONDS)
 
+    listed: set[str] = set()
+    listed_since = int(time.time())
     for params in obj.passes:
         query = {**params, **_expand(obj.expand, "expand")}
         if created_since is not None:
@@ -93,10 +96,14 @@ def read_object(
                 newest = max(newest or 0, max(o.get("created") or 0 for o in page))
                 progress.rows += len(page)
                 progress.pages += 1
+                if created_since is not None:
+                    listed.update(o["id"] for o in page)
                 yield Batch(reader.account_id, page)
 
     if progress.mode == "incremental" and obj.event_types:
-        yield from _apply_events(reader, executor, obj, cursor.events - OVERLAP_SECONDS, progress)
+        # Objects just listed as new are already in their latest state, unless an event came after the list.
+        fresh = _ListedBefore(listed, listed_since - OVERLAP_SECONDS)
+        yield from _apply_events(reader, executor, obj, cursor.events - OVERLAP_SECONDS, progress, fresh)
     progress.cursor = newest
     yield Cursor(created=newest, events=now if obj.event_types else None)
 
@@ -109,8 +116,22 @@ def _needs_full_reload(obj: StripeObject, cursor: Cursor | None, now: int) -> bo
     return cursor.events is None or cursor.events < now - EVENT_RETENTION_SECONDS + RETENTION_MARGIN_SECONDS
 
 
+@dataclass(frozen=True)
+class _ListedBefore:
+    ids: set[str]
+    at: int
+
+    def covers(self, object_id: str, event: dict[str, Any]) -> bool:
+        return object_id in self.ids and event["created"] < self.at
+
+
 def _apply_events(
-    reader: StripeReader, executor: ThreadPoolExecutor, obj: StripeObject, since: int, progress: ObjectProgress
+    reader: StripeReader,
+    executor: ThreadPoolExecutor,
+    obj: StripeObject,
+    since: int,
+    progress: ObjectProgress,
+    fresh: _ListedBefore,
 ) -> Iterator[Batch]:
     # The newest event per object decides: deleted, or changed (re-fetched).
     latest: dict[str, dict[str, Any]] = {}
@@ -122,7 +143,7 @@ def _apply_events(
                 if object_id and (seen is None or event["created"] >= seen["created"]):
                     latest[object_id] = event
     deleted = [e["data"]["object"] for e in latest.values() if _is_deletion(obj, e)]
-    changed = [i for i, e in latest.items() if not _is_deletion(obj, e)]
+    changed = [i for i, e in latest.items() if not _is_deletion(obj, e) and not fresh.covers(i, e)]
     if deleted:
         progress.deleted += len(deleted)
         yield Batch(reader.account_id, deleted, deleted=True)

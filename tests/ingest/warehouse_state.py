@@ -16,7 +16,12 @@ PLATFORM_KEY = "sk_test_platform_0000000000"
 EXPANDABLE = {"tiers", "discounts"}
 # Counters Stripe changes without sending any event: an incremental sync cannot see them move, the next
 # full reconciliation does.
-SILENT_FIELDS = {"coupons": {"times_redeemed"}, "customers": {"next_invoice_sequence"}}
+SILENT_FIELDS = {
+    "coupons": {"times_redeemed"},
+    "customers": {"next_invoice_sequence"},
+    # Voiding an invoice cancels its open invoice payment; Stripe sends invoice.voided, no invoice_payment event.
+    "invoice_payments": {"status", "status_transitions"},
+}
 TOP_LEVEL = [obj for obj in STRIPE_OBJECTS if obj.table != "events"]
 
 
