@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from orchestration.settings import Settings
 
-# The schemas this project writes: dlt's raw tables, the clean Stripe tables and the marts.
-PROJECT_SCHEMAS = ("stripe_raw", "stripe", "analytics")
+# The schemas this project writes: dlt's raw tables, the clean Stripe tables, the marts and the lag checks.
+PROJECT_SCHEMAS = ("stripe_raw", "stripe", "analytics", "monitoring")
 
 _TABLES_SQL = """
     select table_schema, table_name
