@@ -13,9 +13,6 @@ tables stop loading: the data-lag checks must flag B, and only B, in the same bu
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
-import sys
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -26,6 +23,7 @@ import duckdb
 import orjson
 import pytest
 import yaml
+from dbt_runner import run_dbt
 from raw_warehouse import StripeObjects, write_raw_tables
 
 from orchestration.simulator import SimulatedAccount, generate_account
@@ -152,34 +150,10 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory, account, guest_created) 
 
 
 def _dbt(run_dir: Path, *args: str, expect_success: bool = True) -> dict[str, tuple[str, int | None]]:
-    """Runs dbt in its own process on run_dir/warehouse.duckdb (as Dagster does); each node's status and
-    failures (the rows a test returned).
-
-    Artifacts go to a target folder of the run, so the manifest Dagster loads from dbt_project/target stays.
-    """
+    """Runs dbt on run_dir/warehouse.duckdb; each node's status and failures (the rows a test returned)."""
     target = run_dir / "target"
-    completed = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("dbt")),
-            *args,
-            # DuckDB runs many small statements faster side by side than the profile's two threads.
-            "--threads",
-            "8",
-            "--project-dir",
-            str(PROJECT_ROOT),
-            "--profiles-dir",
-            str(PROJECT_ROOT),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(target / "logs"),
-        ],
-        env={**os.environ, "DBT_TARGET": "duckdb", "DUCKDB_PATH": "warehouse.duckdb"},
-        cwd=run_dir,
-        capture_output=True,
-        text=True,
-    )
-    assert (completed.returncode == 0) == expect_success, completed.stdout[-5000:] + completed.stderr[-5000:]
+    # DuckDB runs many small statements faster side by side than the profile's two threads.
+    run_dbt(run_dir, target, *args, "--threads", "8", expect_success=expect_success)
     results = orjson.loads((target / "run_results.json").read_bytes())["results"]
     return {r["unique_id"]: (r["status"], r["failures"]) for r in results}
 

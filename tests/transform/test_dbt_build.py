@@ -9,15 +9,13 @@ their parent's id as the ingester writes them.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_runner import run_dbt
 from raw_warehouse import RAW_TABLES, StripeObjects, write_raw_tables
 
 from orchestration.simulator.templates import build
@@ -687,33 +685,8 @@ def dbt_target(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _dbt(command: str, run_dir: Path, target: Path, *, expect_success: bool = True) -> None:
-    """Runs a dbt command in its own process, as Dagster does, on the DuckDB file run_dir/warehouse.duckdb.
-
-    Its own process because dbt-duckdb keeps its connection open for the life of the process. The DuckDB
-    path is relative to the working directory, so the profile is the same for every run and dbt's partial
-    parsing applies. Artifacts go to `target`, so the manifest Dagster loads from dbt_project/target stays.
-    """
-    completed = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("dbt")),
-            command,
-            "--vars",
-            LAG_VARS,
-            "--project-dir",
-            str(PROJECT_ROOT),
-            "--profiles-dir",
-            str(PROJECT_ROOT),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(target / "logs"),
-        ],
-        env={**os.environ, "DBT_TARGET": "duckdb", "DUCKDB_PATH": "warehouse.duckdb"},
-        cwd=run_dir,
-        capture_output=True,
-        text=True,
-    )
-    assert (completed.returncode == 0) == expect_success, completed.stdout[-5000:] + completed.stderr[-5000:]
+    """Runs a dbt command on run_dir/warehouse.duckdb, with lag thresholds the old fixture data meets."""
+    run_dbt(run_dir, target, command, "--vars", LAG_VARS, expect_success=expect_success)
 
 
 def _statuses(target: Path) -> dict[str, str]:

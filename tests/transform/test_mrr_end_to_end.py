@@ -9,9 +9,6 @@ A generated account's objects go into a temporary DuckDB's stripe_raw tables as 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -20,6 +17,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from dbt_runner import run_dbt
 from raw_warehouse import StripeObjects, write_raw_tables
 
 from orchestration.simulator import SimulatedAccount, generate_account
@@ -64,37 +62,23 @@ def raw_objects(account: SimulatedAccount) -> StripeObjects:
 def dbt_build(run_dir: Path, as_of: int) -> None:
     """`dbt build` of the MRR models and everything upstream, on run_dir/warehouse.duckdb, in its own process."""
     target = run_dir / "target"
-    completed = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("dbt")),
-            "build",
-            "--select",
-            "+customer_mrr_monthly +mrr_monthly +stripe__customers",
-            # Only the tests whose every parent is built here (not the other marts' tests on customers).
-            "--indirect-selection",
-            "cautious",
-            # The unit tests pin the rules on small inputs and run in test_dbt_build's full build.
-            "--exclude-resource-type",
-            "unit_test",
-            "--threads",
-            "4",
-            "--vars",
-            json.dumps({"mrr_as_of": as_of}),
-            "--project-dir",
-            str(PROJECT_ROOT),
-            "--profiles-dir",
-            str(PROJECT_ROOT),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(target / "logs"),
-        ],
-        env={**os.environ, "DBT_TARGET": "duckdb", "DUCKDB_PATH": "warehouse.duckdb"},
-        cwd=run_dir,
-        capture_output=True,
-        text=True,
+    run_dbt(
+        run_dir,
+        target,
+        "build",
+        "--select",
+        "+customer_mrr_monthly +mrr_monthly +stripe__customers",
+        # Only the tests whose every parent is built here (not the other marts' tests on customers).
+        "--indirect-selection",
+        "cautious",
+        # The unit tests pin the rules on small inputs and run in test_dbt_build's full build.
+        "--exclude-resource-type",
+        "unit_test",
+        "--threads",
+        "4",
+        "--vars",
+        json.dumps({"mrr_as_of": as_of}),
     )
-    assert completed.returncode == 0, completed.stdout[-5000:] + completed.stderr[-5000:]
 
 
 @pytest.fixture(scope="module")
