@@ -52,3 +52,29 @@ def postgres_database(postgres_server, request):
     params = postgres_server.create_database(request.node.name)
     yield params
     postgres_server.drop_database(params.database)
+
+
+# A real headless Chromium (Debian's package, installed by scripts/chromium.sh) driven by Playwright.
+# Like Postgres, a browser that cannot be had fails the tests that ask for it: they never skip.
+@pytest.fixture(scope="session")
+def chromium():
+    from browser import ChromiumUnavailable, launched_chromium
+
+    failure = None
+    try:
+        with launched_chromium() as browser:
+            yield browser
+    except ChromiumUnavailable as exc:
+        failure = str(exc)
+    if failure:
+        pytest.fail(f"no Chromium for the browser tests: {failure}", pytrace=False)
+
+
+@pytest.fixture
+def page(chromium):
+    """A fresh browser context (its own cookies) and page, closed after the test."""
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Debian's Chromium for the browser tests (Playwright drives it through `executable_path`; Playwright's own
+# browser download is never used, since this machine reaches only the package registries).
+#
+#   scripts/chromium.sh    install the `chromium` package when /usr/bin/chromium is missing (root, or
+#                          passwordless sudo), then print the browser's path on stdout
+#
+# Idempotent; progress goes to stderr.
+set -euo pipefail
+
+log() { echo "chromium.sh: $*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+		sudo -n "$@"
+	else
+		die "Chromium is not installed and installing it needs root: run as root, or install Debian's 'chromium' package"
+	fi
+}
+
+browser=/usr/bin/chromium
+if [ ! -x "$browser" ]; then
+	command -v apt-get >/dev/null 2>&1 || die "Chromium is not installed and there is no apt-get to install it"
+	log "installing Debian's chromium package (apt-get)"
+	apt=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -q)
+	as_root "${apt[@]}" update >&2 || die "apt-get update failed"
+	as_root "${apt[@]}" install --no-install-recommends chromium >&2 || die "apt-get install chromium failed"
+	[ -x "$browser" ] || die "the chromium package installed no $browser"
+fi
+echo "$browser"
