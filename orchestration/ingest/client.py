@@ -32,6 +32,10 @@ class StripeReadError(Exception):
     """Stripe refused a read; the message says which account, what Stripe said, and what to do."""
 
 
+class StripeAuthError(StripeReadError):
+    """Stripe rejected the credential itself (401, or 403 for a revoked connection): reconnecting is the fix."""
+
+
 class StripeNotFound(StripeReadError):
     """A retrieve of an id Stripe no longer has (a deleted coupon, plan, product, …)."""
 
@@ -133,12 +137,12 @@ class StripeReader:
             # The SDK turns Stripe's error body into its typed exception, as for any SDK call.
             self._client._requestor._interpret_response(body, status, headers, api_mode="V1")  # noqa: SLF001
         except stripe.AuthenticationError as exc:
-            raise self._read_error(
-                path, f"{exc.user_message} Check the API key (STRIPE_API_KEY) or reconnect the account."
+            raise StripeAuthError(
+                self._message(path, f"{exc.user_message} Check the API key (STRIPE_API_KEY) or reconnect the account.")
             ) from None
         except stripe.PermissionError as exc:
-            raise self._read_error(
-                path, f"{exc.user_message} Grant the key read access, or reconnect the account."
+            raise StripeAuthError(
+                self._message(path, f"{exc.user_message} Grant the key read access, or reconnect the account.")
             ) from None
         except stripe.InvalidRequestError as exc:
             if status == 404:

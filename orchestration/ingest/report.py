@@ -30,6 +30,8 @@ class SyncReport:
     progress: dict[tuple[str, str], ObjectProgress] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     """Account id → why its sync failed; the other accounts go on."""
+    needs_reauth: set[str] = field(default_factory=set)
+    """Accounts whose credential Stripe rejected (revoked, expired, wrong key): reconnecting is the fix."""
     requests: dict[str, int] = field(default_factory=dict)
     rate_limited: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -39,9 +41,11 @@ class SyncReport:
             progress = self.progress[(table, account_id)] = ObjectProgress(table, account_id, mode)
             return progress
 
-    def fail(self, account_id: str, reason: str) -> None:
+    def fail(self, account_id: str, reason: str, *, needs_reauth: bool = False) -> None:
         with self._lock:
             self.failures.setdefault(account_id, reason)
+            if needs_reauth:
+                self.needs_reauth.add(account_id)
 
     def for_table(self, table: str) -> list[ObjectProgress]:
         return [p for (t, _), p in self.progress.items() if t == table]

@@ -22,7 +22,7 @@ import orjson
 import pyarrow as pa
 from dlt.extract.resource import DltResource
 
-from orchestration.ingest.client import StripeReader, StripeReadError
+from orchestration.ingest.client import StripeAuthError, StripeReader, StripeReadError
 from orchestration.ingest.fetch import run_chains
 from orchestration.ingest.raw_rows import PRIMARY_KEY, RAW_SCHEMA, raw_table
 from orchestration.ingest.report import SyncReport
@@ -180,7 +180,7 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
                 )  # fmt: skip
             except StripeReadError as exc:
                 log.error("%s of %s failed: %s", obj.table, account, exc)
-                context.report.fail(account, str(exc))
+                context.report.fail(account, str(exc), needs_reauth=isinstance(exc, StripeAuthError))
 
     return produce
 
@@ -260,7 +260,7 @@ def _accounts(lazy: _LazyContext):
             try:
                 yield raw_table(reader.account_id, [reader.account], context.synced_at)
             except StripeReadError as exc:
-                context.report.fail(_account_label(reader), str(exc))
+                context.report.fail(_account_label(reader), str(exc), needs_reauth=isinstance(exc, StripeAuthError))
 
     return accounts
 
