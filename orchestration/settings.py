@@ -45,6 +45,12 @@ class StripeCredential:
     api_key: Secret
     # Set when a platform key reads a connected account (`Stripe-Account: acct_...`).
     stripe_account: str | None = None
+    # The account's id when known without a request (a stored connection); else read from `GET /v1/account`.
+    account_id: str | None = None
+
+    @property
+    def known_account_id(self) -> str | None:
+        return self.stripe_account or self.account_id
 
 
 @dataclass(frozen=True)

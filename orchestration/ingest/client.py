@@ -87,13 +87,13 @@ class StripeReader:
     @property
     def account_id(self) -> str:
         """The `acct_...` id the rows are tagged with."""
-        return self._credential.stripe_account or str(self.account["id"])
+        return self._credential.known_account_id or str(self.account["id"])
 
     @property
     def account_id_or_key(self) -> str:
         """A label for logs and reports that needs no request: the account id if known, else the masked key."""
-        if self._credential.stripe_account:
-            return self._credential.stripe_account
+        if self._credential.known_account_id:
+            return self._credential.known_account_id
         if self._account:
             return str(self._account["id"])
         return f"key {self._credential.api_key.masked()}"
@@ -156,7 +156,7 @@ class StripeReader:
         return StripeReadError(self._message(path, reason))
 
     def _message(self, path: str, reason: str) -> str:
-        who = self._credential.stripe_account or (
+        who = self._credential.known_account_id or (
             self._account["id"] if self._account else f"the account of key {self._credential.api_key.masked()}"
         )
         return f"Stripe refused GET {path} for {who}: {reason}"

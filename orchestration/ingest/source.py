@@ -28,7 +28,7 @@ from orchestration.ingest.raw_rows import PRIMARY_KEY, RAW_SCHEMA, raw_table
 from orchestration.ingest.report import SyncReport
 from orchestration.ingest.stripe_objects import STRIPE_OBJECTS, ChildList, StripeObject
 from orchestration.ingest.sync import Batch, Cursor, read_object
-from orchestration.settings import Settings
+from orchestration.settings import Settings, StripeCredential
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ class SyncContext:
     """What one sync shares: the settings, a reader per account, the thread pool and the report."""
 
     settings: Settings
+    credentials: tuple[StripeCredential, ...] | None = None
+    """The accounts to read; None: those of the settings (STRIPE_API_KEY / STRIPE_ACCOUNT_IDS)."""
     report: SyncReport = field(default_factory=SyncReport)
     synced_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -59,7 +61,9 @@ class SyncContext:
                 requests_per_second=self.settings.rate_limit_for(credential),
                 max_network_retries=self.settings.max_network_retries,
             )
-            for credential in self.settings.require_credentials()
+            for credential in (
+                self.credentials if self.credentials is not None else self.settings.require_credentials()
+            )
         )
 
     @cached_property
