@@ -10,7 +10,8 @@ SDK exactly as it would to Stripe.
 
 Between two syncs, `mutate_account(account, seed=1, changes=50)` makes the account live on: sign-ups,
 cancellations, payments, refunds, deletions, each with its event. While serving, `SimulatorServer` can
-add latency, rate-limit, fail or drop requests, revoke an account's access, and count requests.
+add latency, rate-limit, fail or drop requests, revoke an account's access, and count requests. It also
+plays Stripe's side of Connect OAuth and Stripe Apps OAuth (sign-in and consent pages, codes, tokens).
 
 Modules, one job each:
 - generation: `catalog` (products, prices, coupons), `story` (what happens to each customer), `payments`
@@ -19,18 +20,20 @@ Modules, one job each:
   (`SimulatedAccount`, JSON dumps), `mutations` (`mutate_account`: changes after generation);
 - serving: `listing` (each list endpoint's parameters), `expansion` (`expand[]`), `store`
   (list/retrieve/mutate engine, cached JSON), `errors` (Stripe's error bodies), `options`
-  (`SimulatorOptions`), `traffic` (latency, rate limits, faults, counters), `app` (Starlette app: auth,
-  Connect, routes), `server` (uvicorn runners);
+  (`SimulatorOptions`, `OAuthOptions`), `traffic` (latency, rate limits, faults, counters), `app`
+  (Starlette app: auth, Connect, routes), `oauth` (OAuth grants, codes and tokens), `oauth_routes` (its
+  HTTP endpoints), `oauth_pages` (its HTML), `server` (uvicorn runners);
 - shared: `templates` (Stripe's sample objects, the shape of everything), `ids`, `timeline`.
 """
 
 from orchestration.simulator.account import SimulatedAccount, dump_account_to_dir, load_account_from_dir
 from orchestration.simulator.generator import generate_account
 from orchestration.simulator.mutations import MutationSummary, mutate_account
-from orchestration.simulator.server import SimulatorOptions, SimulatorServer, TrafficStats, serve
+from orchestration.simulator.server import OAuthOptions, SimulatorOptions, SimulatorServer, TrafficStats, serve
 
 __all__ = [
     "MutationSummary",
+    "OAuthOptions",
     "SimulatedAccount",
     "SimulatorOptions",
     "SimulatorServer",

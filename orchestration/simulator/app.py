@@ -2,8 +2,10 @@
 
 Request flow: `StripeHeaders` (outermost) gives every response a `Request-Id` and the `Stripe-Version`
 header; then any `SimulatorOptions.middleware`; then the endpoint, which waits out the configured
-latency, authenticates the key, picks the account (`Stripe-Account` header for a platform key), lets
-`Traffic` rate-limit, fail or drop the request, and serves it from the account's store as JSON bytes.
+latency, authenticates the key (a secret key, or an OAuth access token), picks the account
+(`Stripe-Account` header for a platform key, if the account is connected), lets `Traffic` rate-limit,
+fail or drop the request, and serves it from the account's store as JSON bytes. The OAuth pages and token
+endpoints (`oauth_routes`) are routed ahead of the API.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -40,11 +42,13 @@ from orchestration.simulator.errors import (
 )
 from orchestration.simulator.ids import BASE62
 from orchestration.simulator.listing import LIST_SPECS, parse_expand, parse_query
-from orchestration.simulator.options import SimulatorOptions
+from orchestration.simulator.oauth import OAuthProvider
+from orchestration.simulator.oauth_routes import oauth_routes
+from orchestration.simulator.options import OAuthOptions, SimulatorOptions
 from orchestration.simulator.store import Collection
 from orchestration.simulator.traffic import Traffic, Verdict
 
-__all__ = ["DEFAULT_API_KEY", "SimulatorOptions", "create_app", "error_response"]
+__all__ = ["DEFAULT_API_KEY", "OAuthOptions", "SimulatorOptions", "create_app", "error_response"]
 
 DEFAULT_API_KEY = "sk_test_simulator"
 log = logging.getLogger(__name__)
@@ -97,11 +101,18 @@ class StripeHeaders:
 
 
 class AccountRegistry:
-    """Which key opens which account; the first account is the platform the others are connected to."""
+    """Which key opens which account; the first account is the platform the others are connected to
+    (all of them unless disconnected: see `OAuthOptions.connected_at_start` and Connect deauthorization)."""
 
     def __init__(self, accounts: Sequence[SimulatedAccount], api_keys: dict[str, str] | None) -> None:
         self.revoked: set[str] = set()
         """Accounts whose access ended: their keys are rolled, the platform's access is revoked."""
+        self.disconnected: set[str] = set()
+        """Accounts not connected to the platform (never authorized it, or deauthorized it): the platform's
+        key cannot act on them, their own keys still work."""
+        self.access_tokens: Callable[[str], str | None] = lambda key: None
+        """The account an OAuth access token opens (None: not a token); set by the app to its
+        `OAuthProvider.account_for`, which raises Stripe's 401 for an expired or revoked token."""
         self._lock = threading.Lock()
         """Guards `connected` against a test thread revoking an account while the server lists them."""
         if not accounts:
@@ -120,7 +131,7 @@ class AccountRegistry:
         key = _api_key(headers.get("authorization", ""))
         if not key:
             raise no_api_key()
-        owner_id = self.api_keys.get(key)
+        owner_id = self.api_keys.get(key) or self.access_tokens(key)
         if owner_id is None:
             raise invalid_api_key(key)
         if owner_id in self.revoked:
@@ -129,26 +140,59 @@ class AccountRegistry:
         target_id = headers.get("stripe-account")
         if not target_id or target_id == owner_id:
             return key, owner, owner
-        if owner is not self.platform or target_id not in self.accounts or target_id in self.revoked:
+        if owner is not self.platform or not self.is_connected(target_id):
             raise no_access_to_account(key, target_id)
         return key, owner, self.accounts[target_id]
+
+    def key_owner(self, key: str) -> str | None:
+        """The account whose secret key `key` is (OAuth tokens are not), unless its keys were rolled."""
+        owner_id = self.api_keys.get(key)
+        return None if owner_id is None or owner_id in self.revoked else owner_id
+
+    def is_connected(self, account_id: str) -> bool:
+        """Whether the platform's key may act on `account_id` with `Stripe-Account`."""
+        return (
+            account_id in self.accounts
+            and account_id != self.platform.account_id
+            and account_id not in self.revoked
+            and account_id not in self.disconnected
+        )
 
     def revoke(self, account_id: str) -> None:
         """Ends access to `account_id`: its keys stop working, the platform loses it from `/v1/accounts`."""
         self._known(account_id)
         with self._lock:
-            if account_id in self.connected.objects:
-                self.connected.delete(account_id)
             self.revoked.add(account_id)
+            self._relist(account_id)
 
     def restore(self, account_id: str) -> None:
-        """Undoes `revoke`."""
+        """Undoes `revoke` (not a disconnection: that takes a new authorization)."""
         self._known(account_id)
         with self._lock:
             self.revoked.discard(account_id)
-            account = self.accounts[account_id]
-            if account is not self.platform:
-                self.connected.put(account.account)
+            self._relist(account_id)
+
+    def connect(self, account_id: str) -> None:
+        """Connects `account_id` to the platform, as a Connect OAuth authorization does."""
+        self._known(account_id)
+        with self._lock:
+            self.disconnected.discard(account_id)
+            self._relist(account_id)
+
+    def disconnect(self, account_id: str) -> None:
+        """Disconnects `account_id` from the platform, as a Connect deauthorization does."""
+        self._known(account_id)
+        with self._lock:
+            self.disconnected.add(account_id)
+            self._relist(account_id)
+
+    def _relist(self, account_id: str) -> None:
+        """Lists the account in the platform's `/v1/accounts` exactly when the platform reaches it."""
+        listed = account_id in self.connected.objects
+        if self.is_connected(account_id) and not listed:
+            self.connected.put(self.accounts[account_id].account)
+        elif listed and not self.is_connected(account_id):
+            self.connected.delete(account_id)
 
     def connected_page(self, params: list[tuple[str, str]]) -> tuple[list[dict[str, Any]], bool]:
         """A page of the platform's connected accounts (`/v1/accounts`)."""
@@ -163,6 +207,11 @@ class AccountRegistry:
         """The account a request means to read, as far as its headers say (to count refused requests)."""
         key = _api_key(headers.get("authorization", ""))
         return headers.get("stripe-account") or self.api_keys.get(key)
+
+    @staticmethod
+    def presented_key(headers: Headers) -> str:
+        """The key of the request's `Authorization` header, Bearer or Basic; empty if none."""
+        return _api_key(headers.get("authorization", ""))
 
 
 def _api_key(authorization: str) -> str:
@@ -183,14 +232,19 @@ def create_app(
     accounts: Sequence[SimulatedAccount],
     api_keys: dict[str, str] | None = None,
     options: SimulatorOptions | None = None,
+    oauth: OAuthOptions | None = None,
 ) -> Starlette:
-    """The simulator's ASGI app serving `accounts` (the first one is the platform).
+    """The simulator's ASGI app serving `accounts` (the first one is the platform), with the Stripe side of
+    the Connect and Stripe Apps OAuth flows (`oauth_routes`).
 
-    `app.state.traffic` (`Traffic`) and `app.state.registry` (`AccountRegistry`) let the runner change
-    traffic conditions, read counters and revoke access while serving.
+    `app.state.traffic` (`Traffic`), `app.state.registry` (`AccountRegistry`) and `app.state.oauth`
+    (`OAuthProvider`) let the runner change traffic conditions, read counters, revoke access and control
+    OAuth grants while serving.
     """
     options = options or SimulatorOptions()
     registry = AccountRegistry(accounts, api_keys)
+    provider = OAuthProvider(registry, oauth or OAuthOptions())
+    registry.access_tokens = provider.account_for
     traffic = Traffic(options)
 
     async def endpoint(request: Request) -> Response:
@@ -220,11 +274,15 @@ def create_app(
             return error_response(api_error(), request.scope)
 
     app = Starlette(
-        routes=[Route("/{path:path}", endpoint, methods=["GET", "POST", "DELETE", "PUT", "PATCH"])],
+        routes=[
+            *oauth_routes(provider),
+            Route("/{path:path}", endpoint, methods=["GET", "POST", "DELETE", "PUT", "PATCH"]),
+        ],
         middleware=[Middleware(StripeHeaders, default_version=options.api_version), *options.middleware],
     )
     app.state.traffic = traffic
     app.state.registry = registry
+    app.state.oauth = provider
     return app
 
 
@@ -278,7 +336,7 @@ def _accounts(
         return {"object": "list", "data": data, "has_more": has_more, "url": "/v1/accounts"}
     parse_expand(params)
     target = registry.accounts.get(rest[0])
-    visible = target is not None and (target is account or (platform and target.account_id not in registry.revoked))
+    visible = target is not None and (target is account or (platform and registry.is_connected(target.account_id)))
     if len(rest) == 1 and visible:
         return target.account
     raise no_such("account", rest[0], "account")

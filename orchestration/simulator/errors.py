@@ -13,7 +13,7 @@ from typing import Any
 
 DOCS = "https://stripe.com/docs"
 SUPPORT = "https://support.stripe.com/"
-_KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")
+_KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_", "rt_")
 
 
 class StripeError(Exception):
@@ -124,4 +124,59 @@ def unrecognized_url(method: str, path: str) -> StripeError:
     return StripeError(
         404,
         f"Unrecognized request URL ({method}: {path}). Please see {DOCS} or we can help at {SUPPORT}.",
+    )
+
+
+def expired_api_key(key: str, revoked: bool = False) -> StripeError:
+    """An OAuth access token past its lifetime, or one whose grant was revoked (Stripe words the latter
+    as an expired key too, adding why)."""
+    suffix = ". Platform access may have been revoked." if revoked else ""
+    return StripeError(401, f"Expired API Key provided: {mask_key(key)}{suffix}", code="api_key_expired")
+
+
+class OAuthError(Exception):
+    """An error of the OAuth endpoints, which answer in OAuth's shape, not the API's:
+    `{"error": "invalid_grant", "error_description": "..."}` (the SDK raises `stripe.oauth_error.*` for it)."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(f"{error}: {description}")
+        self.status = status
+        self.error = error
+        self.description = description
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+
+def oauth_invalid_request(description: str) -> OAuthError:
+    return OAuthError(400, "invalid_request", description)
+
+
+def oauth_invalid_grant(description: str) -> OAuthError:
+    return OAuthError(400, "invalid_grant", description)
+
+
+def oauth_invalid_client(description: str) -> OAuthError:
+    return OAuthError(401, "invalid_client", description)
+
+
+def oauth_unsupported_grant_type(grant_type: str) -> OAuthError:
+    return OAuthError(400, "unsupported_grant_type", f"Unsupported grant type: {grant_type}")
+
+
+def oauth_no_credentials() -> OAuthError:
+    return oauth_invalid_client(
+        "No authentication credentials were provided. Send your secret API key in the Authorization header "
+        "using the Bearer authentication method"
+    )
+
+
+def oauth_no_such_key(key: str) -> OAuthError:
+    # Stripe quotes the key it was sent; the simulator masks it, as the API's own 401 does.
+    return oauth_invalid_client(f"No such API key: {mask_key(key)}")
+
+
+def oauth_not_connected(account_id: str) -> OAuthError:
+    return oauth_invalid_client(
+        f"This application is not connected to stripe account {account_id}, or that account does not exist."
     )

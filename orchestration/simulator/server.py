@@ -20,10 +20,11 @@ from starlette.types import Scope
 
 from orchestration.simulator.account import SimulatedAccount
 from orchestration.simulator.app import create_app
-from orchestration.simulator.options import SimulatorOptions
+from orchestration.simulator.oauth import OAuthProvider
+from orchestration.simulator.options import OAuthOptions, SimulatorOptions
 from orchestration.simulator.traffic import TrafficStats
 
-__all__ = ["SimulatorOptions", "SimulatorServer", "TrafficStats", "serve"]
+__all__ = ["OAuthOptions", "SimulatorOptions", "SimulatorServer", "TrafficStats", "serve"]
 
 STARTUP_TIMEOUT = 15.0
 
@@ -31,7 +32,8 @@ STARTUP_TIMEOUT = 15.0
 class SimulatorServer:
     """The simulator on a local port, served by uvicorn from a background thread.
 
-    `accounts[0]` is the platform: its keys may act on the other accounts with `Stripe-Account`.
+    `accounts[0]` is the platform: its keys may act on the other accounts with `Stripe-Account` (on every
+    one from the start, unless `OAuthOptions(connected_at_start=False)`; not on a deauthorized one).
     `api_keys` maps secret keys to the account id they open (default: `sk_test_simulator` for the
     first account). `port=0` picks a free port; `base_url` is known once `start()` returns, which is
     when the server accepts connections. Use as a context manager, or call `start()`/`stop()`.
@@ -39,6 +41,10 @@ class SimulatorServer:
     While it runs, a test can change latency, rate limits and faults (`configure`), force a storm of
     429s (`rate_limit_storm`), revoke an account's access (`revoke`/`restore`), and read how many
     requests each account received (`stats`, `stats_total`).
+
+    It also plays Stripe's side of Connect OAuth and Stripe Apps OAuth (`oauth`, configured by `oauth=`
+    `OAuthOptions`): its client ids, test controls (`oauth.configure`, `expire_access_tokens`), and
+    `deauthorize`, as when a user disconnects the platform or uninstalls its app from their dashboard.
     """
 
     def __init__(
@@ -48,9 +54,10 @@ class SimulatorServer:
         host: str = "127.0.0.1",
         port: int = 0,
         options: SimulatorOptions | None = None,
+        oauth: OAuthOptions | None = None,
     ) -> None:
         self.accounts = list(accounts)
-        self.app = create_app(self.accounts, api_keys, options)
+        self.app = create_app(self.accounts, api_keys, options, oauth)
         self._traffic = self.app.state.traffic
         self._registry = self.app.state.registry
         self.host = host
@@ -120,6 +127,23 @@ class SimulatorServer:
     def restore(self, account_id: str) -> None:
         self._registry.restore(account_id)
 
+    # OAuth.
+
+    @property
+    def oauth(self) -> OAuthProvider:
+        """The OAuth side: `connect_client_id`, `app_client_id`, `login_emails`, `configure(...)`."""
+        return self.app.state.oauth
+
+    def deauthorize(self, account_id: str, *, connect: bool = True, app: bool = True) -> None:
+        """As if the account's user revoked access from their dashboard: `connect` disconnects it from the
+        platform (its key plus `Stripe-Account` gets 403 `account_invalid`, Connect tokens 401), `app`
+        uninstalls the app (its tokens get 401). Its own keys keep working."""
+        self.oauth.deauthorize(account_id, connect=connect, app=app)
+
+    def expire_access_tokens(self) -> None:
+        """Makes every Stripe App access token issued so far expire now (401 `api_key_expired`)."""
+        self.oauth.expire_access_tokens()
+
     def stats(self, account_id: str) -> TrafficStats:
         """What requests reading `account_id` the server received, and how it answered them."""
         return self._traffic.stats(account_id)
@@ -145,9 +169,10 @@ def serve(
     accounts: Sequence[SimulatedAccount],
     api_keys: dict[str, str] | None = None,
     options: SimulatorOptions | None = None,
+    oauth: OAuthOptions | None = None,
 ) -> None:
     """Serves `accounts` on `host:port` until interrupted (Ctrl-C); for `stripe-warehouse simulate`."""
-    app = create_app(list(accounts), api_keys, options)
+    app = create_app(list(accounts), api_keys, options, oauth)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off"))
     app.state.traffic.dropper = _dropper(server)
     server.run()
