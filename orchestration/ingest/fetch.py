@@ -29,7 +29,13 @@ _DONE = object()
 
 
 def list_all(
-    reader: StripeReader, executor: ThreadPoolExecutor, path: str, params: dict[str, Any], *, sliced: bool = True
+    reader: StripeReader,
+    executor: ThreadPoolExecutor,
+    path: str,
+    params: dict[str, Any],
+    *,
+    sliced: bool = True,
+    created_field: str = "created",
 ) -> Iterator[Page]:
     """Every object of `path` matching `params` (which may hold `created[gte]`), in pages.
 
@@ -41,7 +47,7 @@ def list_all(
     yield objects
     if not first.get("has_more") or not objects:
         return
-    newest, oldest = objects[0].get("created"), objects[-1].get("created")
+    newest, oldest = objects[0].get(created_field), objects[-1].get(created_field)
     floor = _created_floor(reader, params)
     if not sliced or newest is None or oldest is None or floor is None or oldest <= floor:
         yield from reader.list_pages(path, {**params, "starting_after": objects[-1]["id"]})

@@ -38,6 +38,7 @@ def raw_table(
     parent_id: str | None = None,
     *,
     deleted: bool = False,
+    created_field: str = "created",
 ) -> pa.Table:
     """One page of Stripe objects as raw rows of one account; `deleted` marks them all deleted."""
     n = len(objects)
@@ -45,7 +46,7 @@ def raw_table(
         [
             pa.array([account_id] * n, pa.string()),
             pa.array([o["id"] for o in objects], pa.string()),
-            pa.array([o.get("created") for o in objects], pa.int64()),
+            pa.array([o.get(created_field) for o in objects], pa.int64()),
             pa.array([parent_id] * n, pa.string()),
             pa.array([deleted or bool(o.get("deleted", False)) for o in objects], pa.bool_()),
             pa.array([synced_at] * n, pa.timestamp("us", tz="UTC")),

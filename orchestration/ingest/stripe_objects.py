@@ -42,6 +42,8 @@ class StripeObject:
     deletable: bool = False
     """Whether Stripe deletes objects of this type (else `*.deleted` means e.g. canceled, re-fetch it)."""
     children: tuple[ChildList, ...] = field(default=())
+    created_field: str = "created"
+    """The field the list's `created` filter and order apply to: invoice items carry `date` instead."""
 
     @property
     def retrieve_path(self) -> str:
@@ -139,6 +141,7 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         "Invoice items: one-off amounts added to a customer's next invoice.",
         event_types=("invoiceitem.*",),
         deletable=True,
+        created_field="date",
     ),
     StripeObject(
         "charges",

@@ -15,7 +15,6 @@ and dlt commits its state with the load, so a sync that dies half way re-reads i
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -86,14 +85,15 @@ def read_object(
         created_since = max(0, (cursor.created or 0) - OVERLAP_SECONDS)
 
     listed: set[str] = set()
-    listed_since = int(time.time())
     for params in obj.passes:
         query = {**params, **_expand(obj.expand, "expand")}
         if created_since is not None:
             query["created[gte]"] = created_since
-        for page in list_all(reader, executor, obj.list_path, query, sliced=created_since is None):
+        for page in list_all(
+            reader, executor, obj.list_path, query, sliced=created_since is None, created_field=obj.created_field
+        ):
             if page:
-                newest = max(newest or 0, max(o.get("created") or 0 for o in page))
+                newest = max(newest or 0, max(o.get(obj.created_field) or 0 for o in page))
                 progress.rows += len(page)
                 progress.pages += 1
                 if created_since is not None:
@@ -102,7 +102,8 @@ def read_object(
 
     if progress.mode == "incremental" and obj.event_types:
         # Objects just listed as new are already in their latest state, unless an event came after the list.
-        fresh = _ListedBefore(listed, listed_since - OVERLAP_SECONDS)
+        # `now` (the sync's start, on Stripe's clock in the simulator) precedes every list request.
+        fresh = _ListedBefore(listed, now - OVERLAP_SECONDS)
         yield from _apply_events(reader, executor, obj, cursor.events - OVERLAP_SECONDS, progress, fresh)
     progress.cursor = newest
     yield Cursor(created=newest, events=now if obj.event_types else None)
