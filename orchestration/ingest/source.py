@@ -192,7 +192,12 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
 def _add_rows(
     pending: RawBatch, obj: StripeObject, batch: Batch, reader: StripeReader, context: SyncContext, progress
 ) -> None:
-    pending.add(obj.table, raw_table(batch.account_id, batch.objects, context.synced_at, deleted=batch.deleted))
+    pending.add(
+        obj.table,
+        raw_table(
+            batch.account_id, batch.objects, context.synced_at, deleted=batch.deleted, created_field=obj.created_field
+        ),
+    )
     if batch.deleted:
         return  # a deleted parent's children keep their last state
     for child in obj.children:
