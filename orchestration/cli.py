@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from orchestration.connect.accounts import require_accounts
+from orchestration.connect.cli import register_connect_commands
 from orchestration.settings import PROJECT_ROOT, ConfigurationError, Settings
 
 DEMO_API_KEY = "sk_test_simulator"
@@ -56,12 +58,13 @@ def _parser() -> argparse.ArgumentParser:
 
     prepare = commands.add_parser("prepare", help="build the dbt manifest the Dagster definitions load")
     prepare.set_defaults(handler=lambda _args: _prepare(force=True))
+    register_connect_commands(commands)
     return parser
 
 
 def _run(_args: argparse.Namespace) -> int:
     settings = _prepare_environment()
-    settings.require_credentials()
+    require_accounts(settings)
     _prepare(force=False)
 
     # Imported late: loading the definitions needs the manifest built above.

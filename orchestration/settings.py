@@ -54,6 +54,33 @@ class StripeCredential:
 
 
 @dataclass(frozen=True)
+class ConnectSettings:
+    """Connecting Stripe accounts (orchestration/connect): OAuth apps, the credentials store, the admin login."""
+
+    connect_base: str
+    """Classic Connect OAuth (`/oauth/authorize`, `/oauth/token`, `/oauth/deauthorize`)."""
+    marketplace_base: str
+    """Where a Stripe App is installed (`/oauth/v2/authorize`)."""
+    connect_client_id: str | None
+    """The Connect platform's `ca_...` client id; without it "Connect with Stripe" is not offered."""
+    app_client_id: str | None
+    """The Stripe App's `ca_...` client id; without it "Install the Stripe App" is not offered."""
+    platform_key: Secret | None
+    """The platform's secret key: exchanges Connect codes, deauthorizes, reads Connect accounts."""
+    app_secret_key: Secret | None
+    """The Stripe App's secret key (the key of the account that owns the app): exchanges and refreshes tokens."""
+    db_path: Path
+    key_path: Path
+    """Where the key encrypting the stored secrets is generated, unless `secret_key` is set."""
+    # Not even the masked tail of these two shows in a repr: they are no Stripe keys, whose tails identify them.
+    secret_key: Secret | None = field(repr=False)
+    admin_username: str
+    admin_password: Secret | None = field(repr=False)
+    """When set, (re)sets the admin password at each start of the web app; only its hash is stored."""
+    session_minutes: int
+
+
+@dataclass(frozen=True)
 class Settings:
     stripe_api_base: str
     stripe_credentials: tuple[StripeCredential, ...]
@@ -69,6 +96,7 @@ class Settings:
     """Per account; None: Stripe's documented limit for the key's mode, with headroom."""
     concurrency: int
     """Requests in flight at once, across objects and accounts."""
+    connect: ConnectSettings
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -99,6 +127,7 @@ class Settings:
             if env.get("STRIPE_REQUESTS_PER_SECOND")
             else None,
             concurrency=int(env.get("STRIPE_CONCURRENCY", "24")),
+            connect=_connect_settings(env, data_dir),
         )
 
     def rate_limit_for(self, credential: StripeCredential) -> float:
@@ -130,3 +159,27 @@ def _credentials_from_env(env: dict[str, str]) -> tuple[StripeCredential, ...]:
     if not connected:
         return (StripeCredential(api_key=Secret(key)),)
     return tuple(StripeCredential(api_key=Secret(key), stripe_account=acct) for acct in connected)
+
+
+def _connect_settings(env: dict[str, str], data_dir: Path) -> ConnectSettings:
+    def secret(name: str, default: str = "") -> Secret | None:
+        value = env.get(name, "").strip() or default
+        return Secret(value) if value else None
+
+    # The platform is usually the account whose key STRIPE_API_KEY already holds.
+    platform_key = secret("STRIPE_PLATFORM_KEY", env.get("STRIPE_API_KEY", "").strip())
+    return ConnectSettings(
+        connect_base=env.get("STRIPE_CONNECT_BASE", "https://connect.stripe.com").rstrip("/"),
+        marketplace_base=env.get("STRIPE_MARKETPLACE_BASE", "https://marketplace.stripe.com").rstrip("/"),
+        connect_client_id=env.get("STRIPE_CONNECT_CLIENT_ID", "").strip() or None,
+        app_client_id=env.get("STRIPE_APP_CLIENT_ID", "").strip() or None,
+        platform_key=platform_key,
+        # A Stripe App's secret key is the secret key of the account that owns the app: by default the platform's.
+        app_secret_key=secret("STRIPE_APP_SECRET_KEY") or platform_key,
+        db_path=Path(env.get("CONNECTIONS_DB", str(data_dir / "connections.sqlite3"))).absolute(),
+        key_path=data_dir / "connections.key",
+        secret_key=secret("CONNECTIONS_SECRET_KEY"),
+        admin_username=env.get("ADMIN_USERNAME", "admin").strip() or "admin",
+        admin_password=secret("ADMIN_PASSWORD"),
+        session_minutes=int(env.get("ADMIN_SESSION_MINUTES", "480")),
+    )

@@ -133,16 +133,27 @@ class StripeReader:
             attempt += 1
 
     def _raise_for(self, path: str, body: Any, status: int, headers: Any) -> None:
+        # A credential that knows its account id is a stored connection: re-authenticating it is the fix.
+        reconnect = "Reconnect it on the Connections page: stripe-warehouse web → Re-authenticate."
+        stored = self._credential.account_id is not None
         try:
             # The SDK turns Stripe's error body into its typed exception, as for any SDK call.
             self._client._requestor._interpret_response(body, status, headers, api_mode="V1")  # noqa: SLF001
         except stripe.AuthenticationError as exc:
             raise StripeAuthError(
-                self._message(path, f"{exc.user_message} Check the API key (STRIPE_API_KEY) or reconnect the account.")
+                self._message(
+                    path,
+                    f"{exc.user_message} "
+                    + (reconnect if stored else "Check the API key (STRIPE_API_KEY) or reconnect the account."),
+                )
             ) from None
         except stripe.PermissionError as exc:
             raise StripeAuthError(
-                self._message(path, f"{exc.user_message} Grant the key read access, or reconnect the account.")
+                self._message(
+                    path,
+                    f"{exc.user_message} "
+                    + (reconnect if stored else "Grant the key read access, or reconnect the account."),
+                )
             ) from None
         except stripe.InvalidRequestError as exc:
             if status == 404:

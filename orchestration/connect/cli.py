@@ -1,0 +1,134 @@
+"""The connect subcommands of `stripe-warehouse`: `connections list|add-key|remove`, `connect` and `web`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Any
+
+from orchestration.settings import ConfigurationError, Secret, Settings
+
+
+def register_connect_commands(commands: Any) -> None:
+    """Adds the subcommands to the `stripe-warehouse` parser's subparsers."""
+    connections = commands.add_parser("connections", help="list, add (restricted key) or remove connected accounts")
+    actions = connections.add_subparsers(required=True, metavar="ACTION")
+    actions.add_parser("list", help="the connected accounts and their status").set_defaults(handler=_list)
+    add_key = actions.add_parser("add-key", help="connect an account with a restricted key (prompted, or on stdin)")
+    add_key.set_defaults(handler=_add_key)
+    remove = actions.add_parser("remove", help="disconnect an account (its data stays in the warehouse)")
+    remove.add_argument("account_id")
+    remove.set_defaults(handler=_remove)
+
+    connect = commands.add_parser("connect", help="connect an account through Stripe in the browser")
+    connect.add_argument("--app", action="store_true", help="install the Stripe App instead of Connect OAuth")
+    connect.add_argument("--port", type=int, default=0, help="local port for Stripe's redirect (default: any)")
+    connect.add_argument("--no-browser", action="store_true", help="print the link instead of opening it")
+    connect.set_defaults(handler=_connect)
+
+    web = commands.add_parser("web", help="serve the admin web app (the Connections page)")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8000)
+    web.add_argument("--set-password", action="store_true", help="set the admin password (prompted), then exit")
+    web.set_defaults(handler=_web)
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _list(_args: argparse.Namespace) -> int:
+    from orchestration.connect.store import ConnectionStore
+
+    connections = ConnectionStore(_settings().connect).connections()
+    if not connections:
+        print("No Stripe account is connected: stripe-warehouse web, connect, or connections add-key.")
+        return 0
+    print(f"{'account':<24} {'mode':<5} {'connected with':<15} {'last sync':<17} {'status':<24} business name")
+    for c in connections:
+        last_sync = _when(c.last_synced_at)
+        mode = "live" if c.livemode else "test"
+        print(
+            f"{c.account_id:<24} {mode:<5} {c.method.label:<15} {last_sync:<17} {c.status.value:<24} {c.business_name}"
+        )
+    return 0
+
+
+def _add_key(_args: argparse.Namespace) -> int:
+    from orchestration.connect.flows import ConnectFailed, Connector
+
+    # Never an argument: it would stay in the shell's history and show in `ps`.
+    key = getpass.getpass("Restricted key: ") if sys.stdin.isatty() else sys.stdin.readline()
+    try:
+        connection = Connector(_settings()).add_key(Secret(key.strip()))
+    except ConnectFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Connected {connection.account_id} {connection.business_name}".rstrip())
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from orchestration.connect.flows import ConnectFailed, Connector
+
+    try:
+        print(Connector(_settings()).disconnect(args.account_id))
+    except ConnectFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _connect(args: argparse.Namespace) -> int:
+    from orchestration.connect.flows import ConnectFailed, Connector
+    from orchestration.connect.local_flow import connect_locally
+    from orchestration.connect.store import Method
+
+    connector = Connector(_settings())
+    method = Method.STRIPE_APP if args.app else Method.CONNECT_OAUTH
+    try:
+        connection = connect_locally(connector, method, port=args.port, open_browser=not args.no_browser)
+    except ConnectFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Successfully connected {connection.account_id} {connection.business_name}".rstrip())
+    return 0
+
+
+def _web(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if args.set_password:
+        return _set_password(settings)
+    import uvicorn
+
+    from orchestration.connect.store import ConnectionStore
+    from orchestration.connect.web.app import create_app, hide_query_strings_in_access_log
+
+    no_admin = ConnectionStore(settings.connect).admin_password_hash(settings.connect.admin_username) is None
+    if no_admin and settings.connect.admin_password is None and sys.stdin.isatty():
+        print("First run: choose the admin's password for the web app.")
+        _set_password(settings)
+    app = create_app(settings)
+    hide_query_strings_in_access_log()
+    print(f"Connections page on http://{args.host}:{args.port}/connections")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
+    return 0
+
+
+def _set_password(settings: Settings) -> int:
+    from orchestration.connect.auth import set_admin_password
+    from orchestration.connect.store import ConnectionStore
+
+    password = getpass.getpass(f"New password for the admin '{settings.connect.admin_username}': ")
+    if password != getpass.getpass("Again: "):
+        raise ConfigurationError("The two passwords differ; nothing was changed.")
+    set_admin_password(ConnectionStore(settings.connect), settings.connect.admin_username, Secret(password))
+    print("Admin password set.")
+    return 0
+
+
+def _when(at: int | None) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M") if at else "never"

@@ -1,0 +1,178 @@
+"""Connecting, re-authenticating and disconnecting accounts: what the web page and the command line share.
+
+An OAuth attempt starts with a random `state` kept (hashed) in the store and ends when Stripe's callback
+brings it back, once, within ATTEMPT_TTL_SECONDS. Any failure (a denial, an unknown or reused code, a
+`state` the store does not know or that is too old) stores nothing and raises ConnectFailed with a message
+for the admin.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import stripe
+
+from orchestration.connect.oauth import AppOAuth, ConnectOAuth, Grant, OAuthError, OAuthUnavailable, mask_secrets
+from orchestration.connect.restricted_key import KeyRefused, account_details, check_key, is_live
+from orchestration.connect.store import Connection, ConnectionStore, Method, Tokens
+from orchestration.settings import Secret, Settings
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_TTL_SECONDS = 600
+
+
+class ConnectFailed(Exception):
+    """Connecting did not work; the message says why and what to do, and nothing was stored."""
+
+
+@dataclass(frozen=True)
+class Started:
+    url: str
+    """Where to send the admin's browser."""
+    state: str
+
+
+class Connector:
+    def __init__(
+        self, settings: Settings, store: ConnectionStore | None = None, clock: Callable[[], float] = time.time
+    ):
+        self.settings = settings
+        self.store = store or ConnectionStore(settings.connect)
+        self.clock = clock
+
+    def oauth_methods(self) -> list[Method]:
+        """The OAuth ways to connect this installation is configured for."""
+        connect = self.settings.connect
+        offered = []
+        if connect.connect_client_id and connect.platform_key:
+            offered.append(Method.CONNECT_OAUTH)
+        if connect.app_client_id and connect.app_secret_key:
+            offered.append(Method.STRIPE_APP)
+        return offered
+
+    def start(self, method: Method, redirect_uri: str) -> Started:
+        state = secrets.token_urlsafe(32)
+        url = self._oauth(method).authorize_url(state, redirect_uri)
+        self.store.forget_attempts_before(self.clock() - ATTEMPT_TTL_SECONDS)
+        self.store.start_attempt(state, method, self.clock())
+        return Started(url, state)
+
+    def finish(
+        self, state: str, code: str | None, error: str | None = None, error_description: str | None = None
+    ) -> Connection:
+        """The connection Stripe's callback grants, saved; raises ConnectFailed with nothing saved."""
+        attempt = self.store.take_attempt(state) if state else None
+        if attempt is None:
+            raise ConnectFailed(
+                "This answer from Stripe does not belong to a connection started here (its state is unknown or "
+                "was already used). Nothing was saved: start again with Add a data source."
+            )
+        if self.clock() - attempt.started_at > ATTEMPT_TTL_SECONDS:
+            raise ConnectFailed(
+                f"The connection attempt expired (over {ATTEMPT_TTL_SECONDS // 60} minutes passed). Nothing was "
+                "saved: start again with Add a data source."
+            )
+        if error:
+            if error == "access_denied":
+                raise ConnectFailed("Access was denied at Stripe, so nothing was connected.")
+            raise ConnectFailed(f"Stripe did not connect the account: {mask_secrets(error_description or error)}.")
+        if not code:
+            raise ConnectFailed("Stripe's answer carried no authorization code. Nothing was saved.")
+        try:
+            grant = self._oauth(attempt.method).exchange(code)
+        except OAuthError as exc:
+            raise ConnectFailed(
+                f"Stripe refused the authorization code: {exc.description or exc.code}. It may have been used "
+                "already or have expired. Nothing was saved: start again with Add a data source."
+            ) from None
+        except OAuthUnavailable as exc:
+            raise ConnectFailed(f"Stripe could not be reached to finish connecting ({exc}). Try again.") from None
+        connection = self._save(self._connection(attempt.method, grant))
+        log.info("Connected Stripe account %s (%s)", connection.account_id, connection.method.label)
+        return connection
+
+    def add_key(self, key: Secret) -> Connection:
+        """Checks the key with a test call, then saves it; raises ConnectFailed with Stripe's message."""
+        try:
+            details = check_key(self.settings.stripe_api_base, key)
+        except KeyRefused as exc:
+            raise ConnectFailed(f"The key was not saved: {exc}") from None
+        connection = Connection(
+            account_id=details.account_id,
+            method=Method.RESTRICTED_KEY,
+            livemode=is_live(key),
+            connected_at=int(self.clock()),
+            business_name=details.business_name,
+            tokens=Tokens(api_key=key),
+        )
+        connection = self._save(connection)
+        log.info("Connected Stripe account %s (restricted key %s)", connection.account_id, key.masked())
+        return connection
+
+    def disconnect(self, account_id: str) -> str:
+        """Revokes access at Stripe where the method allows, deletes the credentials; says what it did.
+
+        The account's data stays in the warehouse."""
+        connection = self.store.get(account_id)
+        if connection is None:
+            raise ConnectFailed(f"{account_id} is not connected.")
+        note = ""
+        if connection.method is Method.CONNECT_OAUTH:
+            try:
+                ConnectOAuth(self.settings.connect).deauthorize(account_id)
+                note = " Stripe revoked the platform's access."
+            except (OAuthError, OAuthUnavailable) as exc:
+                note = f" Stripe did not confirm revoking access ({exc}); revoke it in the Stripe Dashboard."
+        elif connection.method is Method.STRIPE_APP:
+            note = " To revoke the app's access as well, uninstall it in the account's Stripe Dashboard."
+        else:
+            note = " To revoke the key as well, delete it in the account's Stripe Dashboard (Developers → API keys)."
+        self.store.delete(account_id)
+        log.info("Disconnected Stripe account %s", account_id)
+        return f"Disconnected {account_id}; its data stays in the warehouse.{note}"
+
+    def _save(self, connection: Connection) -> Connection:
+        """Saves a new connection, or the new credentials of a re-authenticated one (its sync history kept)."""
+        previous = next((c for c in self.store.connections() if c.account_id == connection.account_id), None)
+        if previous is not None:
+            connection = replace(connection, last_synced_at=previous.last_synced_at)
+        self.store.save(connection)
+        return connection
+
+    def _oauth(self, method: Method) -> ConnectOAuth | AppOAuth:
+        if method is Method.CONNECT_OAUTH:
+            return ConnectOAuth(self.settings.connect)
+        if method is Method.STRIPE_APP:
+            return AppOAuth(self.settings.connect, self.settings.stripe_api_base, self.clock)
+        raise ValueError(f"{method} is not an OAuth method")
+
+    def _connection(self, method: Method, grant: Grant) -> Connection:
+        return Connection(
+            account_id=grant.account_id,
+            method=method,
+            livemode=grant.livemode,
+            connected_at=int(self.clock()),
+            business_name=self._business_name(method, grant),
+            scope=grant.scope,
+            expires_at=grant.expires_at,
+            tokens=Tokens(api_key=grant.access_token, refresh_token=grant.refresh_token)
+            if method is Method.STRIPE_APP
+            else Tokens(),
+        )
+
+    def _business_name(self, method: Method, grant: Grant) -> str:
+        """Shown in the table only: a failure to read it leaves it blank rather than failing the connection."""
+        try:
+            if method is Method.STRIPE_APP and grant.access_token:
+                return account_details(self.settings.stripe_api_base, grant.access_token).business_name
+            platform_key = self.settings.connect.platform_key
+            if platform_key:
+                return account_details(self.settings.stripe_api_base, platform_key, grant.account_id).business_name
+        except stripe.StripeError as exc:
+            log.warning("Could not read the business name of %s: %s", grant.account_id, exc.user_message)
+        return ""

@@ -1,0 +1,1 @@
+"""The admin web app (`app`), its Jinja2 templates and stylesheet."""

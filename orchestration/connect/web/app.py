@@ -1,0 +1,268 @@
+"""The admin web app: the Connections page, adding, re-authenticating and disconnecting Stripe accounts.
+
+Every page but the login form needs the admin's session; every form carries the session's CSRF token;
+secrets are accepted (a pasted key) but never rendered. Calls to Stripe run in the thread pool, so a slow
+answer does not stall the other requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from orchestration.connect.auth import CSRF_FIELD, Sessions, install_admin
+from orchestration.connect.encryption import derived_key
+from orchestration.connect.flows import ConnectFailed, Connector
+from orchestration.connect.store import ConnectionStore, Method, Status
+from orchestration.settings import ConfigurationError, Secret, Settings
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+PUBLIC_PATHS = ("/login", "/static/")
+SECURITY_HEADERS = {
+    # No form-action: the OAuth forms post here and are redirected on to Stripe, which form-action would block.
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+class HideQueryStrings(logging.Filter):
+    """Cuts the query off the paths in uvicorn's access log: Stripe's callback carries the authorization code."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
+            client, method, path, *rest = record.args
+            record.args = (client, method, str(path).split("?", 1)[0], *rest)
+        return True
+
+
+def hide_query_strings_in_access_log() -> None:
+    access_log = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, HideQueryStrings) for f in access_log.filters):
+        access_log.addFilter(HideQueryStrings())
+
+
+def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> Starlette:
+    store = ConnectionStore(settings.connect)
+    install_admin(settings.connect, store)
+    connector = Connector(settings, store, clock)
+    sessions = Sessions(settings.connect, store, clock)
+    pages = Pages(settings, connector, sessions)
+    routes = [
+        Route("/", lambda _: RedirectResponse("/connections", 303)),
+        Route("/login", pages.login, methods=["GET", "POST"]),
+        Route("/logout", pages.logout, methods=["POST"]),
+        Route("/connections", pages.connections),
+        Route("/connections/new", pages.new_source),
+        Route("/connections/new/stripe", pages.new_stripe),
+        Route("/connections/oauth/start", pages.oauth_start, methods=["POST"]),
+        Route("/connections/oauth/callback", pages.oauth_callback, name="oauth_callback"),
+        Route("/connections/keys", pages.add_key, methods=["POST"]),
+        Route("/connections/{account_id}/reauthenticate", pages.reauthenticate, methods=["POST"]),
+        Route("/connections/{account_id}/disconnect", pages.disconnect, methods=["GET", "POST"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(
+            SessionMiddleware,
+            secret_key=derived_key(settings.connect, "admin session cookie"),
+            session_cookie="stripe_warehouse_admin",
+            max_age=settings.connect.session_minutes * 60,
+            same_site="lax",  # the redirect back from Stripe is a cross-site top-level GET: it must carry the cookie
+        ),
+        Middleware(AdminOnly, sessions=sessions),
+    ]
+    return Starlette(routes=routes, middleware=middleware)
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+            await send(message)
+
+        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
+
+
+class AdminOnly:
+    """Nothing but the login form (and its stylesheet) is served before login; forms need the CSRF token."""
+
+    def __init__(self, app: ASGIApp, sessions: Sessions) -> None:
+        self.app = app
+        self.sessions = sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if not scope["path"].startswith(PUBLIC_PATHS) and not self.sessions.is_admin(request):
+            response: Response = (
+                RedirectResponse("/login", 303) if request.method == "GET" else HTMLResponse("Log in first.", 403)
+            )
+            await response(scope, receive, send)
+            return
+        if request.method == "POST":
+            body = await request.body()
+            form = await request.form()
+            if not self.sessions.csrf_valid(request, form.get(CSRF_FIELD)):
+                log.warning("Refused a form without a valid CSRF token: %s", scope["path"])
+                refusal = HTMLResponse("This form expired or did not come from this site: reload and try again.", 403)
+                await refusal(scope, receive, send)
+                return
+
+            async def replay() -> dict[str, Any]:  # the endpoint reads the body this check consumed
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            receive = replay
+        await self.app(scope, receive, send)
+
+
+class Pages:
+    def __init__(self, settings: Settings, connector: Connector, sessions: Sessions) -> None:
+        self.settings = settings
+        self.connector = connector
+        self.store = connector.store
+        self.sessions = sessions
+        self.templates = Jinja2Templates(directory=HERE / "templates")
+        self.templates.env.filters["timestamp"] = _timestamp
+
+    def render(self, request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
+        context |= {
+            "csrf_field": CSRF_FIELD,
+            "csrf_token": Sessions.csrf_token(request),
+            "logged_in": self.sessions.is_admin(request),
+            "flash": request.session.pop("flash", None),
+        }
+        return self.templates.TemplateResponse(request, template, context, status_code=status_code)
+
+    # Login.
+
+    async def login(self, request: Request) -> Response:
+        if request.method == "GET":
+            return self.render(request, "login.html")
+        form = await request.form()
+        username, password = str(form.get("username", "")), str(form.get("password", ""))
+        if await run_in_threadpool(self.sessions.log_in, request, username, password):  # scrypt takes a while
+            return RedirectResponse("/connections", 303)
+        log.warning("A failed admin login")
+        return self.render(request, "login.html", 401, error="Wrong username or password.")
+
+    async def logout(self, request: Request) -> Response:
+        self.sessions.log_out(request)
+        return RedirectResponse("/login", 303)
+
+    # Connections.
+
+    async def connections(self, request: Request) -> Response:
+        return self.render(request, "connections.html", connections=self.store.connections(), Status=Status)
+
+    async def new_source(self, request: Request) -> Response:
+        return self.render(request, "new_source.html")
+
+    async def new_stripe(self, request: Request) -> Response:
+        return self.render(
+            request,
+            "new_stripe.html",
+            methods=self.connector.oauth_methods(),
+            Method=Method,
+            account_id=request.query_params.get("account", ""),
+        )
+
+    async def oauth_start(self, request: Request) -> Response:
+        form = await request.form()
+        try:
+            method = Method(str(form.get("method")))
+            started = self.connector.start(method, str(request.url_for("oauth_callback")))
+        except (ValueError, ConfigurationError) as exc:
+            return self._back(request, f"Cannot connect this way: {exc}")
+        request.session["oauth_state"] = started.state
+        return RedirectResponse(started.url, 303)
+
+    async def oauth_callback(self, request: Request) -> Response:
+        query = request.query_params
+        state = query.get("state", "")
+        # The answer must come back to the browser that asked: a state from elsewhere is refused unspent.
+        if not state or state != request.session.pop("oauth_state", None):
+            return self._back(
+                request,
+                "This answer from Stripe does not belong to a connection started in this browser. Nothing was "
+                "saved: start again with Add a data source.",
+            )
+        try:
+            connection = await run_in_threadpool(
+                self.connector.finish, state, query.get("code"), query.get("error"), query.get("error_description")
+            )
+        except ConnectFailed as exc:
+            return self._back(request, str(exc))
+        name = f" ({connection.business_name})" if connection.business_name else ""
+        return self._back(request, f"Successfully connected {connection.account_id}{name}.", "success")
+
+    async def add_key(self, request: Request) -> Response:
+        form = await request.form()
+        try:
+            connection = await run_in_threadpool(self.connector.add_key, Secret(str(form.get("api_key", "")).strip()))
+        except ConnectFailed as exc:
+            request.session["flash"] = {"kind": "error", "text": str(exc)}
+            return RedirectResponse("/connections/new/stripe", 303)
+        return self._back(request, f"Successfully connected {connection.account_id} with a restricted key.", "success")
+
+    async def reauthenticate(self, request: Request) -> Response:
+        account_id = request.path_params["account_id"]
+        connection = next((c for c in self.store.connections() if c.account_id == account_id), None)
+        if connection is None:
+            return self._back(request, f"{account_id} is not connected.")
+        if connection.method is Method.RESTRICTED_KEY:
+            request.session["flash"] = {"kind": "info", "text": f"Paste a new key for {account_id}."}
+            return RedirectResponse(f"/connections/new/stripe?account={account_id}", 303)
+        try:
+            started = self.connector.start(connection.method, str(request.url_for("oauth_callback")))
+        except ConfigurationError as exc:
+            return self._back(request, f"Cannot re-authenticate {account_id}: {exc}")
+        request.session["oauth_state"] = started.state
+        return RedirectResponse(started.url, 303)
+
+    async def disconnect(self, request: Request) -> Response:
+        account_id = request.path_params["account_id"]
+        connection = next((c for c in self.store.connections() if c.account_id == account_id), None)
+        if connection is None:
+            return self._back(request, f"{account_id} is not connected.")
+        if request.method == "GET":
+            return self.render(request, "disconnect.html", connection=connection)
+        try:
+            return self._back(request, await run_in_threadpool(self.connector.disconnect, account_id), "success")
+        except ConnectFailed as exc:
+            return self._back(request, str(exc))
+
+    def _back(self, request: Request, text: str, kind: str = "error") -> Response:
+        request.session["flash"] = {"kind": kind, "text": text}
+        return RedirectResponse("/connections", 303)
+
+
+def _timestamp(value: int | None) -> str:
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "—"

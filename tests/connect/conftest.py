@@ -1,0 +1,73 @@
+"""A simulator playing Stripe's OAuth side for a platform and three accounts that may connect to it, and the
+settings of an installation pointed at it with a private data folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from connect_support import ADMIN_PASSWORD, NOW, PLATFORM_KEY, RESTRICTED_KEY, WebServer
+
+from orchestration.settings import Settings
+from orchestration.simulator import SimulatedAccount, SimulatorServer, generate_account
+from orchestration.simulator.oauth import login_email
+from orchestration.simulator.options import OAuthOptions
+
+
+@pytest.fixture(scope="session")
+def accounts() -> dict[str, SimulatedAccount]:
+    """The platform and three accounts, each with its own sign-in email."""
+    return {
+        "platform": generate_account(seed=60, customers=2, now=NOW, account_id="acct_1PlatformConnect0"),
+        "first": generate_account(seed=61, customers=4, now=NOW, account_id="acct_1FirstConnected00"),
+        "second": generate_account(seed=62, customers=3, now=NOW, account_id="acct_1SecondConnected0"),
+        "third": generate_account(seed=64, customers=3, now=NOW, account_id="acct_1ThirdConnected00"),
+    }
+
+
+@pytest.fixture
+def sim(accounts) -> Iterator[SimulatorServer]:
+    keys = {PLATFORM_KEY: accounts["platform"].account_id, RESTRICTED_KEY: accounts["third"].account_id}
+    # Only accounts that authorize the platform are connected to it, as on Stripe.
+    oauth = OAuthOptions(connected_at_start=False)
+    with SimulatorServer(list(accounts.values()), api_keys=keys, oauth=oauth) as server:
+        yield server
+
+
+@pytest.fixture
+def email(accounts) -> Callable[[str], str]:
+    return lambda name: login_email(accounts[name])
+
+
+@pytest.fixture
+def make_settings(tmp_path, sim) -> Callable[..., Settings]:
+    def make(**env: str) -> Settings:
+        return Settings.from_env(
+            {
+                "STRIPE_API_BASE": sim.base_url,
+                "STRIPE_CONNECT_BASE": sim.base_url,
+                "STRIPE_MARKETPLACE_BASE": sim.base_url,
+                "STRIPE_CONNECT_CLIENT_ID": sim.oauth.connect_client_id,
+                "STRIPE_APP_CLIENT_ID": sim.oauth.app_client_id,
+                "STRIPE_PLATFORM_KEY": PLATFORM_KEY,
+                "DATA_DIR": str(tmp_path / "data"),
+                "STRIPE_REQUESTS_PER_SECOND": "1000",
+                "ADMIN_PASSWORD": ADMIN_PASSWORD,
+                **env,
+            }
+        )
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def web(settings) -> Iterator[WebServer]:
+    from orchestration.connect.web.app import create_app
+
+    with WebServer(create_app(settings)) as server:
+        yield server
