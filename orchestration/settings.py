@@ -7,6 +7,7 @@ each run reads the settings afresh, so a changed environment needs no restart.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,13 @@ class StripeCredential:
     stripe_account: str | None = None
     # The account's id when known without a request (a stored connection); else read from `GET /v1/account`.
     account_id: str | None = None
+    # When `api_key` stops working (unix seconds): a Stripe App's access token; None: it does not expire.
+    expires_at: float | None = field(default=None, compare=False)
+    # The stored connection's credential version: a verdict on this key must not hit a newer re-authentication.
+    credential_version: int | None = field(default=None, compare=False)
+    # Given the token that went stale (expiring, or refused with 401), the credential to read with now; None
+    # when there is none (the connection needs re-authentication). Only tokens that expire have it.
+    refresh: Callable[[Secret], StripeCredential | None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def known_account_id(self) -> str | None:

@@ -6,18 +6,23 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection
-from dataclasses import replace
 
 from orchestration.connect.oauth import AppOAuth, OAuthError, OAuthUnavailable
+from orchestration.connect.restricted_key import is_live
 from orchestration.connect.store import Connection, ConnectionStore, Method, Status, Tokens
 from orchestration.ingest.report import SyncReport
 from orchestration.settings import ConfigurationError, Secret, Settings, StripeCredential
 
 log = logging.getLogger(__name__)
 
-# A Stripe App's access token is refreshed when it expires within this long: a sync must not outlive it.
+# At a sync's start a Stripe App's access token is refreshed when it expires within this long; during the
+# sync the reader refreshes it again as it nears expiry (its `refresh` hook).
 REFRESH_MARGIN_SECONDS = 600
 REAUTHENTICATE = "reconnect it on the Connections page (stripe-warehouse web → Re-authenticate)"
+LOST_REFRESH_NOTE = (
+    "A token refresh answer was lost (Stripe may have rotated the refresh token without us hearing the new "
+    "one); if the next refresh fails, re-authenticate."
+)
 
 
 def connected_account_ids(settings: Settings) -> list[str]:
@@ -45,8 +50,9 @@ def stripe_credentials(
 
     The environment's accounts come first (STRIPE_API_KEY / STRIPE_ACCOUNT_IDS; a key whose account is not
     known without a request is kept only when no filter is given), then every active stored connection not
-    already among them. Stripe App tokens about to expire are refreshed first; a refresh Stripe rejects marks
-    the connection for re-authentication and leaves it out.
+    already among them. Stripe App tokens about to expire are refreshed first, and their credentials carry a
+    hook that refreshes them during the sync; a refresh Stripe rejects marks the connection for
+    re-authentication and leaves it out. `unavailable_accounts` says why an active connection was left out.
     """
     wanted = set(account_ids) if account_ids is not None else None
     from_env = [c for c in settings.stripe_credentials if wanted is None or c.known_account_id in wanted]
@@ -64,89 +70,196 @@ def stripe_credentials(
     return (*from_env, *stored)
 
 
-def record_sync_outcome(settings: Settings, report: SyncReport, *, clock: Callable[[], float] = time.time) -> None:
-    """Marks the stored accounts Stripe rejected for re-authentication, and the others synced now."""
+def unavailable_accounts(settings: Settings, account_ids: Collection[str] | None = None) -> dict[str, str]:
+    """Active connections `stripe_credentials` leaves out whatever Stripe says, and why (naming the fix);
+    no network, no secret read."""
+    reasons = {}
+    for connection in ConnectionStore(settings.connect).connections():
+        if connection.status is Status.ACTIVE and (account_ids is None or connection.account_id in account_ids):
+            reason = _unreadable(settings, connection)
+            if reason:
+                reasons[connection.account_id] = reason
+    return reasons
+
+
+def record_sync_outcome(
+    settings: Settings,
+    report: SyncReport,
+    *,
+    credentials: Collection[StripeCredential] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Marks the stored accounts Stripe rejected for re-authentication, and the others synced now.
+
+    `credentials`, the ones the sync read with, tie each verdict to the credential version it concerns: a
+    connection re-authenticated while the sync ran is left alone. Without them every rejection counts.
+    """
     store = ConnectionStore(settings.connect)
     connections = {c.account_id: c for c in store.connections()}
-    stored = set(connections)
-    for account_id in sorted(report.needs_reauth & stored):
-        # A Stripe App's token may have expired earlier than announced: a working refresh is the cure, and the
-        # next sync reads with the new token. Only a refused refresh needs the admin (and marks it itself).
-        if connections[account_id].method is Method.STRIPE_APP:
-            _fresh_app_token(settings, store, account_id, clock, force=True)
+    used = {c.account_id: c for c in credentials or () if c.account_id is not None}
+    for account_id in sorted(report.needs_reauth & connections.keys()):
+        connection = connections[account_id]
+        version = used[account_id].credential_version if account_id in used else None
+        if version is not None and version != connection.credential_version:
+            log.info("%s was re-authenticated during the sync: its new credential is kept", account_id)
             continue
-        store.mark_needs_reauth(account_id, report.failures.get(account_id, "Stripe rejected the credential."))
+        reason = report.failures.get(account_id, "Stripe rejected the credential.")
+        # A 401 of a Stripe App's token (expired earlier than announced, or a refresh that could not reach
+        # Stripe) is cured by a refresh, which marks the connection itself if Stripe refuses it. A 403 is
+        # a permission the app lost: only the admin can give it back.
+        if connection.method is Method.STRIPE_APP and "HTTP 401" in reason:
+            stale = used[account_id].api_key if account_id in used else None
+            _fresh_app_token(settings, store, account_id, clock, stale=stale, force=stale is None)
+            continue
+        if store.mark_needs_reauth(account_id, reason, version):
+            log.error("Stripe account %s needs re-authentication: %s", account_id, reason)
     synced = {account_id for _, account_id in report.progress} - report.failures.keys() - report.needs_reauth
-    if synced & stored:
-        store.mark_synced(synced & stored, int(clock()))
+    if synced & connections.keys():
+        store.mark_synced(synced & connections.keys(), int(clock()))
+
+
+def _unreadable(settings: Settings, connection: Connection) -> str | None:
+    if connection.method is not Method.CONNECT_OAUTH:
+        return None
+    platform_key = settings.connect.platform_key
+    if platform_key is None:
+        return (
+            f"{connection.account_id} is read with the platform's key, and STRIPE_PLATFORM_KEY is not set: set it "
+            "to the platform's secret key."
+        )
+    if is_live(platform_key) != connection.livemode:
+        mode, key_mode = ("live", "test") if connection.livemode else ("test", "live")
+        return (
+            f"{connection.account_id} was connected in {mode} mode, but STRIPE_PLATFORM_KEY is a {key_mode}-mode "
+            f"key, which cannot read it: set STRIPE_PLATFORM_KEY to the platform's {mode} secret key (sk_{mode}_…), "
+            f"or connect the account again in {key_mode} mode."
+        )
+    return None
 
 
 def _credential(
     settings: Settings, store: ConnectionStore, connection: Connection, clock: Callable[[], float]
 ) -> StripeCredential | None:
     account_id = connection.account_id
+    version = connection.credential_version
     if connection.method is Method.CONNECT_OAUTH:
-        if settings.connect.platform_key is None:
-            log.error("Skipping %s: it is read with the platform's key, and STRIPE_PLATFORM_KEY is not set", account_id)
+        reason = _unreadable(settings, connection)
+        if reason:
+            log.error("Not syncing a connected account: %s", reason)
             return None
-        return StripeCredential(api_key=settings.connect.platform_key, stripe_account=account_id, account_id=account_id)
+        assert settings.connect.platform_key is not None
+        return StripeCredential(
+            api_key=settings.connect.platform_key,
+            stripe_account=account_id,
+            account_id=account_id,
+            credential_version=version,
+        )
     if connection.method is Method.STRIPE_APP:
-        token = _fresh_app_token(settings, store, account_id, clock)
-        return StripeCredential(api_key=token, account_id=account_id) if token else None
+        fresh = _fresh_app_token(settings, store, account_id, clock)
+        return _app_credential(settings, fresh, clock) if fresh and fresh.tokens.api_key else None
     secret = store.get(account_id)
     if secret is None or secret.tokens.api_key is None:  # disconnected meanwhile
         return None
-    return StripeCredential(api_key=secret.tokens.api_key, account_id=account_id)
+    return StripeCredential(api_key=secret.tokens.api_key, account_id=account_id, credential_version=version)
+
+
+def _app_credential(settings: Settings, connection: Connection, clock: Callable[[], float]) -> StripeCredential:
+    def refresh(stale: Secret) -> StripeCredential | None:
+        # Called from a sync's reader threads: each call opens the store anew, as the store wants.
+        fresh = _fresh_app_token(settings, ConnectionStore(settings.connect), connection.account_id, clock, stale=stale)
+        return _app_credential(settings, fresh, clock) if fresh and fresh.tokens.api_key else None
+
+    assert connection.tokens.api_key is not None  # the callers check
+    return StripeCredential(
+        api_key=connection.tokens.api_key,
+        account_id=connection.account_id,
+        expires_at=connection.expires_at,
+        credential_version=connection.credential_version,
+        refresh=refresh,
+    )
 
 
 def _fresh_app_token(
-    settings: Settings, store: ConnectionStore, account_id: str, clock: Callable[[], float], *, force: bool = False
-) -> Secret | None:
-    """The Stripe App's access token, refreshed first if it expires soon (or `force`); None if the account cannot
-    be read.
+    settings: Settings,
+    store: ConnectionStore,
+    account_id: str,
+    clock: Callable[[], float],
+    *,
+    stale: Secret | None = None,
+    force: bool = False,
+) -> Connection | None:
+    """The Stripe App connection with a usable access token, refreshed first if needed; None if the account
+    cannot be read.
 
-    Refresh tokens rotate: the read, the refresh and the write happen under the store's lock, so a second
-    caller waits and then finds the fresh token instead of spending the old refresh token again.
+    A refresh is needed when the token expires within REFRESH_MARGIN_SECONDS, when `force`d, or when the
+    caller's token `stale` (about to expire, or refused with 401) is still the stored one: if it is not,
+    another thread or process refreshed it meanwhile and its token is the answer.
+
+    Refresh tokens rotate, so one refresh at a time: the account's lease is held from the read to the write;
+    the database is locked only for the short read and write, never while Stripe answers.
     """
-    with store.locked(account_id) as locked:
-        if locked is None or locked.connection.status is not Status.ACTIVE:
+    with store.refresh_lease(account_id) as leased:
+        connection = store.get(account_id)
+        if connection is None or connection.status is not Status.ACTIVE or connection.method is not Method.STRIPE_APP:
             return None
-        connection = locked.connection
         now = clock()
-        fresh = connection.expires_at is None or connection.expires_at - now > REFRESH_MARGIN_SECONDS
-        if fresh and not force:
-            return connection.tokens.api_key
-        if connection.tokens.refresh_token is None:
-            _needs_reauth(locked, account_id, "The Stripe App connection has no refresh token")
-            return None
-        try:
-            grant = AppOAuth(settings.connect, settings.stripe_api_base, clock).refresh(connection.tokens.refresh_token)
-        except OAuthError as exc:
-            if exc.code == "invalid_grant":  # the refresh token is dead: only the admin can bring it back
-                _needs_reauth(locked, account_id, f"Stripe refused to refresh the Stripe App's access token: {exc}")
-                return None
-            problem: Exception = exc  # the app's own key or configuration was refused: not the connection's fault
-        except (OAuthUnavailable, ConfigurationError) as exc:
-            problem = exc
+        if not leased:
+            log.error("Another refresh of %s's token has been running for too long; not refreshing it", account_id)
+            return connection if stale is None or connection.tokens.api_key != stale else None
+        if stale is not None:
+            needed = connection.tokens.api_key == stale
         else:
-            locked.save(
-                replace(
-                    connection,
-                    tokens=Tokens(api_key=grant.access_token, refresh_token=grant.refresh_token),
-                    expires_at=grant.expires_at,
-                )
-            )
-            log.info("Refreshed the Stripe App access token of %s", account_id)
-            return grant.access_token
-        still_valid = connection.expires_at is not None and connection.expires_at > now and not force
-        log.error(
-            "Could not refresh the access token of %s (%s); %s",
-            account_id, problem, "using the current one" if still_valid else "skipping the account this time",
-        )  # fmt: skip
-        return connection.tokens.api_key if still_valid else None
+            expiring = connection.expires_at is not None and connection.expires_at - now <= REFRESH_MARGIN_SECONDS
+            needed = force or expiring
+        if not needed:
+            return connection
+        return _refresh(settings, store, connection, clock, hopeless=stale is not None or force)
 
 
-def _needs_reauth(locked, account_id: str, why: str) -> None:
-    reason = f"{why}. Stripe account {account_id} needs re-authentication: {REAUTHENTICATE}."
-    locked.mark_needs_reauth(reason)
-    log.error("%s", reason)
+def _refresh(
+    settings: Settings, store: ConnectionStore, connection: Connection, clock: Callable[[], float], *, hopeless: bool
+) -> Connection | None:
+    """`hopeless`: the current token is known to be refused, so a failed refresh leaves nothing to read with."""
+    account_id, version = connection.account_id, connection.credential_version
+    now = clock()
+    if connection.tokens.refresh_token is None:
+        _needs_reauth(store, connection, "The Stripe App connection has no refresh token")
+        return None
+    try:
+        grant = AppOAuth(settings.connect, settings.stripe_api_base, clock).refresh(connection.tokens.refresh_token)
+    except OAuthError as exc:
+        if exc.code == "invalid_grant":  # the refresh token is dead: only the admin can bring it back
+            why = f"Stripe refused to refresh the Stripe App's access token: {exc}"
+            if connection.status_reason == LOST_REFRESH_NOTE:
+                why += " (an earlier refresh answer was lost: Stripe had rotated the refresh token then)"
+            _needs_reauth(store, connection, why)
+            return None
+        problem: Exception = exc  # the app's own key or configuration was refused: not the connection's fault
+    except OAuthUnavailable as exc:
+        if exc.answer_lost:
+            store.set_status_reason(account_id, LOST_REFRESH_NOTE, version)
+        problem = exc
+    except ConfigurationError as exc:
+        problem = exc
+    else:
+        tokens = Tokens(api_key=grant.access_token, refresh_token=grant.refresh_token)
+        saved = store.update_tokens(account_id, version, tokens, grant.expires_at)
+        if saved is None:
+            # Re-authenticated (or marked, or removed) while Stripe answered: what is stored now wins.
+            log.warning("%s changed while its token was refreshed; the stored credential is kept", account_id)
+            current = store.get(account_id)
+            return current if current is not None and current.status is Status.ACTIVE else None
+        log.info("Refreshed the Stripe App access token of %s", account_id)
+        return saved
+    still_valid = connection.expires_at is not None and connection.expires_at > now and not hopeless
+    log.error(
+        "Could not refresh the access token of %s (%s); %s",
+        account_id, problem, "using the current one" if still_valid else "skipping the account this time",
+    )  # fmt: skip
+    return connection if still_valid else None
+
+
+def _needs_reauth(store: ConnectionStore, connection: Connection, why: str) -> None:
+    reason = f"{why}. Stripe account {connection.account_id} needs re-authentication: {REAUTHENTICATE}."
+    if store.mark_needs_reauth(connection.account_id, reason, connection.credential_version):
+        log.error("%s", reason)

@@ -19,6 +19,8 @@ from orchestration.settings import ConfigurationError, ConnectSettings, Secret
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD_LENGTH = 10
 CSRF_FIELD = "csrf_token"
+FREE_LOGIN_FAILURES = 5
+MAX_LOCKOUT_SECONDS = 15 * 60
 
 
 def hash_password(password: str) -> str:
@@ -57,10 +59,28 @@ def install_admin(settings: ConnectSettings, store: ConnectionStore) -> None:
         )
 
 
+class LoginThrottled(Exception):
+    """Too many failed logins in a row: logins are refused for `seconds` more, whatever the password."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"Too many failed logins: try again in {max(1, round(seconds / 60))} minute(s).")
+        self.seconds = seconds
+
+
+def lockout_seconds(failures: int) -> float:
+    """After FREE_LOGIN_FAILURES failures in a row, logins are refused for a minute, doubling with each further
+    failure up to MAX_LOCKOUT_SECONDS: slow enough for a guesser, short enough for an admin who mistyped."""
+    if failures < FREE_LOGIN_FAILURES:
+        return 0.0
+    return float(min(MAX_LOCKOUT_SECONDS, 60 * 2 ** (failures - FREE_LOGIN_FAILURES)))
+
+
 class Sessions:
     """Who is logged in, kept in Starlette's signed session cookie.
 
-    A session lasts `minutes` from login whatever the activity, and ends early when the password changes.
+    A session lasts `minutes` from login whatever the activity, and ends early when the password changes or
+    the admin logs out: the cookie carries the admin's session epoch, which logging out moves on, so a copy
+    of the cookie taken before is worthless.
     """
 
     def __init__(
@@ -72,26 +92,46 @@ class Sessions:
         self.clock = clock
 
     def log_in(self, request: Request, username: str, password: str) -> bool:
-        stored = self.store.admin_password_hash(self.username)
+        """Raises LoginThrottled while logins are refused after failures."""
+        admin = self.store.admin(self.username)
+        now = self.clock()
+        if admin is not None and admin.locked_until > now:
+            raise LoginThrottled(admin.locked_until - now)
+        stored = admin.password_hash if admin else None
         # The hash is computed even for a wrong username, so a failure takes as long either way.
         valid = verify_password(password, stored or hash_password("")) and stored is not None
         if not (valid and hmac.compare_digest(username.encode(), self.username.encode())):
+            self.store.record_login_failure(self.username, lockout_seconds, now)
             return False
+        assert admin is not None and stored is not None
+        self.store.reset_login_failures(self.username)
         request.session.clear()  # a fresh session (and CSRF token) at login: no fixation
         request.session.update(
-            {"admin": self.username, "since": self.clock(), "password": _fingerprint(stored), "csrf": _token()}
+            {
+                "admin": self.username,
+                "since": now,
+                "password": _fingerprint(stored),
+                "epoch": admin.session_epoch,
+                "csrf": _token(),
+            }
         )
         return True
 
     def log_out(self, request: Request) -> None:
+        if self.is_admin(request):
+            self.store.end_admin_sessions(self.username)
         request.session.clear()
 
     def is_admin(self, request: Request) -> bool:
         session = request.session
         if session.get("admin") != self.username or self.clock() - session.get("since", 0) > self.lifetime:
             return False
-        stored = self.store.admin_password_hash(self.username)
-        return stored is not None and hmac.compare_digest(session.get("password", ""), _fingerprint(stored))
+        admin = self.store.admin(self.username)
+        return (
+            admin is not None
+            and session.get("epoch") == admin.session_epoch
+            and hmac.compare_digest(session.get("password", ""), _fingerprint(admin.password_hash))
+        )
 
     @staticmethod
     def csrf_token(request: Request) -> str:

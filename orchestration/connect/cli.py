@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from typing import Any
 
+from orchestration.connect.display import utc_minute
 from orchestration.settings import ConfigurationError, Secret, Settings
 
 
@@ -16,6 +18,7 @@ def register_connect_commands(commands: Any) -> None:
     actions = connections.add_subparsers(required=True, metavar="ACTION")
     actions.add_parser("list", help="the connected accounts and their status").set_defaults(handler=_list)
     add_key = actions.add_parser("add-key", help="connect an account with a restricted key (prompted, or on stdin)")
+    add_key.add_argument("--account", help="the connected account whose key this replaces (refused if another's)")
     add_key.set_defaults(handler=_add_key)
     remove = actions.add_parser("remove", help="disconnect an account (its data stays in the warehouse)")
     remove.add_argument("account_id")
@@ -23,7 +26,13 @@ def register_connect_commands(commands: Any) -> None:
 
     connect = commands.add_parser("connect", help="connect an account through Stripe in the browser")
     connect.add_argument("--app", action="store_true", help="install the Stripe App instead of Connect OAuth")
-    connect.add_argument("--port", type=int, default=0, help="local port for Stripe's redirect (default: any)")
+    connect.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="local port for Stripe's redirect, http://127.0.0.1:PORT/callback, which must be a registered "
+        "redirect URI (default: 8765)",
+    )
     connect.add_argument("--no-browser", action="store_true", help="print the link instead of opening it")
     connect.set_defaults(handler=_connect)
 
@@ -45,26 +54,31 @@ def _list(_args: argparse.Namespace) -> int:
     if not connections:
         print("No Stripe account is connected: stripe-warehouse web, connect, or connections add-key.")
         return 0
-    print(f"{'account':<24} {'mode':<5} {'connected with':<15} {'last sync':<17} {'status':<24} business name")
+    print(f"{'account':<24} {'mode':<5} {'connected with':<15} {'last sync':<20} {'status':<24} business name")
     for c in connections:
-        last_sync = _when(c.last_synced_at)
+        last_sync = utc_minute(c.last_synced_at, "never")
         mode = "live" if c.livemode else "test"
         print(
-            f"{c.account_id:<24} {mode:<5} {c.method.label:<15} {last_sync:<17} {c.status.value:<24} {c.business_name}"
+            f"{c.account_id:<24} {mode:<5} {c.method.label:<15} {last_sync:<20} {c.status.value:<24} {c.business_name}"
         )
+        if c.status_reason:
+            print(f"{'':<24} {c.status_reason}")
     return 0
 
 
-def _add_key(_args: argparse.Namespace) -> int:
+def _add_key(args: argparse.Namespace) -> int:
     from orchestration.connect.flows import ConnectFailed, Connector
+    from orchestration.connect.restricted_key import key_warning
 
     # Never an argument: it would stay in the shell's history and show in `ps`.
-    key = getpass.getpass("Restricted key: ") if sys.stdin.isatty() else sys.stdin.readline()
+    key = Secret((getpass.getpass("Restricted key: ") if sys.stdin.isatty() else sys.stdin.readline()).strip())
     try:
-        connection = Connector(_settings()).add_key(Secret(key.strip()))
+        connection = Connector(_settings()).add_key(key, args.account)
     except ConnectFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if warning := key_warning(key):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"Connected {connection.account_id} {connection.business_name}".rstrip())
     return 0
 
@@ -109,8 +123,11 @@ def _web(args: argparse.Namespace) -> int:
     if no_admin and settings.connect.admin_password is None and sys.stdin.isatty():
         print("First run: choose the admin's password for the web app.")
         _set_password(settings)
-    app = create_app(settings)
+    secure = _cookie_secure(args.host)
+    app = create_app(settings, cookie_secure=secure)
     hide_query_strings_in_access_log()
+    if not secure:
+        print("The session cookie may travel over plain HTTP (ADMIN_COOKIE_SECURE=false): use 127.0.0.1 only.")
     print(f"Connections page on http://{args.host}:{args.port}/connections")
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
     return 0
@@ -128,7 +145,14 @@ def _set_password(settings: Settings) -> int:
     return 0
 
 
-def _when(at: int | None) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M") if at else "never"
+def _cookie_secure(host: str) -> bool:
+    """ADMIN_COOKIE_SECURE, else on unless the page is served on the loopback interface only: anywhere else it
+    is reached through an HTTPS proxy, and the cookie must never cross the network in clear."""
+    value = os.environ.get("ADMIN_COOKIE_SECURE", "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    if value:
+        raise ConfigurationError(f"ADMIN_COOKIE_SECURE={value!r}: set it to true or false.")
+    return host not in ("127.0.0.1", "localhost", "::1")

@@ -40,7 +40,12 @@ class SecretBox:
 
 
 def secret_box(settings: ConnectSettings) -> SecretBox:
-    return SecretBox(settings.secret_key or _key_from_file(settings.key_path))
+    return SecretBox(_master_key(settings))
+
+
+def _master_key(settings: ConnectSettings) -> Secret:
+    """CONNECTIONS_SECRET_KEY, else the key file (generated on first use)."""
+    return settings.secret_key or _key_from_file(settings.key_path)
 
 
 def _key_from_file(path: Path) -> Secret:
@@ -73,5 +78,4 @@ def _create_key_file(path: Path) -> None:
 
 def derived_key(settings: ConnectSettings, purpose: str) -> str:
     """A key for `purpose` (signing the admin's session cookie), derived from the store's key: one secret to keep."""
-    key = settings.secret_key or _key_from_file(settings.key_path)
-    return hmac.new(key.value.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(_master_key(settings).value.encode(), purpose.encode(), hashlib.sha256).hexdigest()

@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 import stripe
 
 from orchestration.connect.oauth import AppOAuth, ConnectOAuth, Grant, OAuthError, OAuthUnavailable, mask_secrets
-from orchestration.connect.restricted_key import KeyRefused, account_details, check_key, is_live
+from orchestration.connect.restricted_key import KeyRefused, account_details, check_key, is_live, key_warning
 from orchestration.connect.store import Connection, ConnectionStore, Method, Tokens
-from orchestration.settings import Secret, Settings
+from orchestration.settings import ConfigurationError, Secret, Settings
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,13 @@ class Connector:
             offered.append(Method.STRIPE_APP)
         return offered
 
-    def start(self, method: Method, redirect_uri: str) -> Started:
+    def start(self, method: Method, redirect_uri: str, expected_account_id: str | None = None) -> Started:
+        """A new OAuth attempt; `expected_account_id` when re-authenticating that account, which Stripe's
+        answer must then be for."""
         state = secrets.token_urlsafe(32)
         url = self._oauth(method).authorize_url(state, redirect_uri)
         self.store.forget_attempts_before(self.clock() - ATTEMPT_TTL_SECONDS)
-        self.store.start_attempt(state, method, self.clock())
+        self.store.start_attempt(state, method, self.clock(), expected_account_id)
         return Started(url, state)
 
     def finish(
@@ -92,16 +94,22 @@ class Connector:
             ) from None
         except OAuthUnavailable as exc:
             raise ConnectFailed(f"Stripe could not be reached to finish connecting ({exc}). Try again.") from None
+        _require_account(attempt.expected_account_id, grant.account_id)
         connection = self._save(self._connection(attempt.method, grant))
         log.info("Connected Stripe account %s (%s)", connection.account_id, connection.method.label)
         return connection
 
-    def add_key(self, key: Secret) -> Connection:
-        """Checks the key with a test call, then saves it; raises ConnectFailed with Stripe's message."""
+    def add_key(self, key: Secret, expected_account_id: str | None = None) -> Connection:
+        """Checks the key with test calls, then saves it; raises ConnectFailed with Stripe's message.
+
+        `expected_account_id`: the account whose key this replaces; a key of another account is refused."""
         try:
             details = check_key(self.settings.stripe_api_base, key)
         except KeyRefused as exc:
             raise ConnectFailed(f"The key was not saved: {exc}") from None
+        _require_account(expected_account_id, details.account_id, pasted=True)
+        if warning := key_warning(key):
+            log.warning("Stripe account %s: %s", details.account_id, warning)
         connection = Connection(
             account_id=details.account_id,
             method=Method.RESTRICTED_KEY,
@@ -123,11 +131,7 @@ class Connector:
             raise ConnectFailed(f"{account_id} is not connected.")
         note = ""
         if connection.method is Method.CONNECT_OAUTH:
-            try:
-                ConnectOAuth(self.settings.connect).deauthorize(account_id)
-                note = " Stripe revoked the platform's access."
-            except (OAuthError, OAuthUnavailable) as exc:
-                note = f" Stripe did not confirm revoking access ({exc}); revoke it in the Stripe Dashboard."
+            note = self._deauthorize(account_id)
         elif connection.method is Method.STRIPE_APP:
             note = " To revoke the app's access as well, uninstall it in the account's Stripe Dashboard."
         else:
@@ -136,12 +140,33 @@ class Connector:
         log.info("Disconnected Stripe account %s", account_id)
         return f"Disconnected {account_id}; its data stays in the warehouse.{note}"
 
+    def _deauthorize(self, account_id: str) -> str:
+        """What became of the platform's access to the account, for the disconnect message."""
+        dashboard = "revoke it in the Stripe Dashboard (Settings → Connected accounts) if it still matters."
+        try:
+            ConnectOAuth(self.settings.connect).deauthorize(account_id)
+        except ConfigurationError as exc:  # Connect OAuth was set up once, and no longer is
+            return f" Stripe was not asked to revoke the platform's access ({exc}); {dashboard}"
+        except OAuthError as exc:
+            if exc.code == "invalid_client":  # Stripe no longer knows the connection: nothing left to revoke
+                return f" Stripe reports the platform is no longer connected to {account_id} ({exc})."
+            return f" Stripe refused to revoke the platform's access ({exc}); {dashboard}"
+        except OAuthUnavailable as exc:
+            return f" Stripe could not be reached to revoke the platform's access ({exc}); {dashboard}"
+        return " Stripe revoked the platform's access."
+
     def _save(self, connection: Connection) -> Connection:
-        """Saves a new connection, or the new credentials of a re-authenticated one (its sync history kept)."""
-        previous = next((c for c in self.store.connections() if c.account_id == connection.account_id), None)
-        if previous is not None:
-            connection = replace(connection, last_synced_at=previous.last_synced_at)
-        self.store.save(connection)
+        """Saves a new connection, or the new credentials of a re-authenticated one (its sync history kept, its
+        credential version moved on so verdicts on the old credential no longer apply)."""
+        with self.store.refresh_lease(connection.account_id):  # not while a refresh of the old tokens runs
+            previous = self.store.find(connection.account_id)
+            if previous is not None:
+                connection = replace(
+                    connection,
+                    last_synced_at=previous.last_synced_at,
+                    credential_version=previous.credential_version + 1,
+                )
+            self.store.save(connection)
         return connection
 
     def _oauth(self, method: Method) -> ConnectOAuth | AppOAuth:
@@ -176,3 +201,15 @@ class Connector:
         except stripe.StripeError as exc:
             log.warning("Could not read the business name of %s: %s", grant.account_id, exc.user_message)
         return ""
+
+
+def _require_account(expected: str | None, granted: str, *, pasted: bool = False) -> None:
+    """A re-authentication must bring back the account it was for: another's credential would silently
+    replace nothing and connect an account nobody asked for."""
+    if expected is None or granted == expected:
+        return
+    what = f"The key you pasted is of {granted}, but you" if pasted else f"You signed in to {granted} at Stripe, but"
+    raise ConnectFailed(
+        f"{what} were re-authenticating {expected}. Nothing was saved: re-authenticate {expected} again "
+        f"with {'a key of that account' if pasted else 'that account'} (or add {granted} as a new data source)."
+    )

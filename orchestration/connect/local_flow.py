@@ -13,13 +13,19 @@ from orchestration.connect.flows import ATTEMPT_TTL_SECONDS, ConnectFailed, Conn
 from orchestration.connect.store import Connection, Method
 
 CALLBACK_PATH = "/callback"
+# Stripe sends the browser back only to a redirect URI registered in advance, port included: a fixed port.
+DEFAULT_PORT = 8765
+
+
+def redirect_uri_for(port: int) -> str:
+    return f"http://127.0.0.1:{port}{CALLBACK_PATH}"
 
 
 def connect_locally(
     connector: Connector,
     method: Method,
     *,
-    port: int = 0,
+    port: int = DEFAULT_PORT,
     open_browser: bool = True,
     show: Callable[[str], None] = print,
 ) -> Connection:
@@ -43,13 +49,22 @@ def connect_locally(
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             pass  # the request line carries the authorization code: keep it out of the terminal
 
-    server = HTTPServer(("127.0.0.1", port), Callback)
+    try:
+        server = HTTPServer(("127.0.0.1", port), Callback)
+    except OSError as exc:
+        raise ConnectFailed(
+            f"Cannot listen on 127.0.0.1:{port} for Stripe's answer ({exc.strerror}): free the port, or pass "
+            "--port with another port registered as a redirect URI."
+        ) from None
     thread = threading.Thread(target=server.serve_forever, name="oauth-callback", daemon=True)
     thread.start()
     try:
-        redirect_uri = f"http://127.0.0.1:{server.server_port}{CALLBACK_PATH}"
+        redirect_uri = redirect_uri_for(server.server_port)
         started = connector.start(method, redirect_uri)
-        show(f"Open this link to connect a Stripe account (waiting for Stripe's answer on {redirect_uri}):")
+        show(
+            f"Open this link to connect a Stripe account (waiting for Stripe's answer on {redirect_uri}, which "
+            "must be registered as a redirect URI of the Connect platform or the Stripe App):"
+        )
         show(started.url)
         if open_browser:
             webbrowser.open(started.url)

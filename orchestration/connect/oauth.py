@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+import urllib3
 
 from orchestration.settings import ConfigurationError, ConnectSettings, Secret
 
@@ -40,7 +41,14 @@ class OAuthError(Exception):
 
 
 class OAuthUnavailable(Exception):
-    """Stripe could not be asked (no connection, a 5xx): nothing is known about the credential."""
+    """Stripe did not answer usefully (no connection, a timeout, a 5xx).
+
+    `answer_lost`: the request may have reached Stripe and been carried out, its answer lost on the way back
+    (a read timeout, a dropped connection): a refresh may have spent the refresh token."""
+
+    def __init__(self, message: str, *, answer_lost: bool = False) -> None:
+        super().__init__(message)
+        self.answer_lost = answer_lost
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,7 @@ class Grant:
     scope: str
     access_token: Secret | None = None
     refresh_token: Secret | None = None
-    expires_at: int | None = None
+    expires_at: float | None = None
 
 
 class ConnectOAuth:
@@ -133,7 +141,7 @@ class AppOAuth:
             scope=body.get("scope", ""),
             access_token=Secret(body["access_token"]),
             refresh_token=Secret(body["refresh_token"]),
-            expires_at=int(asked_at + expires_in),
+            expires_at=asked_at + float(expires_in),
         )
 
 
@@ -142,7 +150,7 @@ def _post(url: str, form: dict[str, str], sent: tuple[str, ...] = (), **kwargs: 
         response = requests.post(url, data=form, timeout=TIMEOUT_SECONDS, **kwargs)
     except requests.RequestException as exc:
         # The exception's text names the URL only; the request (and its secrets) stays out of it.
-        raise OAuthUnavailable(f"no response from {url}: {type(exc).__name__}") from None
+        raise OAuthUnavailable(f"no response from {url}: {type(exc).__name__}", answer_lost=_maybe_sent(exc)) from None
     if response.status_code >= 500:
         raise OAuthUnavailable(f"{url} answered HTTP {response.status_code}")
     try:
@@ -152,6 +160,17 @@ def _post(url: str, form: dict[str, str], sent: tuple[str, ...] = (), **kwargs: 
     if response.status_code >= 400:
         raise _oauth_error(body, response.status_code, sent)
     return body
+
+
+def _maybe_sent(exc: requests.RequestException) -> bool:
+    """False only when the request surely never reached Stripe (no connection could be opened)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        cause = exc.args[0] if exc.args else None
+        reason = getattr(cause, "reason", cause)
+        return not isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return True
 
 
 def _oauth_error(body: dict[str, Any], status: int, sent: tuple[str, ...]) -> OAuthError:

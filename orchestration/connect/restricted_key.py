@@ -3,7 +3,10 @@ shown for a new connection."""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import stripe
 
@@ -23,31 +26,84 @@ class AccountDetails:
 
 
 def check_key(api_base: str, key: Secret) -> AccountDetails:
-    """`GET /v1/account` with the key: the call the ingester makes first, so a key that passes can sync."""
+    """`GET /v1/account` with the key, then one `limit=1` list of every object the ingester reads: a key that
+    passes can sync. Raises KeyRefused naming what the key may not read."""
     if not key.value.startswith(KEY_PREFIXES):
         raise KeyRefused(
             "Paste a restricted key (rk_live_… or rk_test_…) or a secret key (sk_…); publishable keys cannot read data."
         )
     try:
-        return account_details(api_base, key)
+        details = account_details(api_base, key)
     except stripe.StripeError as exc:
         raise KeyRefused(exc.user_message or f"Stripe refused the key (HTTP {exc.http_status}).") from None
+    try:
+        missing = missing_permissions(api_base, key)
+    except stripe.StripeError as exc:
+        raise KeyRefused(f"Stripe could not be asked whether the key can read the data: {exc.user_message}") from None
+    if missing:
+        raise KeyRefused(
+            f"The key cannot read everything a sync reads; it lacks read access to: {', '.join(missing)}. Edit the "
+            "key in the Stripe Dashboard (Developers → API keys) to give it Read access to these, then paste it again."
+        )
+    return details
+
+
+def key_warning(key: Secret) -> str | None:
+    """Advice about a key that works but should not be kept: a full secret key can write and move money."""
+    if key.value.startswith("sk_"):
+        return (
+            "This is a full secret key (sk_…), which can also change data and move money. A restricted key "
+            "(rk_…) with Read access is enough: create one in the Stripe Dashboard (Developers → API keys) and "
+            "re-authenticate the account with it."
+        )
+    return None
+
+
+def missing_permissions(api_base: str, key: Secret) -> list[str]:
+    """The list endpoints the ingester reads that the key may not (403), each with the permission Stripe names."""
+    from orchestration.ingest.stripe_objects import STRIPE_OBJECTS
+
+    requestor = _client(api_base, key)._requestor  # noqa: SLF001 (raw requests: a 403 is an answer, not a failure)
+    missing = []
+    probes = {obj.list_path: obj.passes[0] for obj in STRIPE_OBJECTS}
+    for path, params in probes.items():
+        body, status, _ = requestor.request_raw(
+            "get", path, params={"limit": 1, **params}, base_address="api", api_mode="V1"
+        )
+        if status == 403:
+            message = str((_json(body).get("error") or {}).get("message", ""))
+            permission = re.search(r"'(rak_[a-z_]+)'", message)
+            missing.append(f"{path} ({permission.group(1)})" if permission else path)
+        elif status >= 400 and status != 404:
+            raise KeyRefused(f"Stripe answered HTTP {status} to a test read of {path}; try again later.")
+    return missing
 
 
 def account_details(api_base: str, key: Secret, stripe_account: str | None = None) -> AccountDetails:
     """The account the key opens (or `stripe_account`, for a platform's key); raises stripe.StripeError."""
-    client = stripe.StripeClient(
+    account = _client(api_base, key, stripe_account).v1.accounts.retrieve_current().to_dict()
+    profile = account.get("business_profile") or {}
+    dashboard = (account.get("settings") or {}).get("dashboard") or {}
+    name = profile.get("name") or dashboard.get("display_name") or account.get("email") or ""
+    return AccountDetails(account_id=account["id"], business_name=name)
+
+
+def _client(api_base: str, key: Secret, stripe_account: str | None = None) -> stripe.StripeClient:
+    return stripe.StripeClient(
         key.value,
         stripe_account=stripe_account,
         stripe_version=STRIPE_API_VERSION,
         base_addresses={"api": api_base},
         max_network_retries=2,
     )
-    account = client.v1.accounts.retrieve_current().to_dict()
-    profile = account.get("business_profile") or {}
-    dashboard = (account.get("settings") or {}).get("dashboard") or {}
-    name = profile.get("name") or dashboard.get("display_name") or account.get("email") or ""
-    return AccountDetails(account_id=account["id"], business_name=name)
+
+
+def _json(body: str | bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def is_live(key: Secret) -> bool:

@@ -1,20 +1,25 @@
 """The local SQLite database of connected Stripe accounts, their secrets encrypted at rest.
 
 Besides the connections it keeps the OAuth attempts under way (their `state`, to check the callback
-against) and the admin's password hash. Every call opens its own SQLite connection, so the store is safe to
-use from any thread or process; `locked()` serialises a read-modify-write of one connection across all of
-them (a Stripe App's refresh token rotates: two refreshes at once would lose the connection).
+against) and the admin's login (password hash, session epoch, failed logins). Every call opens its own
+SQLite connection, so the store is safe to use from any thread or process. `refresh_lease()` lets one caller
+at a time, across threads and processes, refresh an account's tokens (a Stripe App's refresh token rotates:
+two refreshes at once would lose the connection) without holding SQLite's database-wide write lock while
+Stripe answers.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import re
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
@@ -22,6 +27,9 @@ from orchestration.connect.encryption import SecretBox, secret_box
 from orchestration.settings import ConnectSettings, Secret
 
 BUSY_TIMEOUT_SECONDS = 60
+# Longer than a token request may take (oauth.TIMEOUT_SECONDS, twice over): a waiter that gave up sooner
+# could refresh with the refresh token the lease holder is spending.
+LEASE_WAIT_SECONDS = 90
 
 SCHEMA = """
 create table if not exists connections (
@@ -34,19 +42,34 @@ create table if not exists connections (
     last_synced_at integer,
     status text not null,
     status_reason text not null default '',
-    expires_at integer,
-    secrets blob
+    expires_at real,
+    secrets blob,
+    credential_version integer not null default 1
 );
 create table if not exists oauth_attempts (
     state_hash text primary key,
     method text not null,
-    started_at real not null
+    started_at real not null,
+    expected_account_id text
 );
 create table if not exists admin (
     username text primary key,
-    password_hash text not null
+    password_hash text not null,
+    session_epoch integer not null default 0,
+    failed_logins integer not null default 0,
+    locked_until real not null default 0
 );
 """
+# Columns newer than the first release, added to an older file when it is opened.
+ADDED_COLUMNS = (
+    ("connections", "credential_version", "integer not null default 1"),
+    ("oauth_attempts", "expected_account_id", "text"),
+    ("admin", "session_epoch", "integer not null default 0"),
+    ("admin", "failed_logins", "integer not null default 0"),
+    ("admin", "locked_until", "real not null default 0"),
+)
+# An update "of the credential version the caller saw", or of any version when it passes None.
+_OF_VERSION = " and (? is null or credential_version = ?)"
 
 
 class Method(StrEnum):
@@ -91,16 +114,30 @@ class Connection:
     last_synced_at: int | None = None
     status: Status = Status.ACTIVE
     status_reason: str = ""
-    expires_at: int | None = None
+    expires_at: float | None = None
     """When a Stripe App's access token expires (unix seconds)."""
     tokens: Tokens = field(default_factory=Tokens)
     """Empty when read without secrets (`ConnectionStore.connections()`)."""
+    credential_version: int = 1
+    """Goes up with each re-authentication (not with a token refresh): a sync's verdict on a credential is
+    checked against it, so it cannot undo a re-authentication made while the sync ran."""
 
 
 @dataclass(frozen=True)
 class OAuthAttempt:
     method: Method
     started_at: float
+    expected_account_id: str | None = None
+    """The account being re-authenticated: Stripe's answer must be for it."""
+
+
+@dataclass(frozen=True)
+class AdminRecord:
+    password_hash: str
+    session_epoch: int
+    """Sessions carry the epoch they were opened in; logging out moves it on, ending them all."""
+    failed_logins: int
+    locked_until: float
 
 
 class ConnectionStore:
@@ -126,13 +163,13 @@ class ConnectionStore:
             rows = db.execute("select * from connections order by account_id").fetchall()
         return [self._connection(row, with_secrets=False) for row in rows]
 
+    def find(self, account_id: str) -> Connection | None:
+        """One connection without its secrets (no key needed), or None."""
+        return self._read(account_id, with_secrets=False)
+
     def get(self, account_id: str) -> Connection | None:
         """One connection with its secrets decrypted."""
-        if not self.exists():
-            return None
-        with self._db() as db:
-            row = db.execute("select * from connections where account_id = ?", (account_id,)).fetchone()
-        return self._connection(row, with_secrets=True) if row else None
+        return self._read(account_id, with_secrets=True)
 
     def save(self, connection: Connection) -> None:
         """Adds the connection, or replaces the one of the same account (a re-authentication)."""
@@ -143,12 +180,36 @@ class ConnectionStore:
         with self._db() as db:
             return db.execute("delete from connections where account_id = ?", (account_id,)).rowcount > 0
 
-    def mark_needs_reauth(self, account_id: str, reason: str) -> None:
+    def mark_needs_reauth(self, account_id: str, reason: str, credential_version: int | None = None) -> bool:
+        """Marks the connection; with `credential_version`, only if it was not re-authenticated since."""
         with self._db() as db:
-            db.execute(
-                "update connections set status = ?, status_reason = ? where account_id = ?",
-                (Status.NEEDS_REAUTH.value, reason, account_id),
+            cursor = db.execute(
+                "update connections set status = ?, status_reason = ? where account_id = ?" + _OF_VERSION,
+                (Status.NEEDS_REAUTH.value, reason, account_id, credential_version, credential_version),
             )
+            return cursor.rowcount > 0
+
+    def set_status_reason(self, account_id: str, reason: str, credential_version: int | None = None) -> bool:
+        """A note shown with the connection, its status unchanged."""
+        with self._db() as db:
+            cursor = db.execute(
+                "update connections set status_reason = ? where account_id = ?" + _OF_VERSION,
+                (reason, account_id, credential_version, credential_version),
+            )
+            return cursor.rowcount > 0
+
+    def update_tokens(
+        self, account_id: str, credential_version: int, tokens: Tokens, expires_at: float | None
+    ) -> Connection | None:
+        """Saves refreshed tokens (clearing the connection's note); None if the connection was re-authenticated,
+        marked or removed meanwhile: what is stored then wins."""
+        with self._db() as db:
+            cursor = db.execute(
+                "update connections set secrets = ?, expires_at = ?, status_reason = '' "
+                "where account_id = ? and credential_version = ? and status = ?",
+                (self._seal(tokens), expires_at, account_id, credential_version, Status.ACTIVE.value),
+            )
+        return self.get(account_id) if cursor.rowcount else None
 
     def mark_synced(self, account_ids: set[str], at: int) -> None:
         with self._db() as db:
@@ -157,22 +218,36 @@ class ConnectionStore:
             )
 
     @contextmanager
-    def locked(self, account_id: str) -> Iterator[LockedConnection | None]:
-        """The connection, locked against every other writer until the block ends; None if it is gone.
+    def refresh_lease(self, account_id: str, wait_seconds: float = LEASE_WAIT_SECONDS) -> Iterator[bool]:
+        """Holds the account's refresh lease while the block runs: True, or False if it was not had in time.
 
-        SQLite's `begin immediate` takes the database's write lock, across threads and processes alike: a
-        second refresh of the same account waits here, then finds the tokens the first one saved.
+        An exclusive `flock` on a file per account: it excludes other threads (each opens the file anew) and
+        other processes alike, and is let go if its holder dies. No database transaction is held meanwhile.
         """
-        with self._db() as db:
-            db.execute("begin immediate")
-            row = db.execute("select * from connections where account_id = ?", (account_id,)).fetchone()
-            yield LockedConnection(self, db, self._connection(row, with_secrets=True)) if row else None
+        self._create_private_file()
+        folder = self.path.with_name(f".{self.path.name}.leases")
+        folder.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(folder / f"{_file_name(account_id)}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            held = _flock(fd, time.monotonic() + wait_seconds)
+            try:
+                yield held
+            finally:
+                if held:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     # OAuth attempts: the `state` sent to Stripe, kept hashed until its callback comes back once.
 
-    def start_attempt(self, state: str, method: Method, started_at: float) -> None:
+    def start_attempt(
+        self, state: str, method: Method, started_at: float, expected_account_id: str | None = None
+    ) -> None:
         with self._db() as db:
-            db.execute("insert into oauth_attempts values (?, ?, ?)", (_hash(state), method.value, started_at))
+            db.execute(
+                "insert into oauth_attempts (state_hash, method, started_at, expected_account_id) values (?, ?, ?, ?)",
+                (_hash(state), method.value, started_at, expected_account_id),
+            )
 
     def take_attempt(self, state: str) -> OAuthAttempt | None:
         """The attempt `state` names, removed so its callback is accepted at most once."""
@@ -180,7 +255,7 @@ class ConnectionStore:
             return None
         with self._db() as db:
             row = db.execute("delete from oauth_attempts where state_hash = ? returning *", (_hash(state),)).fetchone()
-        return OAuthAttempt(Method(row["method"]), row["started_at"]) if row else None
+        return OAuthAttempt(Method(row["method"]), row["started_at"], row["expected_account_id"]) if row else None
 
     def forget_attempts_before(self, cutoff: float) -> None:
         with self._db() as db:
@@ -188,28 +263,60 @@ class ConnectionStore:
 
     # The admin.
 
-    def admin_password_hash(self, username: str) -> str | None:
+    def admin(self, username: str) -> AdminRecord | None:
         if not self.exists():
             return None
         with self._db() as db:
-            row = db.execute("select password_hash from admin where username = ?", (username,)).fetchone()
-        return row["password_hash"] if row else None
+            row = db.execute("select * from admin where username = ?", (username,)).fetchone()
+        if row is None:
+            return None
+        return AdminRecord(row["password_hash"], row["session_epoch"], row["failed_logins"], row["locked_until"])
+
+    def admin_password_hash(self, username: str) -> str | None:
+        record = self.admin(username)
+        return record.password_hash if record else None
 
     def set_admin_password_hash(self, username: str, password_hash: str) -> None:
         with self._db() as db:
+            db.execute("begin immediate")
+            # The epoch carries over: a session of a logged-out epoch must not come back with a new password.
+            epoch = db.execute("select coalesce(max(session_epoch), 0) from admin").fetchone()[0]
             db.execute("delete from admin")  # one admin
-            db.execute("insert into admin values (?, ?)", (username, password_hash))
+            db.execute(
+                "insert into admin (username, password_hash, session_epoch) values (?, ?, ?)",
+                (username, password_hash, epoch),
+            )
+
+    def end_admin_sessions(self, username: str) -> None:
+        with self._db() as db:
+            db.execute("update admin set session_epoch = session_epoch + 1 where username = ?", (username,))
+
+    def record_login_failure(self, username: str, lock_for: Callable[[int], float], now: float) -> None:
+        """Counts a failed login; `lock_for(failures)` says for how long logins are then refused (0: not)."""
+        with self._db() as db:
+            db.execute("begin immediate")
+            row = db.execute("select failed_logins from admin where username = ?", (username,)).fetchone()
+            if row is not None:
+                failures = row["failed_logins"] + 1
+                db.execute(
+                    "update admin set failed_logins = ?, locked_until = ? where username = ?",
+                    (failures, now + lock_for(failures), username),
+                )
+
+    def reset_login_failures(self, username: str) -> None:
+        with self._db() as db:
+            db.execute("update admin set failed_logins = 0, locked_until = 0 where username = ?", (username,))
 
     # SQLite.
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         self._create_private_file()
-        # isolation_level=None: transactions only where asked (`locked`); every other statement commits itself.
+        # isolation_level=None: transactions only where asked; every other statement commits itself.
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         db.row_factory = sqlite3.Row
         try:
-            db.executescript(SCHEMA)
+            self._prepare(db)
             yield db
             if db.in_transaction:
                 db.execute("commit")
@@ -218,21 +325,48 @@ class ConnectionStore:
                 db.execute("rollback")
             db.close()
 
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        if self.__dict__.get("_prepared"):
+            return
+        db.executescript(SCHEMA)
+        for table, column, definition in ADDED_COLUMNS:
+            present = {row["name"] for row in db.execute(f"pragma table_info({table})")}
+            if column not in present:
+                try:
+                    db.execute(f"alter table {table} add column {column} {definition}")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
+        self._prepared = True
+
     def _create_private_file(self) -> None:
         if self.path.exists():
             return
+        self.__dict__.pop("_prepared", None)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Secrets are encrypted, but which accounts are connected is nobody else's business either.
         os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
 
-    def _write(self, db: sqlite3.Connection, connection: Connection) -> None:
-        tokens = {
-            name: getattr(connection.tokens, name).value
+    def _read(self, account_id: str, *, with_secrets: bool) -> Connection | None:
+        if not self.exists():
+            return None
+        with self._db() as db:
+            row = db.execute("select * from connections where account_id = ?", (account_id,)).fetchone()
+        return self._connection(row, with_secrets=with_secrets) if row else None
+
+    def _seal(self, tokens: Tokens) -> bytes | None:
+        values = {
+            name: getattr(tokens, name).value
             for name in ("api_key", "refresh_token")
-            if getattr(connection.tokens, name) is not None
+            if getattr(tokens, name) is not None
         }
+        return self._box.seal(json.dumps(values).encode()) if values else None
+
+    def _write(self, db: sqlite3.Connection, connection: Connection) -> None:
         db.execute(
-            "insert or replace into connections values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert or replace into connections (account_id, method, livemode, business_name, scope, connected_at, "
+            "last_synced_at, status, status_reason, expires_at, secrets, credential_version) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 connection.account_id,
                 connection.method.value,
@@ -244,7 +378,8 @@ class ConnectionStore:
                 connection.status.value,
                 connection.status_reason,
                 connection.expires_at,
-                self._box.seal(json.dumps(tokens).encode()) if tokens else None,
+                self._seal(connection.tokens),
+                connection.credential_version,
             ),
         )
 
@@ -265,24 +400,25 @@ class ConnectionStore:
             status_reason=row["status_reason"],
             expires_at=row["expires_at"],
             tokens=tokens,
+            credential_version=row["credential_version"],
         )
-
-
-@dataclass
-class LockedConnection:
-    """A connection read under the store's write lock; `save` and `mark_needs_reauth` write under it."""
-
-    store: ConnectionStore
-    db: sqlite3.Connection
-    connection: Connection
-
-    def save(self, connection: Connection) -> None:
-        self.store._write(self.db, connection)  # noqa: SLF001
-        self.connection = connection
-
-    def mark_needs_reauth(self, reason: str) -> None:
-        self.save(replace(self.connection, status=Status.NEEDS_REAUTH, status_reason=reason))
 
 
 def _hash(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
+
+
+def _flock(fd: int, give_up: float) -> bool:
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > give_up:
+                return False
+            time.sleep(0.02)
+
+
+def _file_name(account_id: str) -> str:
+    """A file name for the account id; ids are `acct_` plus letters and digits, anything else is hashed."""
+    return account_id if re.fullmatch(r"[A-Za-z0-9_]{1,64}", account_id) else _hash(account_id)

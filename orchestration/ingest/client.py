@@ -12,7 +12,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ import orjson
 import stripe
 
 from orchestration.ingest.rate_limit import TokenBucket
-from orchestration.settings import STRIPE_API_VERSION, StripeCredential
+from orchestration.settings import STRIPE_API_VERSION, Secret, StripeCredential
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,12 @@ class RequestStats:
 class StripeReader:
     """Reads one Stripe account; safe to share between threads."""
 
+    # A token that expires (a Stripe App's) is refreshed this long before it does, at most, or a fifth of its
+    # remaining life when the reader got it, whichever is shorter: reads never meet the expiry.
+    REFRESH_MARGIN_SECONDS = 60.0
+    # After a refresh that gave nothing, how long reads go on with the old token before asking again.
+    REFRESH_RETRY_SECONDS = 5.0
+
     def __init__(
         self,
         api_base: str,
@@ -63,19 +69,70 @@ class StripeReader:
         requests_per_second: float,
         max_network_retries: int = 5,
         rate_limit_patience: float = 300.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self._credential = credential
-        self._client = stripe.StripeClient(
-            credential.api_key.value,
-            stripe_account=credential.stripe_account,
-            stripe_version=STRIPE_API_VERSION,
-            base_addresses={"api": api_base},
-            max_network_retries=max_network_retries,
-        )
+        self._api_base = api_base
+        self._max_network_retries = max_network_retries
+        self._clock = clock
+        # (credential, its SDK client, when to refresh it): replaced whole, so a thread reads a consistent trio.
+        self._auth = self._authenticated(credential)
+        # One refresh at a time: the threads that find the token stale wait, then read with the new one.
+        self._refresh_lock = threading.Lock()
         self._bucket = TokenBucket(requests_per_second)
         self._rate_limit_patience = rate_limit_patience
         self._account: dict[str, Any] | None = None
         self.stats = RequestStats()
+
+    @property
+    def _credential(self) -> StripeCredential:
+        return self._auth[0]
+
+    @property
+    def _client(self) -> stripe.StripeClient:
+        return self._auth[1]
+
+    def _authenticated(self, credential: StripeCredential) -> tuple[StripeCredential, stripe.StripeClient, float]:
+        client = stripe.StripeClient(
+            credential.api_key.value,
+            stripe_account=credential.stripe_account,
+            stripe_version=STRIPE_API_VERSION,
+            base_addresses={"api": self._api_base},
+            max_network_retries=self._max_network_retries,
+        )
+        refresh_at = float("inf")
+        if credential.refresh is not None and credential.expires_at is not None:
+            margin = min(self.REFRESH_MARGIN_SECONDS, max(0.0, credential.expires_at - self._clock()) / 5)
+            refresh_at = credential.expires_at - margin
+        return credential, client, refresh_at
+
+    def _current(self) -> tuple[StripeCredential, stripe.StripeClient]:
+        """The credential to read with, refreshed first if it is about to expire."""
+        credential, client, refresh_at = self._auth
+        if self._clock() >= refresh_at:
+            self._refreshed(credential.api_key)
+            credential, client, _ = self._auth
+        return credential, client
+
+    def _refreshed(self, stale: Secret) -> bool:
+        """Whether a credential other than the one with token `stale` is now in use (refreshed here, or by
+        another thread meanwhile)."""
+        with self._refresh_lock:
+            credential = self._auth[0]
+            if credential.api_key != stale:
+                return True
+            if credential.refresh is None:
+                return False
+            try:
+                fresh = credential.refresh(stale)
+            except Exception:  # noqa: BLE001 (the hook's failure is logged; the read then reports Stripe's answer)
+                log.exception("Refreshing the credential of %s failed", self.account_id_or_key)
+                fresh = None
+            if fresh is None or fresh.api_key == stale:
+                # Nothing better for now: read on with the old token, and ask again a little later.
+                self._auth = (credential, self._auth[1], self._clock() + self.REFRESH_RETRY_SECONDS)
+                return False
+            self._auth = self._authenticated(fresh)
+            return True
 
     @property
     def account(self) -> dict[str, Any]:
@@ -113,10 +170,12 @@ class StripeReader:
         """One GET, rate limited, with 429s backed off; raises StripeReadError for anything else."""
         give_up = time.monotonic() + self._rate_limit_patience
         attempt = 0
+        refreshed = False
         while True:
             self._bucket.acquire()
+            credential, client = self._current()
             try:
-                body, status, headers = self._client._requestor.request_raw(  # noqa: SLF001
+                body, status, headers = client._requestor.request_raw(  # noqa: SLF001
                     "get", path, params=params or {}, base_address="api", api_mode="V1"
                 )
             except stripe.StripeError as exc:  # connection errors, after the SDK's own retries
@@ -124,6 +183,12 @@ class StripeReader:
             self.stats.count(rate_limited=status == 429)
             if status < 300:
                 return orjson.loads(body)
+            # A token that expired (earlier than announced, or while the request waited) is refreshed and the
+            # request retried once; a second 401 is the credential's.
+            if status == 401 and not refreshed and credential.refresh is not None:
+                refreshed = True
+                if self._refreshed(credential.api_key):
+                    continue
             if status != 429:
                 self._raise_for(path, body, status, headers)
             if time.monotonic() > give_up:
@@ -140,10 +205,12 @@ class StripeReader:
             # The SDK turns Stripe's error body into its typed exception, as for any SDK call.
             self._client._requestor._interpret_response(body, status, headers, api_mode="V1")  # noqa: SLF001
         except stripe.AuthenticationError as exc:
+            # "HTTP 401"/"HTTP 403" tell the store's verdict apart: a 401 of a Stripe App token is worth a
+            # refresh, a 403 only the admin can mend.
             raise StripeAuthError(
                 self._message(
                     path,
-                    f"{exc.user_message} "
+                    f"HTTP {status}: {exc.user_message} "
                     + (reconnect if stored else "Check the API key (STRIPE_API_KEY) or reconnect the account."),
                 )
             ) from None
@@ -151,7 +218,7 @@ class StripeReader:
             raise StripeAuthError(
                 self._message(
                     path,
-                    f"{exc.user_message} "
+                    f"HTTP {status}: {exc.user_message} "
                     + (reconnect if stored else "Grant the key read access, or reconnect the account."),
                 )
             ) from None

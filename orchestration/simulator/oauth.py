@@ -160,6 +160,9 @@ class OAuthProvider:
         self._access_tokens: dict[str, _AccessToken] = {}
         self._refresh_tokens: dict[str, Grant] = {}
         self._grants: list[Grant] = []
+        self.send_expires_in = False
+        """Whether an app token response says `expires_in` (Stripe's does not document it; clients then assume
+        an hour): set it to let a client with a short `access_token_ttl_seconds` know the real lifetime."""
         self.login_emails: dict[str, tuple[str, ...]] = {}
         """Sign-in email → the accounts it opens (every served account but the platform)."""
         for account in registry.accounts.values():
@@ -363,7 +366,7 @@ class OAuthProvider:
         if refresh_token is None:
             refresh_token = "rt_" + _random(48)
             self._refresh_tokens[refresh_token] = grant
-        return {
+        response = {
             "access_token": access_token,
             "livemode": False,
             "refresh_token": refresh_token,
@@ -372,6 +375,9 @@ class OAuthProvider:
             "stripe_user_id": grant.account_id,
             "token_type": "bearer",
         }
+        if grant.flow is Flow.APP and self.send_expires_in:
+            response["expires_in"] = self.options.access_token_ttl_seconds
+        return response
 
     def deauthorize_endpoint(self, owner_id: str, client_id: str, account_id: str) -> dict[str, str]:
         """`POST /oauth/deauthorize`: the platform disconnects a connected account."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
 import time
 
@@ -64,7 +65,7 @@ def test_connect_catches_the_callback_locally(settings, accounts, email):
     def flow() -> None:
         try:
             result["connection"] = connect_locally(
-                Connector(settings), Method.CONNECT_OAUTH, open_browser=False, show=shown.append
+                Connector(settings), Method.CONNECT_OAUTH, port=0, open_browser=False, show=shown.append
             )
         except ConnectFailed as exc:
             result["error"] = exc
@@ -89,7 +90,7 @@ def test_connect_reports_a_denial_and_stores_nothing(settings, email):
 
     def flow() -> None:
         try:
-            connect_locally(Connector(settings), Method.STRIPE_APP, open_browser=False, show=shown.append)
+            connect_locally(Connector(settings), Method.STRIPE_APP, port=0, open_browser=False, show=shown.append)
         except ConnectFailed as exc:
             result["error"] = exc
 
@@ -103,3 +104,34 @@ def test_connect_reports_a_denial_and_stores_nothing(settings, email):
 
     assert "Access was denied" in str(result["error"])
     assert ConnectionStore(settings.connect).connections() == []
+
+
+def test_connect_listens_on_a_fixed_port_and_names_the_redirect_uri_to_register(settings, monkeypatch):
+    import argparse
+
+    from orchestration.connect import local_flow
+    from orchestration.connect.cli import register_connect_commands
+
+    parser = argparse.ArgumentParser()
+    register_connect_commands(parser.add_subparsers())
+    assert parser.parse_args(["connect"]).port == local_flow.DEFAULT_PORT == 8765
+    shown: list[str] = []
+    monkeypatch.setattr(local_flow, "ATTEMPT_TTL_SECONDS", 0.01)  # no answer: the flow ends at once
+
+    with pytest.raises(ConnectFailed, match="No answer from Stripe"):
+        connect_locally(Connector(settings), Method.CONNECT_OAUTH, port=0, open_browser=False, show=shown.append)
+
+    assert "must be registered as a redirect URI" in shown[0]
+    assert re.search(r"http://127\.0\.0\.1:\d+/callback", shown[0])
+    assert local_flow.redirect_uri_for(8765) == "http://127.0.0.1:8765/callback"
+
+
+def test_a_busy_port_is_reported_with_the_way_out(settings):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ConnectFailed, match=f"Cannot listen on 127.0.0.1:{port}.*--port"):
+            connect_locally(Connector(settings), Method.CONNECT_OAUTH, port=port, open_browser=False, show=print)

@@ -3,12 +3,19 @@ pasted key: what is stored on success, and that every failure stores nothing."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
-from connect_support import RESTRICTED_KEY, authorize_at_simulator
+from connect_support import PLATFORM_KEY, RESTRICTED_KEY, authorize_at_simulator
+from starlette.middleware import Middleware
+from starlette.responses import JSONResponse
 
 from orchestration.connect.flows import ATTEMPT_TTL_SECONDS, ConnectFailed, Connector
-from orchestration.connect.store import Method, Status
+from orchestration.connect.store import ConnectionStore, Method, Status
+from orchestration.ingest.stripe_objects import STRIPE_OBJECTS
 from orchestration.settings import Secret
+from orchestration.simulator import SimulatorServer
+from orchestration.simulator.options import OAuthOptions, SimulatorOptions
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 
@@ -120,7 +127,8 @@ def test_a_restricted_key_is_checked_with_a_test_call_before_it_is_saved(setting
 
     connection = connector.add_key(Secret(RESTRICTED_KEY))
 
-    assert sim.stats(accounts["third"].account_id).requests == requests_before + 1  # the test call
+    # The account, then one page of every list a sync reads.
+    assert sim.stats(accounts["third"].account_id).requests == requests_before + 1 + len(STRIPE_OBJECTS)
     assert (connection.account_id, connection.method) == (accounts["third"].account_id, Method.RESTRICTED_KEY)
     assert connector.store.get(connection.account_id).tokens.api_key.value == RESTRICTED_KEY
 
@@ -141,3 +149,120 @@ def test_disconnecting_a_connect_account_deauthorizes_it_at_stripe(settings, acc
     platform = stripe.StripeClient(settings.connect.platform_key.value, base_addresses={"api": sim.base_url})
     with pytest.raises(stripe.PermissionError):
         platform.v1.customers.list(options={"stripe_account": first})
+
+
+def _connected(connector: Connector, method: Method, email: str, expected: str | None = None):
+    started = connector.start(method, REDIRECT_URI, expected)
+    answer = authorize_at_simulator(started.url, email)
+    return connector.finish(answer["state"], answer["code"])
+
+
+@pytest.mark.parametrize("method", [Method.CONNECT_OAUTH, Method.STRIPE_APP])
+def test_re_authenticating_as_another_account_is_refused_and_stores_nothing(settings, accounts, email, method):
+    connector = Connector(settings)
+    first, second = accounts["first"].account_id, accounts["second"].account_id
+    before = _connected(connector, method, email("first"))
+
+    with pytest.raises(ConnectFailed) as refused:
+        _connected(connector, method, email("second"), expected=first)
+
+    assert str(refused.value).startswith(
+        f"You signed in to {second} at Stripe, but were re-authenticating {first}. Nothing was saved"
+    )
+    assert connector.store.get(first) == before  # its tokens untouched
+    assert [c.account_id for c in connector.store.connections()] == [first]
+    again = _connected(connector, method, email("first"), expected=first)  # the right account is welcome
+    assert again.account_id == first and again.credential_version == before.credential_version + 1
+
+
+def test_a_pasted_key_of_another_account_does_not_replace_the_key_being_re_authenticated(settings, accounts, email):
+    connector = Connector(settings)
+    first, third = accounts["first"].account_id, accounts["third"].account_id
+    _connected(connector, Method.CONNECT_OAUTH, email("first"))
+
+    mismatch = f"The key you pasted is of {third}, but you were re-authenticating {first}"
+    with pytest.raises(ConnectFailed, match=mismatch):
+        connector.add_key(Secret(RESTRICTED_KEY), expected_account_id=first)
+    assert [c.account_id for c in connector.store.connections()] == [first]
+
+
+class DenyListsToKey:
+    """Answers Stripe's 403 for a restricted key lacking a permission, on the given list endpoints."""
+
+    def __init__(self, app, key: str, denied: dict[str, str]) -> None:
+        self.app, self.key, self.denied = app, key, denied
+
+    async def __call__(self, scope, receive, send) -> None:
+        headers = dict(scope.get("headers") or [])
+        permission = self.denied.get(scope.get("path", ""))
+        if scope["type"] == "http" and permission and headers.get(b"authorization") == f"Bearer {self.key}".encode():
+            message = (
+                "The provided key 'rk_test_***0003' does not have the required permissions for this endpoint on "
+                f"account 'acct_x'. Having the '{permission}' permission would allow this request to continue."
+            )
+            await JSONResponse({"error": {"type": "invalid_request_error", "message": message}}, 403)(
+                scope, receive, send
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+def test_a_key_that_cannot_read_every_list_is_refused_naming_the_permissions(make_settings, accounts):
+    denied = {"/v1/invoices": "rak_invoice_read", "/v1/subscriptions": "rak_subscription_read"}
+    middleware = [Middleware(DenyListsToKey, key=RESTRICTED_KEY, denied=denied)]
+    keys = {PLATFORM_KEY: accounts["platform"].account_id, RESTRICTED_KEY: accounts["third"].account_id}
+    with SimulatorServer(
+        list(accounts.values()), api_keys=keys, options=SimulatorOptions(middleware=middleware), oauth=OAuthOptions()
+    ) as limited:
+        connector = Connector(make_settings(STRIPE_API_BASE=limited.base_url))
+        with pytest.raises(ConnectFailed) as refused:
+            connector.add_key(Secret(RESTRICTED_KEY))
+
+    message = str(refused.value)
+    assert "/v1/invoices (rak_invoice_read)" in message and "/v1/subscriptions (rak_subscription_read)" in message
+    assert "/v1/customers" not in message and RESTRICTED_KEY not in message
+    assert connector.store.connections() == []
+
+
+def test_a_full_secret_key_is_saved_with_a_warning(settings, accounts, caplog):
+    with caplog.at_level(logging.WARNING):
+        connection = Connector(settings).add_key(Secret(PLATFORM_KEY))
+
+    assert connection.account_id == accounts["platform"].account_id
+    assert "full secret key" in caplog.text and "restricted key" in caplog.text and PLATFORM_KEY not in caplog.text
+
+
+def test_disconnecting_after_the_connect_settings_were_removed_still_deletes(settings, make_settings, email):
+    connection = _connected(Connector(settings), Method.CONNECT_OAUTH, email("first"))
+    unconfigured = Connector(make_settings(STRIPE_CONNECT_CLIENT_ID=""))
+
+    message = unconfigured.disconnect(connection.account_id)
+
+    assert "Stripe was not asked to revoke" in message and "STRIPE_CONNECT_CLIENT_ID" in message
+    assert "Stripe Dashboard" in message and ConnectionStore(settings.connect).connections() == []
+
+
+def test_disconnecting_an_account_stripe_no_longer_connects_says_so(settings, email, sim):
+    connection = _connected(Connector(settings), Method.CONNECT_OAUTH, email("first"))
+    sim.deauthorize(connection.account_id)  # its owner disconnected the platform first
+
+    message = Connector(settings).disconnect(connection.account_id)
+
+    assert "Stripe reports the platform is no longer connected" in message
+    assert ConnectionStore(settings.connect).connections() == []
+
+
+def test_disconnecting_a_stripe_app_and_a_restricted_key(settings, accounts, email):
+    connector = Connector(settings)
+    app = _connected(connector, Method.STRIPE_APP, email("second"))
+    key = connector.add_key(Secret(RESTRICTED_KEY))
+
+    app_message = connector.disconnect(app.account_id)
+    key_message = connector.disconnect(key.account_id)
+
+    assert app_message.startswith(f"Disconnected {app.account_id}; its data stays in the warehouse.")
+    assert "uninstall it in the account's Stripe Dashboard" in app_message
+    assert "delete it in the account's Stripe Dashboard" in key_message
+    assert connector.store.connections() == []
+    with pytest.raises(ConnectFailed, match="is not connected"):
+        connector.disconnect(key.account_id)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 from cryptography.fernet import Fernet
@@ -80,17 +82,20 @@ def test_listing_needs_no_file_and_no_key(settings):
     assert not settings.connect.db_path.exists() and not settings.connect.key_path.exists()
 
 
-def test_locked_serialises_writers_across_threads(settings):
+def test_the_refresh_lease_serialises_holders_but_not_the_database(settings):
     store = ConnectionStore(settings.connect)
     store.save(_connection())
-    inside, overlaps = [], []
+    inside, overlaps, writes = [], [], []
 
     def hold() -> None:
-        with ConnectionStore(settings.connect).locked("acct_1Stored0000000001") as locked:
+        with ConnectionStore(settings.connect).refresh_lease("acct_1Stored0000000001") as held:
+            assert held
             overlaps.append(bool(inside))
             inside.append(1)
-            time.sleep(0.2)
-            locked.mark_needs_reauth("why")
+            started = time.monotonic()
+            store.mark_synced({"acct_1Stored0000000001"}, 1)  # the database stays writable under the lease
+            writes.append(time.monotonic() - started)
+            time.sleep(0.1)
             inside.pop()
 
     threads = [threading.Thread(target=hold) for _ in range(3)]
@@ -99,5 +104,47 @@ def test_locked_serialises_writers_across_threads(settings):
     for thread in threads:
         thread.join()
 
-    assert overlaps == [False, False, False]
-    assert store.connections()[0].status is Status.NEEDS_REAUTH
+    assert overlaps == [False, False, False] and max(writes) < 1
+    with store.refresh_lease("acct_1Stored0000000001"), store.refresh_lease("acct_1Other", wait_seconds=0) as other:
+        assert other  # one account's lease does not hold up another's
+    late_comer = ConnectionStore(settings.connect)
+    with store.refresh_lease("acct_1Stored0000000001"), late_comer.refresh_lease("acct_1Stored0000000001", 0.1) as late:
+        assert late is False
+
+
+def test_a_store_of_the_first_release_gains_the_new_columns(settings):
+    settings.connect.db_path.parent.mkdir(parents=True)
+    old = sqlite3.connect(settings.connect.db_path)
+    old.executescript(
+        """
+        create table connections (account_id text primary key, method text not null, livemode integer not null,
+            business_name text not null default '', scope text not null default '', connected_at integer not null,
+            last_synced_at integer, status text not null, status_reason text not null default '',
+            expires_at integer, secrets blob);
+        create table oauth_attempts (state_hash text primary key, method text not null, started_at real not null);
+        create table admin (username text primary key, password_hash text not null);
+        insert into connections values ('acct_1Old', 'restricted_key', 0, 'Old Ltd', '', 1, null, 'active', '',
+            null, null);
+        insert into admin values ('admin', 'scrypt$hash');
+        """
+    )
+    old.commit()
+    old.close()
+
+    store = ConnectionStore(settings.connect)
+
+    assert store.find("acct_1Old").credential_version == 1
+    assert store.admin("admin").session_epoch == 0
+    store.save(_connection())
+    assert store.find("acct_1Stored0000000001").tokens == Tokens()
+    assert store.get("acct_1Stored0000000001").tokens.api_key.value == API_KEY
+
+
+def test_marking_is_conditional_on_the_credential_version(settings):
+    store = ConnectionStore(settings.connect)
+    store.save(replace(_connection(), credential_version=2))
+
+    assert not store.mark_needs_reauth("acct_1Stored0000000001", "stale verdict", credential_version=1)
+    assert store.find("acct_1Stored0000000001").status is Status.ACTIVE
+    assert store.mark_needs_reauth("acct_1Stored0000000001", "current verdict", credential_version=2)
+    assert store.find("acct_1Stored0000000001").status is Status.NEEDS_REAUTH

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -25,9 +25,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from orchestration.connect.auth import CSRF_FIELD, Sessions, install_admin
+from orchestration.connect.accounts import unavailable_accounts
+from orchestration.connect.auth import CSRF_FIELD, LoginThrottled, Sessions, install_admin
+from orchestration.connect.display import utc_minute
 from orchestration.connect.encryption import derived_key
 from orchestration.connect.flows import ConnectFailed, Connector
+from orchestration.connect.restricted_key import key_warning
 from orchestration.connect.store import ConnectionStore, Method, Status
 from orchestration.settings import ConfigurationError, Secret, Settings
 
@@ -61,7 +64,9 @@ def hide_query_strings_in_access_log() -> None:
         access_log.addFilter(HideQueryStrings())
 
 
-def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> Starlette:
+def create_app(settings: Settings, *, clock: Callable[[], float] = time.time, cookie_secure: bool = False) -> Starlette:
+    """`cookie_secure`: the session cookie is sent over HTTPS only (ADMIN_COOKIE_SECURE; see `stripe-warehouse
+    web`), as it must be whenever the page is reached through anything but 127.0.0.1."""
     store = ConnectionStore(settings.connect)
     install_admin(settings.connect, store)
     connector = Connector(settings, store, clock)
@@ -89,6 +94,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             session_cookie="stripe_warehouse_admin",
             max_age=settings.connect.session_minutes * 60,
             same_site="lax",  # the redirect back from Stripe is a cross-site top-level GET: it must carry the cookie
+            https_only=cookie_secure,
         ),
         Middleware(AdminOnly, sessions=sessions),
     ]
@@ -150,7 +156,7 @@ class Pages:
         self.store = connector.store
         self.sessions = sessions
         self.templates = Jinja2Templates(directory=HERE / "templates")
-        self.templates.env.filters["timestamp"] = _timestamp
+        self.templates.env.filters["timestamp"] = utc_minute
 
     def render(self, request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
         context |= {
@@ -168,8 +174,12 @@ class Pages:
             return self.render(request, "login.html")
         form = await request.form()
         username, password = str(form.get("username", "")), str(form.get("password", ""))
-        if await run_in_threadpool(self.sessions.log_in, request, username, password):  # scrypt takes a while
-            return RedirectResponse("/connections", 303)
+        try:
+            if await run_in_threadpool(self.sessions.log_in, request, username, password):  # scrypt takes a while
+                return RedirectResponse("/connections", 303)
+        except LoginThrottled as exc:
+            log.warning("A refused admin login: too many failures in a row")
+            return self.render(request, "login.html", 429, error=str(exc))
         log.warning("A failed admin login")
         return self.render(request, "login.html", 401, error="Wrong username or password.")
 
@@ -180,7 +190,13 @@ class Pages:
     # Connections.
 
     async def connections(self, request: Request) -> Response:
-        return self.render(request, "connections.html", connections=self.store.connections(), Status=Status)
+        return self.render(
+            request,
+            "connections.html",
+            connections=self.store.connections(),
+            unavailable=unavailable_accounts(self.settings),
+            Status=Status,
+        )
 
     async def new_source(self, request: Request) -> Response:
         return self.render(request, "new_source.html")
@@ -225,23 +241,29 @@ class Pages:
 
     async def add_key(self, request: Request) -> Response:
         form = await request.form()
+        key = Secret(str(form.get("api_key", "")).strip())
+        expected = str(form.get("account", "")).strip() or None
         try:
-            connection = await run_in_threadpool(self.connector.add_key, Secret(str(form.get("api_key", "")).strip()))
+            connection = await run_in_threadpool(self.connector.add_key, key, expected)
         except ConnectFailed as exc:
             request.session["flash"] = {"kind": "error", "text": str(exc)}
-            return RedirectResponse("/connections/new/stripe", 303)
-        return self._back(request, f"Successfully connected {connection.account_id} with a restricted key.", "success")
+            query = f"?{urlencode({'account': expected})}" if expected else ""
+            return RedirectResponse(f"/connections/new/stripe{query}", 303)
+        text = f"Successfully connected {connection.account_id} with a restricted key."
+        if warning := key_warning(key):
+            return self._back(request, f"{text} {warning}", "info")
+        return self._back(request, text, "success")
 
     async def reauthenticate(self, request: Request) -> Response:
         account_id = request.path_params["account_id"]
-        connection = next((c for c in self.store.connections() if c.account_id == account_id), None)
+        connection = self.store.find(account_id)
         if connection is None:
             return self._back(request, f"{account_id} is not connected.")
         if connection.method is Method.RESTRICTED_KEY:
             request.session["flash"] = {"kind": "info", "text": f"Paste a new key for {account_id}."}
             return RedirectResponse(f"/connections/new/stripe?account={account_id}", 303)
         try:
-            started = self.connector.start(connection.method, str(request.url_for("oauth_callback")))
+            started = self.connector.start(connection.method, str(request.url_for("oauth_callback")), account_id)
         except ConfigurationError as exc:
             return self._back(request, f"Cannot re-authenticate {account_id}: {exc}")
         request.session["oauth_state"] = started.state
@@ -249,7 +271,7 @@ class Pages:
 
     async def disconnect(self, request: Request) -> Response:
         account_id = request.path_params["account_id"]
-        connection = next((c for c in self.store.connections() if c.account_id == account_id), None)
+        connection = self.store.find(account_id)
         if connection is None:
             return self._back(request, f"{account_id} is not connected.")
         if request.method == "GET":
@@ -262,7 +284,3 @@ class Pages:
     def _back(self, request: Request, text: str, kind: str = "error") -> Response:
         request.session["flash"] = {"kind": kind, "text": text}
         return RedirectResponse("/connections", 303)
-
-
-def _timestamp(value: int | None) -> str:
-    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "—"
