@@ -30,7 +30,10 @@ started = time.monotonic()
 report = sync_accounts(Settings.from_env(), now=int(sys.argv[1]))
 elapsed = time.monotonic() - started
 rows = sum(p.rows + p.refetched + p.deleted + p.child_rows for p in report.progress.values())
+import resource
+usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"elapsed": elapsed, "rows": rows, "failures": report.failures,
+                  "cpu_seconds": usage.ru_utime + usage.ru_stime,
                   # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forking parent.
                   "peak_rss_mb": int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read())[1]) / 1024}))
 """
@@ -46,8 +49,11 @@ def main() -> None:
 
     ceiling = args.rate * 100
     print(f"latency {args.latency_ms:.0f} ms, {args.rate:.0f} requests/s, ceiling {ceiling:,.0f} objects/s\n")
-    print("| account | sync | objects | requests | seconds | objects/s | of ceiling | request goal | peak RSS |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| account | sync | objects | requests | seconds | objects/s | of ceiling | request goal | peak RSS "
+        "| CPU s per 1,000 objects |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for customers in args.customers:
         account = generate_account(seed=1, customers=customers)
         size = sum(len(v) for v in account.objects.values())
@@ -72,19 +78,25 @@ def main() -> None:
 
 
 def _sync(server, account, env, now):
-    before = server.stats(account.account_id).requests
+    before = server.stats(account.account_id).copy()
     out = subprocess.run([sys.executable, "-c", CHILD, str(now)], env=env, capture_output=True, text=True, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     if result["failures"]:
         raise SystemExit(f"sync failed: {result['failures']}")
-    return result, server.stats(account.account_id).requests - before
+    after = server.stats(account.account_id)
+    # Where the requests went, to stderr: list pages, events pages and re-fetches per route.
+    routes = after.paths.copy()
+    routes.subtract(before.paths)
+    print("  requests by route:", ", ".join(f"{p} {n}" for p, n in routes.most_common() if n > 0), file=sys.stderr)
+    return result, after.requests - before.requests
 
 
 def _row(label, kind, result, requests, ceiling, goal):
     rate = result["rows"] / result["elapsed"]
     print(
         f"| {label} | {kind} | {result['rows']:,} | {requests:,} | {result['elapsed']:.1f} | {rate:,.0f} "
-        f"| {rate / ceiling:.2f} | {goal} | {result['peak_rss_mb']:.0f} MB |",
+        f"| {rate / ceiling:.2f} | {goal} | {result['peak_rss_mb']:.0f} MB "
+        f"| {result['cpu_seconds'] / result['rows'] * 1000:.2f} |",
         flush=True,
     )
 
