@@ -1,10 +1,12 @@
-"""Writes `stripe_raw` tables in the ingester's layout into a DuckDB file, for the dbt tests.
+"""Writes `stripe_raw` tables in the ingester's layout into a DuckDB file, for the dbt tests and benchmarks.
 
 The rows are made by the ingester's own `raw_table`, so the tests follow the layout the ingester writes.
 """
 
 from __future__ import annotations
 
+import copy
+from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from orchestration.ingest.raw_rows import RAW_SCHEMA, raw_table
+from orchestration.simulator import SimulatedAccount
 
 # Every raw table the dbt sources name, after the Stripe list endpoint.
 RAW_TABLES = (
@@ -48,20 +51,79 @@ credit note lines, subscription items) the objects keyed by the id of the parent
 # table -> account_id -> that account's objects
 StripeObjects = dict[str, dict[str, AccountRows]]
 
+# The simulator's list names that are not raw tables, and the raw names of the others where they differ.
+_NOT_LOADED = {"payment_methods"}
+_RAW_NAMES = {"invoiceitems": "invoice_items"}
+# Child lists: raw table -> the field of the child naming the parent it is read under.
+_CHILD_PARENTS = {"invoice_line_items": "invoice", "subscription_items": "subscription", "discounts": "subscription"}
+
+
+def simulated_raw_objects(account: SimulatedAccount, account_ids: list[str]) -> StripeObjects:
+    """A simulated account's objects as the ingester would write them into stripe_raw, once under each id.
+
+    Child lists go under their parent's id (invoice lines under their invoice, subscription items and
+    discounts under their subscription, credit note lines under their credit note); prices and plans carry
+    the tiers the ingester expands. Every account id but the first gets its own copy of the objects.
+    """
+    tables: dict[str, AccountRows] = {}
+    for name, objects in account.objects.items():
+        if name in _NOT_LOADED:
+            continue
+        if name == "invoice_payments":
+            # What /v1/invoice_payments returns, as the ingester lists it.
+            objects = account.listable("invoice_payments")
+        table = _RAW_NAMES.get(name, name)
+        hidden = account.hidden_fields.get(name, {})
+        objects = [{**obj, **hidden.get(obj["id"], {})} for obj in objects]
+        if table in _CHILD_PARENTS or table == "credit_note_line_items":
+            by_parent: dict[str, list[StripeObject]] = defaultdict(list)
+            for obj in objects:
+                parent = obj.pop("credit_note") if table == "credit_note_line_items" else obj[_CHILD_PARENTS[table]]
+                by_parent[parent].append(obj)
+            tables[table] = dict(by_parent)
+        else:
+            tables[table] = objects
+    tables["accounts"] = [account.account]
+    return {
+        table: {account_id: rows if n == 0 else copy.deepcopy(rows) for n, account_id in enumerate(account_ids)}
+        for table, rows in tables.items()
+    }
+
+
+def raw_arrow_tables(objects: StripeObjects, synced_at: datetime) -> dict[str, pa.Table]:
+    """Every table of RAW_TABLES as the ingester's Arrow rows (empty when `objects` has none for it)."""
+    tables = {}
+    for table in RAW_TABLES:
+        pages = []
+        for account_id, rows in objects.get(table, {}).items():
+            if isinstance(rows, dict):
+                pages += [_child_rows(account_id, rows, synced_at)] if rows else []
+            else:
+                pages.append(raw_table(account_id, rows, synced_at))
+        tables[table] = pa.concat_tables(pages) if pages else RAW_SCHEMA.empty_table()
+    return tables
+
+
+def _child_rows(account_id: str, by_parent: dict[str, list[StripeObject]], synced_at: datetime) -> pa.Table:
+    """The children of every parent as one table: raw_table's rows, each with its own parent's id.
+
+    The ingester writes one page per parent; one table for all of them is the same rows, and far quicker to
+    build for the benchmark's hundreds of thousands of invoices.
+    """
+    children = [child for rows in by_parent.values() for child in rows]
+    parents = pa.array([parent for parent, rows in by_parent.items() for _ in rows], pa.string())
+    rows = raw_table(account_id, children, synced_at)
+    index = RAW_SCHEMA.get_field_index("parent_id")
+    return rows.set_column(index, RAW_SCHEMA.field(index), parents)
+
 
 def write_raw_tables(database: Path, objects: StripeObjects, synced_at: datetime) -> None:
     """Creates every table of RAW_TABLES in schema stripe_raw (empty when `objects` has none for it)."""
     connection = duckdb.connect(str(database))
     try:
         connection.execute("create schema if not exists stripe_raw")
-        for table in RAW_TABLES:
-            pages = []
-            for account_id, rows in objects.get(table, {}).items():
-                if isinstance(rows, dict):
-                    pages += [raw_table(account_id, children, synced_at, parent) for parent, children in rows.items()]
-                else:
-                    pages.append(raw_table(account_id, rows, synced_at))
-            connection.register("raw_rows", pa.concat_tables(pages) if pages else RAW_SCHEMA.empty_table())
+        for table, rows in raw_arrow_tables(objects, synced_at).items():
+            connection.register("raw_rows", rows)
             connection.execute(f"create or replace table stripe_raw.{table} as select * from raw_rows")
             connection.unregister("raw_rows")
     finally:

@@ -12,19 +12,17 @@ tables stop loading: the data-lag checks must flag B, and only B, in the same bu
 
 from __future__ import annotations
 
-import copy
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import orjson
 import pytest
 import yaml
 from dbt_runner import run_dbt
-from raw_warehouse import StripeObjects, write_raw_tables
+from raw_warehouse import StripeObjects, simulated_raw_objects, write_raw_tables
 
 from orchestration.simulator import SimulatedAccount, generate_account
 from orchestration.simulator.templates import build
@@ -41,12 +39,6 @@ ACCOUNT_B = "acct_1AnalyticsBbbbbB"
 GUEST_CHARGE = "ch_guest"
 GUEST_AMOUNT, GUEST_FEE = 5000, 175
 
-# The simulator's list names that are not raw tables, and the raw names of the others where they differ.
-_NOT_LOADED = {"payment_methods"}
-_RAW_NAMES = {"invoiceitems": "invoice_items"}
-# Child lists: raw table -> the field of the child naming the parent it is read under.
-_CHILD_PARENTS = {"invoice_line_items": "invoice", "subscription_items": "subscription", "discounts": "subscription"}
-
 LAG_TABLES = ("charges", "invoices", "subscriptions", "events")
 ANALYTICS_TABLES = (
     "payments",
@@ -57,35 +49,6 @@ ANALYTICS_TABLES = (
     "subscriptions",
     "daily_overview",
 )
-
-
-def raw_objects(account: SimulatedAccount, account_ids: list[str]) -> StripeObjects:
-    """The account's objects as the ingester would write them into stripe_raw, once under each account id.
-
-    Child lists go under their parent's id (invoice lines under their invoice, subscription items and
-    discounts under their subscription, credit note lines under their credit note); prices and plans carry
-    the tiers the ingester expands.
-    """
-    tables: dict[str, list[dict[str, Any]] | dict[str, list[dict[str, Any]]]] = {}
-    for name, objects in account.objects.items():
-        if name in _NOT_LOADED:
-            continue
-        if name == "invoice_payments":
-            # What /v1/invoice_payments returns, as the ingester lists it.
-            objects = account.listable("invoice_payments")
-        table = _RAW_NAMES.get(name, name)
-        hidden = account.hidden_fields.get(name, {})
-        objects = [{**obj, **hidden.get(obj["id"], {})} for obj in objects]
-        if table in _CHILD_PARENTS or table == "credit_note_line_items":
-            by_parent: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            for obj in objects:
-                parent = obj.pop("credit_note") if table == "credit_note_line_items" else obj[_CHILD_PARENTS[table]]
-                by_parent[parent].append(obj)
-            tables[table] = dict(by_parent)
-        else:
-            tables[table] = objects
-    tables["accounts"] = [account.account]
-    return {table: {account_id: copy.deepcopy(rows) for account_id in account_ids} for table, rows in tables.items()}
 
 
 def add_guest_charge(objects: StripeObjects, account_id: str, created: int) -> None:
@@ -137,7 +100,7 @@ def guest_created(account: SimulatedAccount) -> int:
 def warehouse(tmp_path_factory: pytest.TempPathFactory, account, guest_created) -> tuple[Path, dict[str, str]]:
     """The DuckDB file after `dbt build`, and the status of every node."""
     run_dir = tmp_path_factory.mktemp("analytics")
-    objects = raw_objects(account, [ACCOUNT_A, ACCOUNT_B])
+    objects = simulated_raw_objects(account, [ACCOUNT_A, ACCOUNT_B])
     add_guest_charge(objects, ACCOUNT_B, guest_created)
     database = run_dir / "warehouse.duckdb"
     write_raw_tables(database, objects, SYNCED_AT)

@@ -40,6 +40,8 @@ RAW_LISTS = {
     "invoice_line_items": ("invoice_line_items", "invoice"),
     "invoiceitems": ("invoice_items", None),
     "discounts": ("discounts", None),
+    # The last 30 days of events: each subscription event's data.object gives the items at its instant.
+    "events": ("events", None),
 }
 
 

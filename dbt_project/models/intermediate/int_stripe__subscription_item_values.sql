@@ -2,8 +2,9 @@
 -- valid_to_at) of constant price and quantity. Stripe keeps no history of an item, so it is rebuilt from
 -- what the API keeps: every invoice line of an item states its price and quantity from the line's period
 -- start on, a pending proration (an invoice item not yet invoiced) dates a change made since the last
--- invoice, and the item itself gives the state at the time of the sync. Rows grow with the number of
--- changes: consecutive identical states (one per renewal) merge into one interval.
+-- invoice, subscription events state the items at their instant (and just before a change), the project's
+-- snapshot keeps every state a sync saw, and the item itself gives the state at the time of the sync. Rows
+-- grow with the number of changes: consecutive identical states (one per renewal) merge into one interval.
 
 with
 
@@ -28,6 +29,18 @@ invoice_line_items as (
 invoice_items as (
 
     select * from {{ ref('stg_stripe__invoice_items') }}
+
+),
+
+item_event_states as (
+
+    select * from {{ ref('int_stripe__subscription_item_event_states') }}
+
+),
+
+item_state_versions as (
+
+    select * from {{ ref('snap_stripe__subscription_item_states') }}
 
 ),
 
@@ -120,6 +133,50 @@ billed_changes as (
 
 ),
 
+event_changes as (
+
+    -- An event's items hold from its instant; a change that removed an item ends it then. The items as they
+    -- were before a change are only known to hold up to it: they are dated a second earlier, the latest they
+    -- can have started, so they never displace an earlier state that lines or other events date better, and
+    -- an item's earliest known state still reaches back to its creation (see intervals).
+    select
+        account_id,
+        subscription_id,
+        subscription_item_id,
+        price_id,
+        quantity,
+        case
+            when observation = 'before' then {{ dbt.dateadd('second', -1, 'observed_at') }}
+            else observed_at
+        end as changed_at,
+        cast(null as {{ dbt.type_timestamp() }}) as period_end_at,
+        case observation
+            when 'after' then 'event'
+            when 'before' then 'event_previous'
+            else 'event_removal'
+        end as change_source
+    from item_event_states
+
+),
+
+snapshot_changes as (
+
+    -- Every version a sync saw, from when it was first loaded (the latest the change can have happened); a
+    -- deleted item is worth nothing from then.
+    select
+        account_id,
+        subscription_id,
+        subscription_item_id,
+        case when is_deleted then null else price_id end as price_id,
+        case when is_deleted then null else quantity end as quantity,
+        observed_at as changed_at,
+        cast(null as {{ dbt.type_timestamp() }}) as period_end_at,
+        'snapshot' as change_source
+    from item_state_versions
+    where observed_at is not null
+
+),
+
 billed_items as (
 
     -- Every item with a line or a pending proration, and the end of the last period billed for it: where the
@@ -134,9 +191,20 @@ billed_items as (
 
 ),
 
+observed_items as (
+
+    -- Items with any earlier state on record: billed, named by an event, or kept by the snapshot.
+    select account_id, subscription_item_id from billed_changes
+    union
+    select account_id, subscription_item_id from event_changes
+    union
+    select account_id, subscription_item_id from snapshot_changes
+
+),
+
 current_states as (
 
-    -- The item as the last sync saw it: its state then. An item never billed (no line yet) has had that
+    -- The item as the last sync saw it: its state then. An item with no earlier state on record has had that
     -- state since it was created.
     select
         subscription_items.account_id,
@@ -145,7 +213,7 @@ current_states as (
         subscription_items.price_id,
         subscription_items.quantity,
         case
-            when billed_items.subscription_item_id is null
+            when observed_items.subscription_item_id is null
                 then coalesce(subscription_items.created_at, subscriptions.started_at, subscriptions.created_at)
             else subscription_items.synced_at
         end as changed_at,
@@ -155,9 +223,9 @@ current_states as (
     left join subscriptions
         on subscription_items.account_id = subscriptions.account_id
         and subscription_items.subscription_id = subscriptions.subscription_id
-    left join billed_items
-        on subscription_items.account_id = billed_items.account_id
-        and subscription_items.subscription_item_id = billed_items.subscription_item_id
+    left join observed_items
+        on subscription_items.account_id = observed_items.account_id
+        and subscription_items.subscription_item_id = observed_items.subscription_item_id
     where not subscription_items.is_deleted
 
 ),
@@ -189,6 +257,10 @@ changes as (
 
     select * from billed_changes
     union all
+    select * from event_changes
+    union all
+    select * from snapshot_changes
+    union all
     select * from current_states
     union all
     select * from removed_items
@@ -197,8 +269,9 @@ changes as (
 
 ranked_changes as (
 
-    -- Several sources at one instant: the sync's own view first, then the new state of a change, then a
-    -- renewal line; a credit or the end of billing only when nothing else says what came next.
+    -- Several sources at one instant: the sync's own view first (now, then as kept by the snapshot), then an
+    -- event's view of that instant, then the new state of a change, then a renewal line; a credit or the end
+    -- of billing only when nothing else says what came next.
     select
         changes.*,
         row_number() over (
@@ -206,11 +279,15 @@ ranked_changes as (
             order by
                 case change_source
                     when 'subscription_item' then 1
-                    when 'proration_line' then 2
-                    when 'pending_proration' then 3
-                    when 'invoice_line' then 4
-                    when 'proration_credit' then 5
-                    else 6
+                    when 'snapshot' then 2
+                    when 'event' then 3
+                    when 'event_removal' then 4
+                    when 'proration_line' then 5
+                    when 'pending_proration' then 6
+                    when 'invoice_line' then 7
+                    when 'event_previous' then 8
+                    when 'proration_credit' then 9
+                    else 10
                 end,
                 price_id,
                 quantity

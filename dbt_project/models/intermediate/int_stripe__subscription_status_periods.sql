@@ -6,7 +6,9 @@
 -- period starts in the future), and incomplete or incomplete_expired ones (never paid). unpaid and paused
 -- are current statuses with no date: they count until the start of the current billing period, the last
 -- moment the subscription is known to have been billed normally.
-
+-- A subscription that was unpaid or paused for a while and came back has no date for that spell either:
+-- the statuses its events and the project's snapshot observed date it. From an observation of unpaid or
+-- paused to the next observation of any status the subscription does not count, which splits its period.
 with
 
 subscriptions as (
@@ -24,6 +26,18 @@ subscription_items as (
 prices as (
 
     select * from {{ ref('stg_stripe__prices') }}
+
+),
+
+events as (
+
+    select * from {{ ref('stg_stripe__events') }}
+
+),
+
+item_state_versions as (
+
+    select * from {{ ref('snap_stripe__subscription_item_states') }}
 
 ),
 
@@ -77,6 +91,161 @@ dated as (
 
 ),
 
+status_observations as (
+
+    -- Every status seen, and when: an event's subscription at its instant, the status a change replaced (a
+    -- second before it), each version the snapshot kept, and the last sync's. At one instant the sync's view
+    -- wins over the snapshot's, then over the events'.
+    select account_id, subscription_id, synced_at as observed_at, status, 1 as source_rank
+    from subscriptions
+    where not is_deleted
+
+    union all
+
+    select distinct account_id, subscription_id, observed_at, subscription_status as status, 2 as source_rank
+    from item_state_versions
+
+    union all
+
+    select account_id, object_id as subscription_id, created_at as observed_at, {{ json_text('data_object', 'status') }} as status, 3 as source_rank
+    from events
+    where object_type = 'subscription'
+        and event_type like 'customer.subscription.%'
+        and not is_deleted
+
+    union all
+
+    select
+        account_id,
+        object_id as subscription_id,
+        {{ dbt.dateadd('second', -1, 'created_at') }} as observed_at,
+        {{ json_text('previous_attributes', 'status') }} as status,
+        4 as source_rank
+    from events
+    where object_type = 'subscription'
+        and event_type like 'customer.subscription.%'
+        and not is_deleted
+
+),
+
+ranked_observations as (
+
+    select
+        status_observations.*,
+        row_number() over (
+            partition by account_id, subscription_id, observed_at order by source_rank, status
+        ) as rank_at_instant
+    from status_observations
+    where status is not null
+        and observed_at is not null
+
+),
+
+sequenced_observations as (
+
+    select
+        account_id,
+        subscription_id,
+        observed_at,
+        status,
+        lead(observed_at) over (partition by account_id, subscription_id order by observed_at) as next_observed_at
+    from ranked_observations
+    where rank_at_instant = 1
+
+),
+
+spells as (
+
+    -- [from, to) in which an observed status stopped the subscription counting; to is null while it holds.
+    select
+        account_id,
+        subscription_id,
+        observed_at as spell_from_at,
+        next_observed_at as spell_to_at
+    from sequenced_observations
+    where status in ('unpaid', 'paused')
+
+),
+
+counted_periods as (
+
+    select *
+    from dated
+    where counted_from_at is not null
+        and (counted_to_at is null or counted_to_at > counted_from_at)
+
+),
+
+period_starts as (
+
+    -- Counting (re)starts at the period's start and at the end of each spell inside it.
+    select account_id, subscription_id, counted_from_at as period_start_at
+    from counted_periods
+
+    union
+
+    select counted_periods.account_id, counted_periods.subscription_id, spells.spell_to_at as period_start_at
+    from counted_periods
+    inner join spells
+        on counted_periods.account_id = spells.account_id
+        and counted_periods.subscription_id = spells.subscription_id
+        and spells.spell_to_at > counted_periods.counted_from_at
+        and (counted_periods.counted_to_at is null or spells.spell_to_at < counted_periods.counted_to_at)
+
+),
+
+split_periods as (
+
+    -- Each start runs to the first spell starting at or after it, or to the period's end; a start inside a
+    -- spell (the period began while unpaid, or spells follow each other) counts nothing.
+    select
+        period_starts.account_id,
+        period_starts.subscription_id,
+        period_starts.period_start_at,
+        min(spells.spell_from_at) as next_spell_from_at,
+        max(case
+            when spells.spell_from_at <= period_starts.period_start_at
+                and (spells.spell_to_at is null or period_starts.period_start_at < spells.spell_to_at)
+                then 1 else 0
+        end) as is_in_spell
+    from period_starts
+    left join spells
+        on period_starts.account_id = spells.account_id
+        and period_starts.subscription_id = spells.subscription_id
+        and (spells.spell_to_at is null or spells.spell_to_at > period_starts.period_start_at)
+    group by period_starts.account_id, period_starts.subscription_id, period_starts.period_start_at
+
+),
+
+periods as (
+
+    select
+        counted_periods.account_id,
+        counted_periods.subscription_id,
+        counted_periods.customer_id,
+        counted_periods.currency,
+        counted_periods.status,
+        counted_periods.cancel_at_period_end,
+        counted_periods.started_at,
+        counted_periods.trial_start_at,
+        counted_periods.trial_end_at,
+        counted_periods.canceled_at,
+        counted_periods.ended_at,
+        split_periods.period_start_at as counted_from_at,
+        case
+            when split_periods.next_spell_from_at is null then counted_periods.counted_to_at
+            when counted_periods.counted_to_at is null then split_periods.next_spell_from_at
+            when split_periods.next_spell_from_at < counted_periods.counted_to_at then split_periods.next_spell_from_at
+            else counted_periods.counted_to_at
+        end as counted_to_at
+    from counted_periods
+    inner join split_periods
+        on counted_periods.account_id = split_periods.account_id
+        and counted_periods.subscription_id = split_periods.subscription_id
+    where split_periods.is_in_spell = 0
+
+),
+
 final as (
 
     select
@@ -101,9 +270,8 @@ final as (
         counted_from_at,
         counted_to_at
 
-    from dated
-    where counted_from_at is not null
-        and (counted_to_at is null or counted_to_at > counted_from_at)
+    from periods
+    where counted_to_at is null or counted_to_at > counted_from_at
 
 )
 

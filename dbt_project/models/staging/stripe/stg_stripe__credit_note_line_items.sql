@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe_raw', 'credit_note_line_items') }}
+    {{ stripe_source('credit_note_line_items') }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe_raw', 'discounts') }}
+    {{ stripe_source('discounts') }}
 
 ),
 

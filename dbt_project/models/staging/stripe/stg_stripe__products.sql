@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe_raw', 'products') }}
+    {{ stripe_source('products') }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe_raw', 'subscription_items') }}
+    {{ stripe_source('subscription_items') }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('stripe_raw', 'subscriptions') }}
+    {{ stripe_source('subscriptions') }}
 
 ),
 
