@@ -13,8 +13,6 @@ from orchestration.connect.cli import register_connect_commands
 from orchestration.settings import PROJECT_ROOT, ConfigurationError, Settings
 
 DEMO_API_KEY = "sk_test_simulator"
-# Dagster's console logger defaults to DEBUG, which buries the progress lines in engine events.
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,19 +68,21 @@ def _run(_args: argparse.Namespace) -> int:
     # Imported late: loading the definitions needs the manifest built above.
     from dagster import DagsterInstance
 
-    from orchestration.definitions import SYNC_JOB_NAME, defs
+    from orchestration.definitions import defs
+    from orchestration.ingest.client import StripeReadError
+    from orchestration.orchestrate.once import run_problems, sync_every_account
 
     with DagsterInstance.get() as instance:
-        result = defs.resolve_job_def(SYNC_JOB_NAME).execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
-        )
-    if not result.success:
+        try:
+            result = sync_every_account(defs, instance, settings)
+        except StripeReadError as exc:
+            print(f"stripe-warehouse run failed: {exc}", file=sys.stderr)
+            return 1
+    problems = run_problems(result)
+    if problems:
         print("stripe-warehouse run failed:", file=sys.stderr)
-        for event in result.all_events:
-            if event.is_step_failure:
-                error = event.step_failure_data.error
-                reason = error.cause.message if error and error.cause else (error.message if error else "")
-                print(f"  {event.step_key}: {reason.strip()}", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
         return 1
     _print_tables(settings)
     return 0
@@ -122,9 +122,10 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _prepare(force: bool) -> int:
-    from orchestration.transform.project import DBT_PROJECT, build_manifest
+    from orchestration.transform.project import build_manifest, manifest_is_stale
 
-    if force or not DBT_PROJECT.manifest_path.exists():
+    # A manifest older than the dbt project would lack its new models: rebuilt, as `prepare` would.
+    if force or manifest_is_stale():
         print(f"Built {build_manifest()}")
     return 0
 
@@ -137,12 +138,10 @@ def _prepare_environment() -> Settings:
     os.environ["DUCKDB_PATH"] = str(settings.duckdb_path)
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster_home")))
     dagster_home.mkdir(parents=True, exist_ok=True)
-    instance_config = dagster_home / "dagster.yaml"
-    if not instance_config.exists():
-        # The ingester's progress lines (rows, pages, elapsed per object) reach the run's Dagster log.
-        instance_config.write_text(
-            "python_logs:\n  managed_python_loggers:\n    - orchestration\n  python_log_level: INFO\n"
-        )
+    # Log levels, and the warehouse's one-writer rule (orchestration/orchestrate/concurrency.py).
+    from orchestration.orchestrate.concurrency import write_instance_config
+
+    write_instance_config(dagster_home)
     return settings
 
 

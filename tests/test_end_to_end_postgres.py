@@ -63,9 +63,13 @@ def row_count(cursor, schema: str, table: str) -> int:
 
 
 def dbt_results(target_root: Path) -> dict[str, str]:
-    """unique_id → status of every node of the one dbt invocation under `target_root` (run_results.json)."""
-    (path,) = target_root.glob("*/run_results.json")
-    return {result["unique_id"]: result["status"] for result in json.loads(path.read_text())["results"]}
+    """unique_id → status of every node of the run's dbt invocations under `target_root` (run_results.json):
+    the source tests after ingestion, then the build of the models."""
+    paths = sorted(target_root.glob("*/run_results.json"))
+    assert len(paths) == 2, f"expected the source tests and the build, found {paths}"
+    return {
+        result["unique_id"]: result["status"] for path in paths for result in json.loads(path.read_text())["results"]
+    }
 
 
 def assert_dbt_build_passed(target_root: Path) -> None:

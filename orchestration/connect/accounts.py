@@ -82,6 +82,23 @@ def unavailable_accounts(settings: Settings, account_ids: Collection[str] | None
     return reasons
 
 
+def reasons_not_synced(settings: Settings, account_ids: Collection[str]) -> dict[str, str]:
+    """Why each of `account_ids` that has a stored connection cannot be synced now, naming the fix;
+    no network, no secret read. Accounts not in the store are left out."""
+    reasons = unavailable_accounts(settings, account_ids)
+    if not settings.connect.db_path.exists():
+        return reasons
+    store = ConnectionStore(settings.connect)
+    for account_id in account_ids:
+        connection = store.find(account_id)
+        if connection is not None and connection.status is Status.NEEDS_REAUTH:
+            reasons[account_id] = (
+                f"its connection needs re-authentication ({connection.status_reason or 'Stripe rejected it'}): "
+                f"{REAUTHENTICATE}."
+            )
+    return reasons
+
+
 def record_sync_outcome(
     settings: Settings,
     report: SyncReport,

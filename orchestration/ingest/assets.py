@@ -1,73 +1,205 @@
-"""The ingestion assets: one Dagster asset per raw Stripe table, materialized by dagster-dlt."""
+"""The ingestion assets: one Dagster asset per raw Stripe table, loaded by the dlt source, partitioned by
+Stripe account.
 
-from collections.abc import Iterator
+The specs are built from the object list (orchestration/ingest/stripe_objects.py) with Dagster only:
+building the dlt source and pipeline, as dagster-dlt's `@dlt_assets` does to describe the assets, costs over
+a second on every load of the definitions. A run builds them and loads the selected tables through
+dagster-dlt's resource, which runs the pipeline and reports what dlt loaded.
+"""
+
+from collections.abc import Collection, Iterator
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, Failure, MaterializeResult, MetadataValue
-from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
-from dagster_dlt.translator import DltResourceTranslatorData
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    BackfillPolicy,
+    Config,
+    Failure,
+    FreshnessPolicy,
+    MaterializeResult,
+    MetadataValue,
+    PartitionsDefinition,
+    multi_asset,
+)
+from pydantic import Field
 
-from orchestration.ingest.pipeline import RAW_DATASET, stripe_pipeline
 from orchestration.ingest.report import SyncReport
-from orchestration.ingest.source import SyncContext, stripe_source
-from orchestration.settings import Settings
+from orchestration.ingest.stripe_objects import STRIPE_OBJECTS
+from orchestration.settings import Settings, StripeCredential
 
 INGEST_GROUP = "stripe_ingest"
+INGEST_OP_NAME = "stripe_ingest"
+RAW_DATASET = "stripe_raw"  # orchestration.ingest.pipeline.RAW_DATASET, named here without importing dlt
+ACCOUNTS_DESCRIPTION = "The Stripe accounts read, one row each: the key's own account or the connected account."
 
 
-class StripeRawTranslator(DagsterDltTranslator):
-    """Keys each dlt resource as `stripe_raw/<table>`, the key dagster-dbt gives the dbt source of the
-    same table, so ingestion and transformation form one lineage graph."""
+class StripeSyncConfig(Config):
+    """Run configuration of the ingestion step (the launchpad shows it)."""
 
-    def get_asset_spec(self, data: DltResourceTranslatorData) -> AssetSpec:
-        spec = super().get_asset_spec(data)
-        return spec.replace_attributes(
-            key=raw_asset_key(data.resource.name),
-            deps=[],
-            group_name=INGEST_GROUP,
-            description=(data.resource.__doc__ or "").strip() or None,
-            kinds={"dlt", "stripe", *spec.kinds},
-        )
+    full_refresh: bool = Field(
+        default=False,
+        description=(
+            "Reload every object of every account in full instead of reading what changed: picks up what no "
+            "event reports (coupon redemptions, deletions older than Stripe's 30 days of events)."
+        ),
+    )
 
 
 def raw_asset_key(table: str) -> AssetKey:
+    """`stripe_raw/<table>`: the key the dbt source of the same table has, so ingestion and transformation
+    form one lineage graph."""
     return AssetKey([RAW_DATASET, table])
 
 
-@dlt_assets(
-    dlt_source=stripe_source(),
-    dlt_pipeline=stripe_pipeline(Settings.from_env()),
-    name="stripe_ingest",
-    dagster_dlt_translator=StripeRawTranslator(),
-)
-def stripe_ingest_assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
+def raw_tables() -> dict[str, str]:
+    """Every raw table the dlt source loads (one resource each), with its description."""
+    tables = {}
+    for obj in STRIPE_OBJECTS:
+        tables[obj.table] = obj.description
+        for child in obj.children:
+            tables[child.table] = f"{child.table.replace('_', ' ').capitalize()}, read with their {obj.object_type}."
+    tables["accounts"] = ACCOUNTS_DESCRIPTION
+    return tables
+
+
+def build_stripe_ingest_assets(
+    *, partitions_def: PartitionsDefinition, pool: str, freshness_policy: FreshnessPolicy | None, warehouse: str
+):
+    """The ingestion assets, partitioned by Stripe account id.
+
+    A run with partition keys reads those accounts; a run without (a plain job launch, tests) reads every
+    account. A backfill over many accounts is a single run, so they share one rate limiter and one load.
+    """
+    specs = [
+        AssetSpec(
+            key=raw_asset_key(table),
+            description=description,
+            group_name=INGEST_GROUP,
+            kinds={"dlt", "stripe", warehouse},
+            freshness_policy=freshness_policy,
+            metadata={"dagster/table_name": f"{RAW_DATASET}.{table}"},
+        )
+        for table, description in raw_tables().items()
+    ]
+
+    @multi_asset(
+        name=INGEST_OP_NAME,
+        specs=specs,
+        can_subset=True,
+        partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool=pool,
+        description="Loads the selected raw tables of the run's Stripe accounts with dlt.",
+    )
+    def stripe_ingest_assets(context: AssetExecutionContext, config: StripeSyncConfig) -> Iterator[Any]:
+        yield from _sync(context, config)
+
+    return stripe_ingest_assets
+
+
+def _sync(context: AssetExecutionContext, config: StripeSyncConfig) -> Iterator[Any]:
+    # Imported here: dlt, the Stripe client and the connections store are a run's business, not the load's.
+    from dagster_dlt import DagsterDltResource
+
+    from orchestration.connect.accounts import record_sync_outcome
+    from orchestration.ingest.pipeline import stripe_pipeline
+    from orchestration.ingest.source import stripe_source
+    from orchestration.orchestrate.accounts import credentials_for
+    from orchestration.orchestrate.table_metadata import table_metadata
+
     # Settings are read per run, so a changed key or warehouse takes effect without reloading the code.
     settings = Settings.from_env()
-    with SyncContext(settings) as sync:
-        results = list(dlt.run(context=context, dlt_source=stripe_source(sync), dlt_pipeline=stripe_pipeline(settings)))
-    for result in results:
-        yield _with_sync_metadata(result, sync.report)
+    credentials, missing = credentials_for(settings, _partition_accounts(context))
+    if not credentials and not missing:
+        raise Failure(description="No Stripe account to sync: set STRIPE_API_KEY or connect an account.")
+    context.log.info(
+        "Syncing %s%s",
+        ", ".join(c.known_account_id or "the account of STRIPE_API_KEY" for c in credentials) or "no account",
+        " (full reload)" if config.full_refresh else "",
+    )
+    tables = sorted(key.path[-1] for key in context.selected_asset_keys)
+    pipeline = stripe_pipeline(settings)
+    rows_loaded: dict[str, int] = {}
+    dlt_metadata: dict[AssetKey, dict[str, Any]] = {}
+    with _sync_context(settings, credentials, config.full_refresh) as sync:
+        for account_id, reason in missing.items():
+            sync.report.fail(account_id, reason)
+        if credentials:
+            # dagster-dlt runs the pipeline and describes what dlt loaded per table; each selected table's
+            # transformer brings along the page producer it reads from.
+            for result in DagsterDltResource().run(
+                context=context,
+                dlt_source=stripe_source(sync).with_resources(*tables),
+                dlt_pipeline=pipeline,
+                dagster_dlt_translator=_raw_table_keys(),
+            ):
+                dlt_metadata[result.asset_key] = dict(result.metadata or {})
+            rows_loaded = dict(pipeline.last_trace.last_normalize_info.row_counts)
+    # Given the credentials the sync used, so a re-authentication made meanwhile is not undone.
+    record_sync_outcome(settings, sync.report, credentials=credentials)
+    if credentials:
+        # The tables' total rows and columns, read once dlt has let go of the warehouse.
+        tables_metadata = table_metadata(settings, [raw_asset_key(table) for table in tables])
+        for table in tables:
+            key = raw_asset_key(table)
+            yield MaterializeResult(
+                asset_key=key,
+                metadata={
+                    **dlt_metadata.get(key, {}),
+                    "rows_loaded": MetadataValue.int(rows_loaded.get(table, 0)),
+                    **tables_metadata.get(key, {}),
+                    **_sync_metadata(table, sync.report),
+                },
+            )
     if sync.report.failures:
-        reasons = "\n".join(f"- {account}: {reason}" for account, reason in sorted(sync.report.failures.items()))
         raise Failure(
-            description=f"{len(sync.report.failures)} Stripe account(s) failed; the others were loaded.\n{reasons}",
+            description=(
+                f"{len(sync.report.failures)} Stripe account(s) failed; the others were loaded.\n"
+                + "\n".join(f"- {account}: {reason}" for account, reason in sorted(sync.report.failures.items()))
+            ),
             allow_retries=False,
         )
 
 
-def _with_sync_metadata(result: MaterializeResult, report: SyncReport) -> MaterializeResult:
-    table = result.asset_key.path[-1] if result.asset_key else ""
+def _raw_table_keys():
+    from dagster_dlt import DagsterDltTranslator
+
+    class RawTableKeys(DagsterDltTranslator):
+        """Keys each dlt resource as its ingestion asset, `stripe_raw/<table>`."""
+
+        def get_asset_spec(self, data) -> AssetSpec:
+            return AssetSpec(key=raw_asset_key(data.resource.name))
+
+    return RawTableKeys()
+
+
+def _partition_accounts(context: AssetExecutionContext) -> Collection[str] | None:
+    """The account ids of the run's partitions; None for a run without partitions (every account)."""
+    if context.has_partition_key or context.has_partition_key_range:
+        return context.partition_keys
+    return None
+
+
+def _sync_context(settings: Settings, credentials: tuple[StripeCredential, ...], full_refresh: bool):
+    from orchestration.ingest.source import SyncContext
+
+    return SyncContext(settings, credentials=credentials, full_refresh=full_refresh)
+
+
+def _sync_metadata(table: str, report: SyncReport) -> dict[str, Any]:
     progress = report.for_table(table)
     if not progress:
-        return result
-    metadata = {
+        return {}
+    return {
         "objects_read": MetadataValue.int(sum(p.rows + p.refetched for p in progress)),
         "objects_deleted": MetadataValue.int(sum(p.deleted for p in progress)),
         "sync_mode": MetadataValue.text(", ".join(sorted({p.mode for p in progress}))),
         "cursor_created": MetadataValue.json({p.account_id: p.cursor for p in progress}),
+        # Requests are counted per account, not per table: these are the whole sync's, every table shows them.
+        "requests_this_sync": MetadataValue.int(sum(report.requests.values())),
+        "rate_limited_this_sync": MetadataValue.int(sum(report.rate_limited.values())),
         "requests_by_account": MetadataValue.json(report.requests),
         "rate_limited_by_account": MetadataValue.json(report.rate_limited),
     }
-    return MaterializeResult(
-        asset_key=result.asset_key, metadata={**(result.metadata or {}), **metadata}, data_version=result.data_version
-    )

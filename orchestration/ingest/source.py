@@ -44,6 +44,9 @@ class SyncContext:
     settings: Settings
     credentials: tuple[StripeCredential, ...] | None = None
     """The accounts to read; None: those of the settings (STRIPE_API_KEY / STRIPE_ACCOUNT_IDS)."""
+    full_refresh: bool = False
+    """Reload every object in full whatever its cursor (the daily reconciliation): picks up what no event
+    reports, and marks deleted the rows Stripe no longer lists."""
     report: SyncReport = field(default_factory=SyncReport)
     synced_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -153,7 +156,9 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
                 seen: set[str] | None = set() if cursor is not None and obj.deletable else None
                 pending = RawBatch(account)
                 last_log = time.monotonic()
-                for item in read_object(reader, context.executor, obj, cursor, context.now, progress):
+                for item in read_object(
+                    reader, context.executor, obj, cursor, context.now, progress, full=context.full_refresh
+                ):
                     if isinstance(item, Cursor):
                         if seen is not None and progress.mode == "full":
                             for batch in _vanished(obj, account, seen, progress):

@@ -66,12 +66,16 @@ def read_object(
     cursor: Cursor | None,
     now: int,
     progress: ObjectProgress,
+    *,
+    full: bool = False,
 ) -> Iterator[Batch | Cursor]:
-    """Yields the batches to write, then the new cursor (last)."""
+    """Yields the batches to write, then the new cursor (last). `full` reloads whatever the cursor."""
     newest = cursor.created if cursor else None
-    if _needs_full_reload(obj, cursor, now):
+    if full or _needs_full_reload(obj, cursor, now):
         progress.mode = "full"
-        if cursor is not None:
+        if full:
+            log.info("%s of %s: reconciliation, reloading in full.", obj.table, reader.account_id)
+        elif cursor is not None:
             log.warning(
                 "%s of %s: the events cursor is older than Stripe's 30-day event retention, "
                 "so changes may be missing: reloading %s in full.",

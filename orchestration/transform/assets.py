@@ -1,21 +1,162 @@
-"""The dbt assets: every model, seed and snapshot, with dbt tests as asset checks."""
+"""The dbt assets: every model, seed and snapshot, with every dbt test as an asset check.
 
-from collections.abc import Iterator
+The specs come from the prebuilt manifest (orchestration/transform/translator.py). A run invokes dbt through
+dagster-dbt's runner, then reports each node from dbt's run_results.json: a built model is a
+materialization, a test a check result.
+
+The tests of the sources check the ingestion assets: they run in a step of their own (`dbt test`) right
+after the ingestion, so they also run when only an ingestion asset is materialized, and a failing one
+holds back no model (the `dbt build` of the models leaves them out).
+"""
+
+import json
+import os
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext
-from dagster_dbt import DbtCliResource, dbt_assets
-
-from orchestration.transform.project import DBT_PROJECT, require_manifest
-from orchestration.transform.translator import StripeDbtTranslator
-
-
-@dbt_assets(
-    manifest=require_manifest(),
-    project=DBT_PROJECT,
-    dagster_dbt_translator=StripeDbtTranslator(),
-    name="stripe_dbt",
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    Failure,
+    FreshnessPolicy,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+    multi_asset_check,
 )
-def stripe_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    # `build` runs models, seeds and tests in DAG order, so a failing test stops its dependents only.
-    yield from dbt.cli(["build"], context=context).stream()
+
+from orchestration.settings import Settings
+from orchestration.transform.project import DBT_EXECUTABLE, dbt_project, require_manifest
+from orchestration.transform.translator import BUILT_TYPES, DbtSpecs, dbt_specs
+
+DBT_OP_NAME = "stripe_dbt"
+SOURCE_TESTS_OP_NAME = "stripe_dbt_source_tests"
+MRR_MONTHLY = AssetKey(["analytics", "mrr_monthly"])
+EVERY_SOURCE = "source:*"
+
+
+def build_stripe_dbt_assets(*, pool: str, freshness_policy: FreshnessPolicy | None, warehouse: str) -> list[Any]:
+    """The dbt build over every account (unpartitioned: the models read all accounts' rows at once), and
+    the tests of its sources."""
+    manifest = json.loads(require_manifest().read_text())
+    specs = dbt_specs(manifest, warehouse, freshness_policy)
+
+    @multi_asset(
+        name=DBT_OP_NAME,
+        specs=specs.assets,
+        check_specs=specs.checks,
+        can_subset=True,
+        pool=pool,
+        description="dbt build of the selected models, seeds, snapshots and their tests.",
+    )
+    def stripe_dbt_assets(context: AssetExecutionContext) -> Iterator[Any]:
+        every = context.selected_asset_keys >= {s.key for s in specs.assets} and context.selected_asset_check_keys >= {
+            s.key for s in specs.checks
+        }
+        selection = (
+            ["--exclude", EVERY_SOURCE]
+            if every
+            else _only(context.selected_asset_keys, context.selected_asset_check_keys, manifest, specs)
+        )
+        yield from _run_dbt(context, "build", selection, manifest, specs)
+
+    @multi_asset_check(
+        name=SOURCE_TESTS_OP_NAME,
+        specs=specs.source_checks,
+        can_subset=True,
+        pool=pool,
+        description="dbt test of the raw tables the ingestion loads (the tests of the dbt sources).",
+    )
+    def stripe_dbt_source_tests(context: AssetCheckExecutionContext) -> Iterator[Any]:
+        every = context.selected_asset_check_keys >= {s.key for s in specs.source_checks}
+        selection = (
+            ["--select", EVERY_SOURCE] if every else _only(set(), context.selected_asset_check_keys, manifest, specs)
+        )
+        yield from _run_dbt(context, "test", selection, manifest, specs)
+
+    return [stripe_dbt_assets, stripe_dbt_source_tests]
+
+
+def _only(assets, checks, manifest: Mapping[str, Any], specs: DbtSpecs) -> list[str]:
+    """Exactly these nodes and tests: no indirect selection, so an unselected check never runs."""
+    unique_ids = [u for u, key in specs.asset_keys.items() if key in assets and u.split(".")[0] in BUILT_TYPES]
+    unique_ids += [u for u, check in specs.check_keys.items() if check in checks]
+    names = " ".join(".".join(manifest["nodes"][u]["fqn"]) for u in unique_ids)
+    return ["--select", names, "--indirect-selection", "empty"]
+
+
+def _run_dbt(
+    context: AssetExecutionContext | AssetCheckExecutionContext,
+    command: str,
+    selection: list[str],
+    manifest: Mapping[str, Any],
+    specs: DbtSpecs,
+) -> Iterator[Any]:
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.orchestrate.mrr_report import mrr_metadata
+    from orchestration.orchestrate.table_metadata import table_metadata
+
+    selected_assets = context.selected_asset_keys if isinstance(context, AssetExecutionContext) else set()
+    selected_checks = context.selected_asset_check_keys
+    settings = Settings.from_env()
+    # profiles.yml reads DUCKDB_PATH; without it, the warehouse the settings derive from DATA_DIR.
+    os.environ.setdefault("DUCKDB_PATH", str(settings.duckdb_path))
+    dbt = DbtCliResource(project_dir=dbt_project(), dbt_executable=DBT_EXECUTABLE)
+    # `build` runs models, seeds, snapshots and tests in DAG order: a failing test skips only the models
+    # downstream of what it tests, so the other marts still build. A test failure is a failed check, not a
+    # failed step, so what comes after (the data-lag check) still runs.
+    invocation = dbt.cli([command, *selection], manifest=manifest, raise_on_error=False)
+    invocation.wait()
+    results = invocation.get_artifact("run_results.json")["results"]
+
+    built = {
+        specs.asset_keys[r["unique_id"]]: r
+        for r in results
+        if r["status"] == "success"
+        and r["unique_id"].split(".")[0] in BUILT_TYPES
+        and specs.asset_keys.get(r["unique_id"]) in selected_assets
+    }
+    # dbt has exited: DuckDB's file lock is free, the tables are read in one connection.
+    tables = table_metadata(settings, built) if built else {}
+    if MRR_MONTHLY in built:
+        tables.setdefault(MRR_MONTHLY, {}).update(mrr_metadata(settings))
+
+    for result in results:
+        key = specs.asset_keys.get(result["unique_id"])
+        if key in built and built[key] is result:
+            yield MaterializeResult(asset_key=key, metadata={**_run_metadata(result), **tables.get(key, {})})
+        check = specs.check_keys.get(result["unique_id"])
+        if check in selected_checks and result["status"] in ("pass", "warn", "fail", "error"):
+            yield _check_result(check, result)
+
+    errors = [r for r in results if r["status"] == "error" and r["unique_id"].split(".")[0] in BUILT_TYPES]
+    if errors:
+        raise Failure(
+            description=f"dbt {command}: {len(errors)} node(s) failed.\n"
+            + "\n".join(f"- {r['unique_id']}: {(r.get('message') or '').strip()}" for r in errors)
+        )
+
+
+def _check_result(check: AssetCheckKey, result: Mapping[str, Any]) -> AssetCheckResult:
+    status = result["status"]
+    return AssetCheckResult(
+        asset_key=check.asset_key,
+        check_name=check.name,
+        passed=status == "pass",
+        severity=AssetCheckSeverity.WARN if status == "warn" else AssetCheckSeverity.ERROR,
+        metadata={**_run_metadata(result), "status": status, "failed_row_count": result.get("failures") or 0},
+        description=None if status == "pass" else (result.get("message") or status),
+    )
+
+
+def _run_metadata(result: Mapping[str, Any]) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"execution_duration": MetadataValue.float(round(result.get("execution_time") or 0, 3))}
+    rows = (result.get("adapter_response") or {}).get("rows_affected")
+    if isinstance(rows, int) and rows >= 0:
+        metadata["rows_affected"] = MetadataValue.int(rows)
+    return metadata

@@ -1,10 +1,13 @@
 """Syncing simulator accounts: every object, updates and deletes, many accounts, failures."""
 
+import logging
+
 import pytest
 from warehouse_state import PLATFORM_KEY, TOP_LEVEL, assert_table_matches, warehouse_rows
 
 from orchestration.ingest import source as source_module
-from orchestration.ingest.pipeline import sync_accounts
+from orchestration.ingest.pipeline import stripe_pipeline, sync_accounts
+from orchestration.ingest.source import SyncContext, stripe_source
 from orchestration.ingest.stripe_objects import STRIPE_OBJECTS
 from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
 from orchestration.simulator.mutations import mutate_account
@@ -77,6 +80,34 @@ def test_a_cursor_older_than_event_retention_reloads_in_full(make_settings, capl
     assert "older than Stripe's 30-day event retention" in caplog.text
     for obj in TOP_LEVEL:
         assert_table_matches(settings.duckdb_path, account, obj.table)
+
+
+def test_a_full_refresh_picks_up_changes_and_deletions_no_event_reported(make_settings, caplog):
+    caplog.set_level(logging.INFO, logger="orchestration")
+    account = generate_account(seed=25, customers=20, now=NOW)
+    with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}) as server:
+        settings = make_settings(server.base_url)
+        sync_accounts(settings, now=NOW)
+        # Stripe changes some fields (a customer's balance) and removes objects without any event.
+        customers = account.store.collection("customers")
+        changed_id = next(iter(customers.objects))
+        customers.put({**customers.objects[changed_id], "balance": 4242})
+        products = account.store.collection("products")
+        vanished_id = next(iter(products.objects))
+        products.delete(vanished_id)
+
+        incremental = sync_accounts(settings, now=NOW + 3600)
+        assert warehouse_rows(settings.duckdb_path, "customers")[(account.account_id, changed_id)][1]["balance"] != 4242
+        assert not warehouse_rows(settings.duckdb_path, "products")[(account.account_id, vanished_id)][0]
+
+        context = SyncContext(settings, full_refresh=True)
+        with context:
+            stripe_pipeline(settings).run(stripe_source(context))
+    assert incremental.failures == context.report.failures == {}
+    assert {p.mode for p in context.report.progress.values()} == {"full"}
+    assert "reconciliation, reloading in full" in caplog.text
+    assert warehouse_rows(settings.duckdb_path, "customers")[(account.account_id, changed_id)][1]["balance"] == 4242
+    assert warehouse_rows(settings.duckdb_path, "products")[(account.account_id, vanished_id)][0], "not marked deleted"
 
 
 def test_rate_limits_and_server_faults_still_converge(make_settings):

@@ -1,0 +1,37 @@
+"""One sync of every account outside the scheduler, as `stripe-warehouse run` does it: the account
+partitions brought up to date, then the sync job over all of them in this process."""
+
+from __future__ import annotations
+
+from dagster import AssetCheckSeverity, DagsterInstance, Definitions, ExecuteInProcessResult
+
+from orchestration.orchestrate.accounts import account_ids
+from orchestration.orchestrate.jobs import SYNC_JOB_NAME
+from orchestration.orchestrate.partitions import apply_partition_changes, every_account_tags, partition_changes
+from orchestration.settings import Settings
+
+# Dagster's console logger defaults to DEBUG, which buries the progress lines in engine events.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
+def sync_every_account(defs: Definitions, instance: DagsterInstance, settings: Settings) -> ExecuteInProcessResult:
+    """Raises StripeReadError when the account of STRIPE_API_KEY cannot be read (a wrong or revoked key)."""
+    apply_partition_changes(instance, partition_changes(instance, account_ids(settings)))
+    return defs.resolve_job_def(SYNC_JOB_NAME).execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG, tags=every_account_tags(instance)
+    )
+
+
+def run_problems(result: ExecuteInProcessResult) -> list[str]:
+    """Why a run failed, one line each: failed steps, then failed checks of error severity."""
+    problems = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            reason = error.cause.message if error and error.cause else (error.message if error else "")
+            problems.append(f"{event.step_key}: {reason.strip()}")
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR:
+            check = f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}"
+            problems.append(f"check {check} failed" + (f": {evaluation.description}" if evaluation.description else ""))
+    return problems
