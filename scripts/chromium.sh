@@ -8,21 +8,9 @@
 # Idempotent; progress goes to stderr.
 set -euo pipefail
 
-log() { echo "chromium.sh: $*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
-
-as_root() {
-	if [ "$(id -u)" -eq 0 ]; then
-		"$@"
-	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-		sudo -n "$@"
-	else
-		die "Chromium is not installed and installing it needs root: run as root, or install Debian's 'chromium' package"
-	fi
-}
+NAME=chromium.sh
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 browser=/usr/bin/chromium
 if [ ! -x "$browser" ]; then

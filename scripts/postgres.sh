@@ -12,24 +12,13 @@
 # Authentication is `trust`, on the socket and on 127.0.0.1 only; durability is off (fsync): test data only.
 set -euo pipefail
 
-log() { echo "postgres.sh: $*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
+NAME=postgres.sh
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+
 usage() {
 	echo "usage: $0 start DIR PORT | $0 stop DIR" >&2
 	exit 2
-}
-
-as_root() {
-	if [ "$(id -u)" -eq 0 ]; then
-		"$@"
-	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-		sudo -n "$@"
-	else
-		die "PostgreSQL is not installed and installing it needs root: run as root, or install Debian's 'postgresql' package"
-	fi
 }
 
 # The bin directory of the newest PostgreSQL installed by Debian's packages, or nothing.

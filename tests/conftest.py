@@ -36,14 +36,7 @@ def pipeline_env(tmp_path, monkeypatch, simulator):
 def postgres_server():
     from postgres import PostgresUnavailable, running_postgres
 
-    failure = None
-    try:
-        with running_postgres() as server:
-            yield server
-    except PostgresUnavailable as exc:
-        failure = str(exc)
-    if failure:
-        pytest.fail(f"no PostgreSQL server for the tests: {failure}", pytrace=False)
+    yield from _service_or_fail(running_postgres, PostgresUnavailable, "no PostgreSQL server for the tests")
 
 
 @pytest.fixture
@@ -60,14 +53,7 @@ def postgres_database(postgres_server, request):
 def chromium():
     from browser import ChromiumUnavailable, launched_chromium
 
-    failure = None
-    try:
-        with launched_chromium() as browser:
-            yield browser
-    except ChromiumUnavailable as exc:
-        failure = str(exc)
-    if failure:
-        pytest.fail(f"no Chromium for the browser tests: {failure}", pytrace=False)
+    yield from _service_or_fail(launched_chromium, ChromiumUnavailable, "no Chromium for the browser tests")
 
 
 @pytest.fixture
@@ -78,3 +64,16 @@ def page(chromium):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def _service_or_fail(start, unavailable: type[Exception], what: str):
+    """Yields what the context manager `start()` gives; a service that cannot be had fails the test with
+    its reason (outside the `except`, so pytest does not chain the traceback)."""
+    failure = None
+    try:
+        with start() as service:
+            yield service
+    except unavailable as exc:
+        failure = str(exc)
+    if failure:
+        pytest.fail(f"{what}: {failure}", pytrace=False)
