@@ -62,7 +62,9 @@ def build_stripe_dbt_assets(*, pool: str, freshness_policy: FreshnessPolicy | No
             if every
             else _only(context.selected_asset_keys, context.selected_asset_check_keys, manifest, specs)
         )
-        yield from _run_dbt(context, "build", selection, manifest, specs)
+        # dbt's unit tests check the models' logic on fixed inputs, not the data: CI runs them
+        # (tests/transform), a production build would only pay for them.
+        yield from _run_dbt(context, "build", [*selection, "--exclude-resource-type", "unit_test"], manifest, specs)
 
     @multi_asset_check(
         name=SOURCE_TESTS_OP_NAME,

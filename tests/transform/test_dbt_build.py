@@ -745,18 +745,29 @@ def test_per_account_tests_catch_a_repeated_key_and_an_id_from_another_account(t
         return found
 
     # The repeated coupon fails the first per-account key test that reads it: the raw table's where the source
-    # has one, else staging's; and a failed key stops the table.
+    # has one, else the `stripe` table's (staging views leave their keys' tests to their `stripe` twins); and a
+    # failed key stops what reads the table (here the discount periods of the MRR, and the MRR after them).
     coupon_keys = [
         s
         for node, s in statuses.items()
-        if node.startswith(
-            ("source_unique_per_account_stripe_raw_coupons_id", "unique_per_account_stg_stripe__coupons_")
-        )
+        if node.startswith(("source_unique_per_account_stripe_raw_coupons_id", "unique_per_account_stripe__coupons_"))
     ]
     assert "fail" in coupon_keys
-    assert statuses["model.stripe_warehouse.stripe__coupons"] == "skipped"
+    assert statuses["model.stripe_warehouse.int_stripe__discount_periods"] == "skipped"
     assert status("relationships_per_account_stripe__charges_customer_id") == "warn"
-    assert status("unique_per_account_stg_stripe__charges_charge_id") == "pass"
+    assert status("unique_per_account_stripe__charges_charge_id") == "pass"
+
+
+def test_each_staging_view_is_read_by_its_stripe_table_alone(warehouse, dbt_target):
+    # Staging is views: any other reader (an intermediate model, a test, a snapshot) would parse the raw JSON
+    # again. The `stripe` tables are its materialized twins, and everything downstream reads those.
+    manifest = json.loads((dbt_target / "manifest.json").read_text())
+    readers: dict[str, set[str]] = {}
+    for node in [*manifest["nodes"].values(), *manifest.get("unit_tests", {}).values()]:
+        for parent in node.get("depends_on", {}).get("nodes", []):
+            if parent.startswith("model.stripe_warehouse.stg_stripe__"):
+                readers.setdefault(parent.split(".")[-1], set()).add(node["unique_id"])
+    assert readers == {f"stg_stripe__{t}": {f"model.stripe_warehouse.stripe__{t}"} for t in RAW_TABLES}
 
 
 def test_tables_land_in_the_contract_schemas_under_plain_names(warehouse):
@@ -769,9 +780,10 @@ def test_tables_land_in_the_contract_schemas_under_plain_names(warehouse):
     """,
     )
     tables = {(schema, name) for schema, name, kind in rows if kind == "BASE TABLE"}
+    views = {(schema, name) for schema, name, kind in rows if kind == "VIEW"}
     assert {("stripe", t) for t in RAW_TABLES} <= tables
-    # Staging is tables too: the raw JSON is parsed once per build, not once per reader.
-    assert {("stripe_staging", f"stg_stripe__{t}") for t in RAW_TABLES} <= tables
+    # Staging is views, each read by its `stripe` table alone: the raw JSON is parsed once per build, there.
+    assert {("stripe_staging", f"stg_stripe__{t}") for t in RAW_TABLES} <= views
 
 
 def test_rows_per_account(warehouse):

@@ -11,31 +11,31 @@ with
 
 discounts as (
 
-    select * from {{ ref('stg_stripe__discounts') }}
+    select * from {{ ref('stripe__discounts') }}
 
 ),
 
 coupons as (
 
-    select * from {{ ref('stg_stripe__coupons') }}
+    select * from {{ ref('stripe__coupons') }}
 
 ),
 
 subscriptions as (
 
-    select * from {{ ref('stg_stripe__subscriptions') }}
+    select * from {{ ref('stripe__subscriptions') }}
 
 ),
 
 subscription_items as (
 
-    select * from {{ ref('stg_stripe__subscription_items') }}
+    select * from {{ ref('stripe__subscription_items') }}
 
 ),
 
 invoice_line_items as (
 
-    select * from {{ ref('stg_stripe__invoice_line_items') }}
+    select * from {{ ref('stripe__invoice_line_items') }}
 
 ),
 

@@ -13,7 +13,7 @@ subscriptions as (
 
 all_subscriptions as (
 
-    select * from {{ ref('stg_stripe__subscriptions') }}
+    select * from {{ ref('stripe__subscriptions') }}
 
 ),
 

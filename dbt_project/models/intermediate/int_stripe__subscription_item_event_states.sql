@@ -10,7 +10,7 @@ with
 
 events as (
 
-    select * from {{ ref('stg_stripe__events') }}
+    select * from {{ ref('stripe__events') }}
 
 ),
 

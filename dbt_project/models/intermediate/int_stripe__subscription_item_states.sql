@@ -8,13 +8,13 @@ with
 
 subscription_items as (
 
-    select * from {{ ref('stg_stripe__subscription_items') }}
+    select * from {{ ref('stripe__subscription_items') }}
 
 ),
 
 subscriptions as (
 
-    select * from {{ ref('stg_stripe__subscriptions') }}
+    select * from {{ ref('stripe__subscriptions') }}
 
 ),
 

@@ -10,25 +10,25 @@ with
 
 subscriptions as (
 
-    select * from {{ ref('stg_stripe__subscriptions') }}
+    select * from {{ ref('stripe__subscriptions') }}
 
 ),
 
 subscription_items as (
 
-    select * from {{ ref('stg_stripe__subscription_items') }}
+    select * from {{ ref('stripe__subscription_items') }}
 
 ),
 
 invoice_line_items as (
 
-    select * from {{ ref('stg_stripe__invoice_line_items') }}
+    select * from {{ ref('stripe__invoice_line_items') }}
 
 ),
 
 invoice_items as (
 
-    select * from {{ ref('stg_stripe__invoice_items') }}
+    select * from {{ ref('stripe__invoice_items') }}
 
 ),
 
@@ -46,7 +46,7 @@ item_state_versions as (
 
 prices as (
 
-    select * from {{ ref('stg_stripe__prices') }}
+    select * from {{ ref('stripe__prices') }}
 
 ),
 

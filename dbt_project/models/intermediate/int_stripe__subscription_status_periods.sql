@@ -13,25 +13,25 @@ with
 
 subscriptions as (
 
-    select * from {{ ref('stg_stripe__subscriptions') }}
+    select * from {{ ref('stripe__subscriptions') }}
 
 ),
 
 subscription_items as (
 
-    select * from {{ ref('stg_stripe__subscription_items') }}
+    select * from {{ ref('stripe__subscription_items') }}
 
 ),
 
 prices as (
 
-    select * from {{ ref('stg_stripe__prices') }}
+    select * from {{ ref('stripe__prices') }}
 
 ),
 
 events as (
 
-    select * from {{ ref('stg_stripe__events') }}
+    select * from {{ ref('stripe__events') }}
 
 ),
 

@@ -13,7 +13,8 @@ credit_note_line_items as (
 
 credit_notes as (
 
-    select * from {{ ref('stg_stripe__credit_notes') }}
+    -- The `stripe` table, not the staging view: the view would parse every credit note's JSON again.
+    select * from {{ ref('stripe__credit_notes') }}
 
 ),
 
