@@ -34,7 +34,9 @@ subscription_events as (
 
 ),
 
-items_after as (
+{#- The items as the event shows them (`data.object`) and as they were before it (`previous_attributes`). #}
+{%- for side in ['after', 'before'] %}
+items_{{ side }} as (
 
     select
         subscription_events.account_id,
@@ -45,24 +47,10 @@ items_after as (
         {{ json_text('item_elements.element', 'price.id') }} as price_id,
         {{ json_bigint('item_elements.element', 'quantity') }} as quantity
     from subscription_events
-    {{ cross_join_json_array('subscription_events.items_after', 'item_elements') }}
+    {{ cross_join_json_array('subscription_events.items_' ~ side, 'item_elements') }}
 
 ),
-
-items_before as (
-
-    select
-        subscription_events.account_id,
-        subscription_events.event_id,
-        subscription_events.subscription_id,
-        subscription_events.created_at,
-        {{ json_text('item_elements.element', 'id') }} as subscription_item_id,
-        {{ json_text('item_elements.element', 'price.id') }} as price_id,
-        {{ json_bigint('item_elements.element', 'quantity') }} as quantity
-    from subscription_events
-    {{ cross_join_json_array('subscription_events.items_before', 'item_elements') }}
-
-),
+{% endfor %}
 
 observations as (
 
