@@ -54,6 +54,23 @@
 {%- endmacro %}
 
 
+{#
+    A monthly amount (major units) after a discount in effect: `percent_off` of it, then `amount_off` (minor
+    units per billing interval, normalised like the price), never below zero. The discount's columns are read
+    from `discount` (a relation alias); the amount is unchanged where that relation has no row.
+#}
+{% macro mrr_after_discount(amount, discount, key_column, recurring_interval, interval_count, exponent) -%}
+    case
+        when {{ discount }}.{{ key_column }} is null then {{ amount }}
+        else greatest(
+            cast(0 as {{ dbt.type_numeric() }}),
+            {{ mrr_divide(amount ~ ' * (100 - least(coalesce(' ~ discount ~ '.percent_off, 0), 100))', '100') }}
+            - coalesce({{ mrr_normalise(discount ~ '.amount_off', recurring_interval, interval_count, exponent) }}, 0)
+        )
+    end
+{%- endmacro %}
+
+
 {# numerator / denominator as numeric(28, 6), null when the denominator is 0 or null: the MRR rates. #}
 {% macro mrr_ratio(numerator, denominator) -%}
     {#- Cast outside the case too: Postgres drops the numeric's scale from a case's type. -#}

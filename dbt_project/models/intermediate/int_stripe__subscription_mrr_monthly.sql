@@ -145,17 +145,10 @@ discounted_items as (
     select
         item_months.*,
         currency_exponents.exponent as currency_exponent,
-        case
-            when item_discounts.subscription_item_id is null then item_months.contract_mrr
-            else greatest(
-                cast(0 as {{ dbt.type_numeric() }}),
-                {{ mrr_divide('item_months.contract_mrr * (100 - least(coalesce(item_discounts.percent_off, 0), 100))', '100') }}
-                - coalesce(
-                    {{ mrr_normalise('item_discounts.amount_off', 'item_months.recurring_interval', 'item_months.recurring_interval_count', 'currency_exponents.exponent') }},
-                    0
-                )
-            )
-        end as item_mrr
+        {{ mrr_after_discount(
+            'item_months.contract_mrr', 'item_discounts', 'subscription_item_id',
+            'item_months.recurring_interval', 'item_months.recurring_interval_count', 'currency_exponents.exponent'
+        ) }} as item_mrr
     from item_months
     left join currency_exponents
         on item_months.currency = currency_exponents.currency
@@ -191,17 +184,11 @@ discounted as (
 
     select
         subscription_months.*,
-        case
-            when subscription_discounts.subscription_id is null then subscription_months.item_mrr
-            else greatest(
-                cast(0 as {{ dbt.type_numeric() }}),
-                {{ mrr_divide('subscription_months.item_mrr * (100 - least(coalesce(subscription_discounts.percent_off, 0), 100))', '100') }}
-                - coalesce(
-                    {{ mrr_normalise('subscription_discounts.amount_off', 'subscription_months.recurring_interval', 'subscription_months.recurring_interval_count', 'subscription_months.currency_exponent') }},
-                    0
-                )
-            )
-        end as mrr
+        {{ mrr_after_discount(
+            'subscription_months.item_mrr', 'subscription_discounts', 'subscription_id',
+            'subscription_months.recurring_interval', 'subscription_months.recurring_interval_count',
+            'subscription_months.currency_exponent'
+        ) }} as mrr
     from subscription_months
     left join subscription_discounts
         on subscription_months.account_id = subscription_discounts.account_id
