@@ -19,7 +19,7 @@ _TABLES_SQL = """
 
 def table_row_counts(settings: Settings) -> list[tuple[str, str, int]]:
     """(schema, table, rows) for every table the project built, in schema order."""
-    connection = _connect(settings)
+    connection = connect(settings)
     try:
         cursor = connection.cursor()
         placeholders = ", ".join(f"'{schema}'" for schema in PROJECT_SCHEMAS)
@@ -35,7 +35,8 @@ def table_row_counts(settings: Settings) -> list[tuple[str, str, int]]:
         connection.close()
 
 
-def _connect(settings: Settings):
+def connect(settings: Settings):
+    """A DB-API connection to the configured warehouse, read-only for DuckDB; the caller closes it."""
     if settings.warehouse == "postgres":
         import psycopg2
 

@@ -26,12 +26,11 @@ from dagster import (
 from pydantic import Field
 
 from orchestration.ingest.report import SyncReport
-from orchestration.ingest.stripe_objects import STRIPE_OBJECTS
+from orchestration.ingest.stripe_objects import RAW_DATASET, STRIPE_OBJECTS
 from orchestration.settings import Settings, StripeCredential
 
 INGEST_GROUP = "stripe_ingest"
 INGEST_OP_NAME = "stripe_ingest"
-RAW_DATASET = "stripe_raw"  # orchestration.ingest.pipeline.RAW_DATASET, named here without importing dlt
 ACCOUNTS_DESCRIPTION = "The Stripe accounts read, one row each: the key's own account or the connected account."
 
 
@@ -59,7 +58,7 @@ def raw_tables() -> dict[str, str]:
     for obj in STRIPE_OBJECTS:
         tables[obj.table] = obj.description
         for child in obj.children:
-            tables[child.table] = f"{child.table.replace('_', ' ').capitalize()}, read with their {obj.object_type}."
+            tables[child.table] = obj.child_description(child)
     tables["accounts"] = ACCOUNTS_DESCRIPTION
     return tables
 

@@ -9,10 +9,10 @@ from dlt.common.configuration.specs import ConnectionStringCredentials
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from orchestration.ingest.report import SyncReport
+from orchestration.ingest.stripe_objects import RAW_DATASET
 from orchestration.settings import Settings
 
 PIPELINE_NAME = "stripe"
-RAW_DATASET = "stripe_raw"
 
 
 def stripe_pipeline(settings: Settings) -> dlt.Pipeline:

@@ -96,8 +96,7 @@ def stripe_source(context: SyncContext | None = None) -> Iterator[DltResource]:
         pages = dlt.resource(_produce(obj, lazy), name=f"{obj.table}__changes", selected=False)
         yield pages | _table_rows(obj.table, obj.description, lazy)
         for child in obj.children:
-            description = f"{child.table.replace('_', ' ').capitalize()}, read with their {obj.object_type}."
-            yield pages | _table_rows(child.table, description, lazy)
+            yield pages | _table_rows(child.table, obj.child_description(child), lazy)
     yield dlt.resource(_accounts(lazy), name="accounts", **_RAW_TABLE_HINTS)
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+RAW_DATASET = "stripe_raw"
+"""The schema of the raw tables (dlt's dataset), named here so that Dagster's asset keys need no dlt import."""
+
 
 @dataclass(frozen=True)
 class ChildList:
@@ -52,6 +55,10 @@ class StripeObject:
     @property
     def retrieve_expand(self) -> tuple[str, ...]:
         return tuple(e.removeprefix("data.") for e in self.expand)
+
+    def child_description(self, child: ChildList) -> str:
+        """The description of a child table (`Invoice line items, read with their invoice.`)."""
+        return f"{child.table.replace('_', ' ').capitalize()}, read with their {self.object_type}."
 
 
 BOTH_ACTIVE_STATES = ({"active": "true"}, {"active": "false"})

@@ -14,27 +14,35 @@ NO_ACCOUNT = (
 
 
 def build_schedules(automation: Automation) -> list[ScheduleDefinition]:
-    @schedule(
-        name="stripe_sync_schedule",
-        cron_schedule=automation.sync_cron,
-        job=stripe_sync_job,
-        default_status=automation.schedule_status,
-        description="Incremental sync of every account, then the dbt build (STRIPE_SYNC_CRON).",
-    )
-    def stripe_sync_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
-        return _every_account(context)
+    return [
+        _every_account_schedule(
+            automation,
+            name="stripe_sync_schedule",
+            cron_schedule=automation.sync_cron,
+            job=stripe_sync_job,
+            description="Incremental sync of every account, then the dbt build (STRIPE_SYNC_CRON).",
+        ),
+        _every_account_schedule(
+            automation,
+            name="stripe_full_reconciliation_schedule",
+            cron_schedule=automation.reconcile_cron,
+            job=stripe_full_reconciliation_job,
+            description="Full reload of every account, then the dbt build (STRIPE_RECONCILE_CRON).",
+        ),
+    ]
 
-    @schedule(
-        name="stripe_full_reconciliation_schedule",
-        cron_schedule=automation.reconcile_cron,
-        job=stripe_full_reconciliation_job,
-        default_status=automation.schedule_status,
-        description="Full reload of every account, then the dbt build (STRIPE_RECONCILE_CRON).",
-    )
-    def stripe_full_reconciliation_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
-        return _every_account(context)
 
-    return [stripe_sync_schedule, stripe_full_reconciliation_schedule]
+def _every_account_schedule(
+    automation: Automation, *, name: str, cron_schedule: str, job, description: str
+) -> ScheduleDefinition:
+    """A schedule of `job` (one of the asset jobs) whose every tick runs all account partitions."""
+    return schedule(
+        name=name,
+        cron_schedule=cron_schedule,
+        job=job,
+        default_status=automation.schedule_status,
+        description=description,
+    )(_every_account)
 
 
 def _every_account(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:

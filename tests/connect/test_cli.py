@@ -58,14 +58,16 @@ def test_run_refuses_without_any_account_and_names_the_ways_to_add_one(cli_env, 
     assert "stripe-warehouse connect" in capsys.readouterr().err
 
 
-def test_connect_catches_the_callback_locally(settings, accounts, email):
+def _start_local_flow(settings, method: Method) -> tuple[threading.Thread, list[str], dict]:
+    """Runs connect_locally in a thread until it has shown the URL to open: (the thread, what it showed, and
+    what it ends with: `connection` or `error`)."""
     shown: list[str] = []
     result: dict = {}
 
     def flow() -> None:
         try:
             result["connection"] = connect_locally(
-                Connector(settings), Method.CONNECT_OAUTH, port=0, open_browser=False, show=shown.append
+                Connector(settings), method, port=0, open_browser=False, show=shown.append
             )
         except ConnectFailed as exc:
             result["error"] = exc
@@ -75,6 +77,11 @@ def test_connect_catches_the_callback_locally(settings, accounts, email):
     deadline = time.monotonic() + 10
     while len(shown) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
+    return thread, shown, result
+
+
+def test_connect_catches_the_callback_locally(settings, accounts, email):
+    thread, shown, result = _start_local_flow(settings, Method.CONNECT_OAUTH)
     callback = redirect_from_simulator(shown[1], email("first"))
     assert callback.startswith("http://127.0.0.1:") and "/callback?" in callback
     assert "close this tab" in requests.get(callback, timeout=10).text
@@ -85,20 +92,7 @@ def test_connect_catches_the_callback_locally(settings, accounts, email):
 
 
 def test_connect_reports_a_denial_and_stores_nothing(settings, email):
-    shown: list[str] = []
-    result: dict = {}
-
-    def flow() -> None:
-        try:
-            connect_locally(Connector(settings), Method.STRIPE_APP, port=0, open_browser=False, show=shown.append)
-        except ConnectFailed as exc:
-            result["error"] = exc
-
-    thread = threading.Thread(target=flow)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while len(shown) < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    thread, shown, result = _start_local_flow(settings, Method.STRIPE_APP)
     requests.get(redirect_from_simulator(shown[1], email("second"), allow=False), timeout=10)
     thread.join(timeout=10)
 

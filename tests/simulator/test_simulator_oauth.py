@@ -22,6 +22,16 @@ CONNECTED_KEY = "sk_test_connected_000wxyz"
 CALLBACK = "http://127.0.0.1:8765/stripe/callback"
 STATE = "csrf token/with spaces&symbols=é"
 """Sent back verbatim: it must survive URL-encoding both ways."""
+TOKEN_FIELDS = {
+    "access_token",
+    "livemode",
+    "refresh_token",
+    "scope",
+    "stripe_publishable_key",
+    "stripe_user_id",
+    "token_type",
+}
+"""The fields of a token answer, from Connect's and from Stripe Apps' token endpoint alike."""
 
 
 @dataclass
@@ -148,15 +158,7 @@ def test_connect_pages_then_code_exchange_give_the_accounts_tokens(sim: Sim):
     assert f"<title>Connect to {platform_name} | Stripe</title>" in consent
     assert sim.first.account_id in consent
     assert query["state"] == [STATE] and query["scope"] == ["read_only"] and query["code"][0].startswith("ac_")
-    assert set(token.to_dict()) == {
-        "access_token",
-        "livemode",
-        "refresh_token",
-        "scope",
-        "stripe_publishable_key",
-        "stripe_user_id",
-        "token_type",
-    }
+    assert set(token.to_dict()) == TOKEN_FIELDS
     assert token.stripe_user_id == sim.first.account_id
     assert (token.token_type, token.livemode, token.scope) == ("bearer", False, "read_only")
     assert token.access_token.startswith("sk_test_") and token.stripe_publishable_key.startswith("pk_test_")
@@ -391,15 +393,7 @@ def test_app_install_then_code_exchange_give_a_token_for_that_account_only(sim: 
     assert query["state"] == [STATE] and "scope" not in query
     assert response.status_code == 200
     # Stripe's answer has no expires_in: the one-hour lifetime is documented, not returned.
-    assert set(body) == {
-        "access_token",
-        "livemode",
-        "refresh_token",
-        "scope",
-        "stripe_publishable_key",
-        "stripe_user_id",
-        "token_type",
-    }
+    assert set(body) == TOKEN_FIELDS
     assert (body["stripe_user_id"], body["scope"], body["token_type"]) == (
         sim.second.account_id,
         "stripe_apps",

@@ -227,6 +227,21 @@ def _catalog() -> StripeObjects:
     }
 
 
+def _credit_note(credit_type: str, amount: int, **fields) -> dict:
+    """A credit note of `amount` (also its subtotal and total), credited before or after payment as
+    `credit_type` says ('pre_payment' or 'post_payment')."""
+    return build(
+        "credit_note",
+        type=credit_type,
+        amount=amount,
+        subtotal=amount,
+        total=amount,
+        pre_payment_amount=amount if credit_type == "pre_payment" else 0,
+        post_payment_amount=amount if credit_type == "post_payment" else 0,
+        **fields,
+    )
+
+
 def _billing() -> StripeObjects:
     prices = {(a, p["id"]): p for a, ps in _catalog()["prices"].items() for p in ps}
     gold_a, tiered_a, gold_b = prices[ACCOUNT_A, "gold"], prices[ACCOUNT_A, "price_tiered"], prices[ACCOUNT_B, "gold"]
@@ -397,39 +412,29 @@ def _billing() -> StripeObjects:
         },
         "credit_notes": {
             ACCOUNT_A: [
-                build(
-                    "credit_note",
+                _credit_note(
+                    "post_payment",
+                    500,
                     id="cn_A1",
                     invoice="in_A1",
                     customer="cus_A1",
                     number="A1-0001-CN-01",
                     status="issued",
-                    type="post_payment",
-                    amount=500,
-                    subtotal=500,
-                    total=500,
-                    pre_payment_amount=0,
-                    post_payment_amount=500,
                     voided_at=None,
                     created=CREATED + DAY,
                     effective_at=CREATED + DAY,
                 )
             ],
             ACCOUNT_B: [
-                build(
-                    "credit_note",
+                _credit_note(
+                    "pre_payment",
+                    1000,
                     id="cn_B1",
                     number="B1-0001-CN-01",
                     invoice="in_B1",
                     customer="cus_B1",
                     currency="eur",
                     status="void",
-                    type="pre_payment",
-                    amount=1000,
-                    subtotal=1000,
-                    total=1000,
-                    pre_payment_amount=1000,
-                    post_payment_amount=0,
                     created=CREATED,
                     voided_at=CREATED + DAY,
                 )
@@ -704,6 +709,12 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory, dbt_target: Path) -> tup
     return run_dir / "warehouse.duckdb", _statuses(dbt_target)
 
 
+@pytest.fixture(scope="session")
+def database(warehouse: tuple[Path, dict[str, str]]) -> Path:
+    """The DuckDB file after `dbt build`, for the tests that query it."""
+    return warehouse[0]
+
+
 def _query(database: Path, sql: str, *params: object) -> list[tuple]:
     with duckdb.connect(str(database), read_only=True) as connection:
         return connection.execute(sql, params).fetchall()
@@ -770,8 +781,7 @@ def test_each_staging_view_is_read_by_its_stripe_table_alone(warehouse, dbt_targ
     assert readers == {f"stg_stripe__{t}": {f"model.stripe_warehouse.stripe__{t}"} for t in RAW_TABLES}
 
 
-def test_tables_land_in_the_contract_schemas_under_plain_names(warehouse):
-    database, _ = warehouse
+def test_tables_land_in_the_contract_schemas_under_plain_names(database):
     rows = _query(
         database,
         """
@@ -786,8 +796,7 @@ def test_tables_land_in_the_contract_schemas_under_plain_names(warehouse):
     assert {("stripe_staging", f"stg_stripe__{t}") for t in RAW_TABLES} <= views
 
 
-def test_rows_per_account(warehouse):
-    database, _ = warehouse
+def test_rows_per_account(database):
     counts = {}
     for table in RAW_TABLES:
         for account_id, n in _query(database, f"select account_id, count(*) from stripe.{table} group by 1"):
@@ -803,8 +812,7 @@ def test_rows_per_account(warehouse):
     assert counts[("subscription_items", ACCOUNT_A)] == 2
 
 
-def test_same_user_chosen_ids_stay_apart_per_account(warehouse):
-    database, _ = warehouse
+def test_same_user_chosen_ids_stay_apart_per_account(database):
     coupons = _query(
         database,
         """
@@ -841,8 +849,7 @@ def test_same_user_chosen_ids_stay_apart_per_account(warehouse):
     ]
 
 
-def test_amounts_in_major_units_follow_the_currency_exponent(warehouse):
-    database, _ = warehouse
+def test_amounts_in_major_units_follow_the_currency_exponent(database):
     charges = _query(
         database,
         """
@@ -858,8 +865,7 @@ def test_amounts_in_major_units_follow_the_currency_exponent(warehouse):
     ]
 
 
-def test_fields_are_extracted_renamed_and_typed(warehouse):
-    database, _ = warehouse
+def test_fields_are_extracted_renamed_and_typed(database):
     charge = _query(
         database,
         """
@@ -907,8 +913,7 @@ def test_fields_are_extracted_renamed_and_typed(warehouse):
     assert event == [("invoice.paid", "in_A1", "invoice", '{"status":"open"}')]
 
 
-def test_deleted_objects_are_kept_and_flagged(warehouse):
-    database, _ = warehouse
+def test_deleted_objects_are_kept_and_flagged(database):
     customers = _query(
         database,
         """
@@ -921,8 +926,7 @@ def test_deleted_objects_are_kept_and_flagged(warehouse):
     assert customers[3] == ("cus_A4", None, True, None)
 
 
-def test_prices_keep_tiers_and_sub_cent_amounts(warehouse):
-    database, _ = warehouse
+def test_prices_keep_tiers_and_sub_cent_amounts(database):
     prices = _records(database, "select * from stripe.prices where account_id = ? order by price_id", ACCOUNT_A)
     gold, metered, tiered = prices
     assert (gold["price_type"], gold["billing_scheme"], gold["recurring_interval"], gold["usage_type"]) == (
@@ -957,8 +961,7 @@ def test_prices_keep_tiers_and_sub_cent_amounts(warehouse):
     assert (setup["price_type"], setup["recurring_interval"], setup["currency"]) == ("one_time", None, "eur")
 
 
-def test_products_and_deleted_ones(warehouse):
-    database, _ = warehouse
+def test_products_and_deleted_ones(database):
     products = _query(
         database,
         """
@@ -972,8 +975,7 @@ def test_products_and_deleted_ones(warehouse):
     ]
 
 
-def test_subscription_items_carry_price_period_and_parent(warehouse):
-    database, _ = warehouse
+def test_subscription_items_carry_price_period_and_parent(database):
     items = _records(database, "select * from stripe.subscription_items where account_id = ? order by 2", ACCOUNT_A)
     assert _pick(items[0], "subscription_id", "price_id", "plan_id", "product_id", "quantity", "discounts") == (
         "sub_A1",
@@ -997,8 +999,7 @@ def test_subscription_items_carry_price_period_and_parent(warehouse):
     )
 
 
-def test_invoice_lines_read_parent_and_pricing(warehouse):
-    database, _ = warehouse
+def test_invoice_lines_read_parent_and_pricing(database):
     subscription_line, proration_line = _records(
         database, "select * from stripe.invoice_line_items where account_id = ? order by 2", ACCOUNT_A
     )
@@ -1031,8 +1032,7 @@ def test_invoice_lines_read_parent_and_pricing(warehouse):
     )
 
 
-def test_invoice_items_and_discounts(warehouse):
-    database, _ = warehouse
+def test_invoice_items_and_discounts(database):
     (item,) = _records(database, "select * from stripe.invoice_items where invoice_item_id = 'ii_A1'")
     assert _pick(
         item, "invoice_id", "subscription_id", "price_id", "is_proration", "amount_decimal", "quantity_exact"
@@ -1051,8 +1051,7 @@ def test_invoice_items_and_discounts(warehouse):
     ]
 
 
-def test_money_movements(warehouse):
-    database, _ = warehouse
+def test_money_movements(database):
     refunds = _query(
         database, "select refund_id, charge_id, status, reason, amount_decimal from stripe.refunds order by 1"
     )
@@ -1109,8 +1108,7 @@ def test_money_movements(warehouse):
     ]
 
 
-def test_invoice_payments(warehouse):
-    database, _ = warehouse
+def test_invoice_payments(database):
     rows = _query(
         database,
         """
@@ -1141,8 +1139,7 @@ def test_invoice_payments(warehouse):
     ) == [("in_A1", "sub_A1")]
 
 
-def test_credit_notes_and_their_lines(warehouse):
-    database, _ = warehouse
+def test_credit_notes_and_their_lines(database):
     credit_notes = _query(
         database,
         """
@@ -1169,8 +1166,7 @@ def test_credit_notes_and_their_lines(warehouse):
     ]
 
 
-def test_accounts(warehouse):
-    database, _ = warehouse
+def test_accounts(database):
     accounts = _query(
         database,
         """
