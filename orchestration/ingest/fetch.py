@@ -23,7 +23,9 @@ Chain = Iterator[Any]
 
 MAX_SLICES = 32
 PAGES_PER_SLICE = 8  # fewer, longer chains waste fewer requests on near-empty slices
-QUEUE_PAGES = 8
+# Pages fetched ahead of the consumer per list: at ~100 ms per request, 10 in flight keep up with Stripe's
+# 100 requests/s, and each parsed page (up to ~2 MB of Python objects for invoices) is held only this long.
+PAGES_AHEAD = 10
 
 _DONE = object()
 
@@ -68,58 +70,48 @@ def list_all(
 def run_chains(executor: ThreadPoolExecutor, chains: Iterable[Chain]) -> Iterator[Any]:
     """Runs the chains side by side on the pool; yields their pages as they come. The first error stops all.
 
-    Each pool task fetches one page of one chain. When more than QUEUE_PAGES pages wait for the consumer,
-    a chain is parked with its page instead of blocking its thread, and resumed as the consumer catches
-    up: memory stays bounded, and a consumer that is busy elsewhere (dlt visits resources in turn) can
-    never starve the shared pool.
+    Each pool task fetches one page of one chain. At most PAGES_AHEAD pages are fetched ahead of the
+    consumer (in flight or waiting for it); the other chains wait their turn without a page. So memory per
+    list is bounded however many slices it has, and a consumer that is busy elsewhere (dlt visits
+    resources in turn) holds no thread of the shared pool.
     """
     pages: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    lock = threading.Lock()
-    parked: deque[tuple[Chain, Any]] = deque()
-    waiting = 0  # pages queued and not yet taken by the consumer
+    waiting_turn: deque[Chain] = deque(chains)
+    running = len(waiting_turn)
+    credits = PAGES_AHEAD
     stop = threading.Event()
 
     def step(chain: Chain) -> None:
-        nonlocal waiting
         if stop.is_set():
             return
         try:
-            page = next(chain)
+            pages.put((chain, next(chain)))
         except StopIteration:
-            pages.put(_DONE)
-            return
+            pages.put((chain, _DONE))
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            pages.put(exc)
-            return
-        with lock:
-            if waiting >= QUEUE_PAGES:
-                parked.append((chain, page))
-                return
-            waiting += 1
-        pages.put(page)
-        executor.submit(step, chain)
+            pages.put((chain, exc))
 
-    running = 0
-    for chain in chains:
-        running += 1
-        executor.submit(step, chain)
+    def dispatch() -> None:
+        # Only the consumer's thread calls this, so the counters need no lock.
+        nonlocal credits
+        while credits and waiting_turn:
+            credits -= 1
+            executor.submit(step, waiting_turn.popleft())
+
     try:
+        dispatch()
         while running:
-            item = pages.get()
-            if item is _DONE:
-                running -= 1
-                continue
+            chain, item = pages.get()
             if isinstance(item, BaseException):
                 raise item
-            with lock:
-                waiting -= 1
-                resumed = parked.popleft() if parked else None
-                if resumed:
-                    waiting += 1
-            if resumed:
-                pages.put(resumed[1])
-                executor.submit(step, resumed[0])
-            yield item
+            credits += 1
+            if item is _DONE:
+                running -= 1
+            else:
+                waiting_turn.append(chain)  # to the back: every slice advances in turn
+            dispatch()
+            if item is not _DONE:
+                yield item
     finally:
         stop.set()
 

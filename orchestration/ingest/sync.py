@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fnmatch import fnmatch
+from itertools import chain
 from typing import Any
 
-from orchestration.ingest.client import StripeNotFound, StripeReader
+from orchestration.ingest.client import PAGE_SIZE, StripeNotFound, StripeReader
 from orchestration.ingest.fetch import Page, list_all, run_chains
 from orchestration.ingest.report import ObjectProgress
 from orchestration.ingest.stripe_objects import StripeObject
@@ -155,15 +156,19 @@ def _apply_events(
 
     refetched: Page = []
     gone: Page = []
-    for page in run_chains(executor, [_retrieve(reader, obj, i, latest[i]) for i in changed]):
-        for item in page:
+    retrievals = run_chains(executor, [_retrieve(reader, obj, i, latest.pop(i)) for i in changed])
+    for page in chain(retrievals, [None]):  # None: the end, to flush what is left
+        for item in page or ():
             (gone if item.get("deleted") else refetched).append(item)
-    progress.refetched += len(refetched)
-    if refetched:
-        yield Batch(reader.account_id, refetched)
-    if gone:
-        progress.deleted += len(gone)
-        yield Batch(reader.account_id, gone, deleted=True)
+        # Written a page's worth at a time, so thousands of changes are not held in memory at once.
+        if refetched and (page is None or len(refetched) >= PAGE_SIZE):
+            progress.refetched += len(refetched)
+            yield Batch(reader.account_id, refetched)
+            refetched = []
+        if gone and (page is None or len(gone) >= PAGE_SIZE):
+            progress.deleted += len(gone)
+            yield Batch(reader.account_id, gone, deleted=True)
+            gone = []
 
 
 def _changed_id(obj: StripeObject, event: dict[str, Any]) -> str | None:
