@@ -103,7 +103,7 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig) -> Iterator[
     from dagster_dlt import DagsterDltResource
 
     from orchestration.connect.accounts import record_sync_outcome
-    from orchestration.ingest.pipeline import stripe_pipeline
+    from orchestration.ingest.pipeline import extract_settings, stripe_pipeline
     from orchestration.ingest.source import stripe_source
     from orchestration.orchestrate.accounts import credentials_for
     from orchestration.orchestrate.table_metadata import table_metadata
@@ -122,7 +122,7 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig) -> Iterator[
     pipeline = stripe_pipeline(settings)
     rows_loaded: dict[str, int] = {}
     dlt_metadata: dict[AssetKey, dict[str, Any]] = {}
-    with _sync_context(settings, credentials, config.full_refresh) as sync:
+    with _sync_context(settings, credentials, config.full_refresh) as sync, extract_settings():
         for account_id, reason in missing.items():
             sync.report.fail(account_id, reason)
         if credentials:

@@ -31,10 +31,18 @@ def stripe_pipeline(settings: Settings) -> dlt.Pipeline:
         )
         destination = dlt.destinations.postgres(credentials=credentials)
     else:
-        # DuckDB takes up to 80% of RAM by default for a merge; a cap keeps a sync's memory flat as the
-        # account grows (DuckDB spills to disk beyond it).
         credentials = DuckDbCredentials(
-            str(settings.duckdb_path), global_config={"memory_limit": settings.duckdb_memory_limit}
+            str(settings.duckdb_path),
+            global_config={
+                # DuckDB takes up to 80% of RAM by default for a merge; a cap keeps a sync's memory flat as
+                # the account grows (DuckDB spills to disk beyond it). Below ~200 MB, dlt's deduplicating
+                # merge of large tables fails with out-of-memory errors.
+                "memory_limit": settings.duckdb_memory_limit,
+                # Row order means nothing in the raw tables; keeping it costs the merge memory and ~30% time.
+                "preserve_insertion_order": False,
+                # Hand freed memory back to the system sooner than the default 128 MB of cached pages.
+                "allocator_flush_threshold": "32MB",
+            },
         )
         destination = dlt.destinations.duckdb(credentials=credentials)
     return dlt.pipeline(
@@ -44,6 +52,17 @@ def stripe_pipeline(settings: Settings) -> dlt.Pipeline:
         pipelines_dir=str(settings.data_dir / "dlt_pipelines"),
         progress=dlt.progress.log(dump_system_stats=False),
     )
+
+
+def extract_settings():
+    """dlt settings for the duration of a sync: its writers flush each batch of raw rows to disk at once.
+
+    dlt buffers 5,000 rows per table before writing by default: for two dozen tables of Stripe objects up
+    to 4 kB each, that alone was ~90 MB of Arrow buffers at the peak of a 160k-object sync.
+    """
+    from orchestration.ingest.source import ROWS_PER_BATCH
+
+    return dlt.config.values({"data_writer.buffer_max_items": ROWS_PER_BATCH // 2})
 
 
 def sync_accounts(settings: Settings, now: int | None = None) -> SyncReport:
@@ -56,6 +75,6 @@ def sync_accounts(settings: Settings, now: int | None = None) -> SyncReport:
     context = SyncContext(settings)
     if now is not None:
         context.synced_at = datetime.fromtimestamp(now, UTC)
-    with context:
+    with context, extract_settings():
         stripe_pipeline(settings).run(stripe_source(context))
     return context.report

@@ -24,6 +24,7 @@ from dlt.extract.resource import DltResource
 
 from orchestration.ingest.client import StripeAuthError, StripeReader, StripeReadError
 from orchestration.ingest.fetch import run_chains
+from orchestration.ingest.memory import cap_malloc_arenas, release_freed_memory
 from orchestration.ingest.raw_rows import PRIMARY_KEY, RAW_SCHEMA, raw_table
 from orchestration.ingest.report import SyncReport
 from orchestration.ingest.stripe_objects import STRIPE_OBJECTS, ChildList, StripeObject
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 SOURCE_NAME = "stripe"
 PROGRESS_EVERY_SECONDS = 10
-ROWS_PER_BATCH = 2000
+ROWS_PER_BATCH = 1000
 
 
 @dataclass
@@ -71,6 +72,7 @@ class SyncContext:
 
     @cached_property
     def executor(self) -> ThreadPoolExecutor:
+        cap_malloc_arenas()  # before the pool's threads allocate
         return ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="stripe")
 
     def close(self) -> None:
@@ -189,6 +191,9 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
             except StripeReadError as exc:
                 log.error("%s of %s failed: %s", obj.table, account, exc)
                 context.report.fail(account, str(exc), needs_reauth=isinstance(exc, StripeAuthError))
+            finally:
+                # What this object's read held goes back before the next one, and before dlt's load.
+                release_freed_memory()
 
     return produce
 
