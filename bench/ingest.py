@@ -1,10 +1,12 @@
 """Ingestion benchmark: full and incremental syncs against the simulator at Stripe's limits.
 
-    .venv/bin/python -m bench.ingest [--customers 7500 3750] [--latency-ms 100] [--rate 100]
+    .venv/bin/python -m bench.ingest [--customers 7500 3750] [--latency-ms 100] [--rate 100] [--warehouse duckdb]
 
 The simulator runs in this process (a uvicorn thread) with 100 ms latency per request and a token bucket
 of 100 requests/s per account, like live-mode Stripe; every sync runs in a child process, so its CPU and
-its peak memory are its own. Prints one Markdown table for BENCHMARKS.md.
+its peak memory are its own. With `--warehouse postgres` the rows go to a throwaway local PostgreSQL server
+(scripts/postgres.sh), so the sync's memory is the ingester's alone; with DuckDB (the default) it includes
+DuckDB's merge, which runs inside the sync's process. Prints one Markdown table for BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 
 from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
 from orchestration.simulator.mutations import mutate_account
@@ -45,10 +48,14 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=100)
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--changes", type=int, nargs="+", default=[100, 10_000])
+    parser.add_argument("--warehouse", choices=["duckdb", "postgres"], default="duckdb")
     args = parser.parse_args()
 
     ceiling = args.rate * 100
-    print(f"latency {args.latency_ms:.0f} ms, {args.rate:.0f} requests/s, ceiling {ceiling:,.0f} objects/s\n")
+    print(
+        f"latency {args.latency_ms:.0f} ms, {args.rate:.0f} requests/s, ceiling {ceiling:,.0f} objects/s, "
+        f"warehouse {args.warehouse}\n"
+    )
     print(
         "| account | sync | objects | requests | seconds | objects/s | of ceiling | request goal | peak RSS "
         "| CPU s per 1,000 objects |"
@@ -58,10 +65,17 @@ def main() -> None:
         account = generate_account(seed=1, customers=customers)
         size = sum(len(v) for v in account.objects.values())
         options = SimulatorOptions(latency_ms=args.latency_ms, rate_limit_per_second=args.rate)
-        with SimulatorServer([account], api_keys={KEY: account.account_id}, options=options) as server, \
-                tempfile.TemporaryDirectory() as data_dir:  # fmt: skip
+        with ExitStack() as stack:
+            simulator = SimulatorServer([account], api_keys={KEY: account.account_id}, options=options)
+            server = stack.enter_context(simulator)
+            data_dir = stack.enter_context(tempfile.TemporaryDirectory())
             env = {**os.environ, "STRIPE_API_BASE": server.base_url, "STRIPE_API_KEY": KEY, "DATA_DIR": data_dir}
             env.pop("DUCKDB_PATH", None)
+            if args.warehouse == "postgres":
+                from tests.postgres import running_postgres
+
+                database = stack.enter_context(running_postgres()).create_database(f"bench_{customers}")
+                env.update(WAREHOUSE="postgres", **database.env())
             now = account.now or int(time.time())
             result, requests = _sync(server, account, env, now)
             label = f"{customers:,} customers, {size:,} objects"

@@ -13,13 +13,14 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 import dlt
 import orjson
 import pyarrow as pa
+from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
 from dlt.extract.resource import DltResource
 
 from orchestration.ingest.client import StripeAuthError, StripeReader, StripeReadError
@@ -50,6 +51,13 @@ class SyncContext:
     reports, and marks deleted the rows Stripe no longer lists."""
     report: SyncReport = field(default_factory=SyncReport)
     synced_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """When the sync started; each row's `synced_at` is when it was read, on the same clock."""
+    _started: float = field(default_factory=time.monotonic, repr=False)
+
+    def read_time(self) -> datetime:
+        """Now, on the sync's clock: a row read later in the sync carries a later synced_at, so when one
+        load holds an object twice (listed as new, then re-fetched after a change) the merge keeps the later."""
+        return self.synced_at + timedelta(seconds=time.monotonic() - self._started)
 
     @property
     def now(self) -> int:
@@ -99,15 +107,19 @@ def stripe_source(context: SyncContext | None = None) -> Iterator[DltResource]:
         yield pages | _table_rows(obj.table, obj.description, lazy)
         for child in obj.children:
             yield pages | _table_rows(child.table, obj.child_description(child), lazy)
-    yield dlt.resource(_accounts(lazy), name="accounts", **_RAW_TABLE_HINTS)
+    yield dlt.resource(_accounts(lazy), name="accounts", **RAW_TABLE_HINTS)
 
 
-_RAW_TABLE_HINTS: dict[str, Any] = {
+_RAW_COLUMNS = py_arrow_to_table_schema_columns(RAW_SCHEMA)
+# When a load holds an object twice, dlt keeps one row per key: the one read last, not an arbitrary one.
+_RAW_COLUMNS["synced_at"]["dedup_sort"] = "desc"
+
+RAW_TABLE_HINTS: dict[str, Any] = {
     # Merge on (account_id, id): ids are unique per account only (plan and coupon ids are user-chosen),
     # and reloading an object replaces its row instead of duplicating it.
     "write_disposition": "merge",
     "primary_key": PRIMARY_KEY,
-    "columns": RAW_SCHEMA,
+    "columns": _RAW_COLUMNS,
 }
 
 
@@ -201,18 +213,17 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
 def _add_rows(
     pending: RawBatch, obj: StripeObject, batch: Batch, reader: StripeReader, context: SyncContext, progress
 ) -> None:
+    read_at = context.read_time()
     pending.add(
         obj.table,
-        raw_table(
-            batch.account_id, batch.objects, context.synced_at, deleted=batch.deleted, created_field=obj.created_field
-        ),
+        raw_table(batch.account_id, batch.objects, read_at, deleted=batch.deleted, created_field=obj.created_field),
     )
     if batch.deleted:
         return  # a deleted parent's children keep their last state
     for child in obj.children:
         for parent_id, children in _children(child, batch.objects, reader, context):
             if children:
-                pending.add(child.table, raw_table(batch.account_id, children, context.synced_at, parent_id))
+                pending.add(child.table, raw_table(batch.account_id, children, read_at, parent_id))
                 progress.child_rows += len(children)
 
 
@@ -229,7 +240,7 @@ def _vanished(obj: StripeObject, account: str, seen: set[str], progress) -> Iter
 
 
 def _table_rows(table: str, description: str, lazy: _LazyContext) -> DltResource:
-    @dlt.transformer(name=table, **_RAW_TABLE_HINTS)
+    @dlt.transformer(name=table, **RAW_TABLE_HINTS)
     def rows(batch: RawBatch) -> Iterator[pa.Table]:
         parts = batch.tables.get(table)
         if parts:
@@ -276,7 +287,7 @@ def _accounts(lazy: _LazyContext):
         context = lazy.get()
         for reader in context.readers:
             try:
-                yield raw_table(reader.account_id, [reader.account], context.synced_at)
+                yield raw_table(reader.account_id, [reader.account], context.read_time())
             except StripeReadError as exc:
                 context.report.fail(_account_label(reader), str(exc), needs_reauth=isinstance(exc, StripeAuthError))
 
