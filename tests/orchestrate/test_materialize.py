@@ -1,13 +1,11 @@
 """Materializing in process against the simulator: the whole graph (ingestion, dbt build, every check) for
 one account's partition, as the accounts sensor requests it for a new account."""
 
+import shutil
+
 import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
-from orchestration.orchestrate.partitions import STRIPE_ACCOUNTS
-from orchestration.simulator import SimulatorServer
-
-API_KEY = "sk_test_orchestrate_0123456789"
 RAW_COUPONS = AssetKey(["stripe_raw", "coupons"])
 MRR_MONTHLY = AssetKey(["analytics", "mrr_monthly"])
 CUSTOMERS = AssetKey(["stripe", "customers"])
@@ -15,29 +13,9 @@ DATA_LAG = AssetCheckKey(AssetKey(["stripe_raw", "accounts"]), "data_lag")
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, simulated_account):
-    """The sync job's run for the simulated account's partition, in a fresh warehouse."""
-    from orchestration.definitions import SYNC_JOB_NAME, defs
-
-    account = simulated_account.account_id
-    tmp = tmp_path_factory.mktemp("materialize")
-    monkeypatch = pytest.MonkeyPatch()
-    server = SimulatorServer([simulated_account], api_keys={API_KEY: account}).start()
-    monkeypatch.setenv("DATA_DIR", str(tmp / "data"))
-    monkeypatch.setenv("DUCKDB_PATH", str(tmp / "data" / "warehouse.duckdb"))
-    monkeypatch.setenv("STRIPE_API_BASE", server.base_url)
-    monkeypatch.setenv("STRIPE_API_KEY", API_KEY)
-    for name in ("STRIPE_ACCOUNT_IDS", "WAREHOUSE", "DBT_TARGET"):
-        monkeypatch.delenv(name, raising=False)
-    try:
-        with DagsterInstance.ephemeral() as instance:
-            instance.add_dynamic_partitions(STRIPE_ACCOUNTS.name, [account])
-            yield defs.resolve_job_def(SYNC_JOB_NAME).execute_in_process(
-                instance=instance, partition_key=account, raise_on_error=False
-            )
-    finally:
-        monkeypatch.undo()
-        server.stop()
+def run(partition_run):
+    """The sync job's run for the simulated account's partition, in a fresh warehouse (tests/conftest.py)."""
+    return partition_run.result
 
 
 def materialization(result, key):
@@ -100,10 +78,8 @@ def test_mrr_monthly_shows_24_months_as_table_chart_and_numbers(run):
     assert totals and any(v > 0 for v in totals.values()), totals
 
 
-def test_a_failing_source_test_is_a_failed_check_that_holds_back_no_model(run):
-    """Last here: it breaks the warehouse's raw coupons on purpose."""
-    import os
-
+def test_a_failing_source_test_is_a_failed_check_that_holds_back_no_model(partition_run, fast_tmp_path, monkeypatch):
+    """On a copy of the run's warehouse, whose raw coupons it breaks on purpose."""
     import duckdb
     from dagster._core.execution.api import create_execution_plan
 
@@ -113,7 +89,14 @@ def test_a_failing_source_test_is_a_failed_check_that_holds_back_no_model(run):
     plan = create_execution_plan(defs.resolve_job_def(SYNC_JOB_NAME))
     assert "stripe_dbt_source_tests" not in plan.get_step_by_key("stripe_dbt").get_execution_dependency_keys()
 
-    connection = duckdb.connect(os.environ["DUCKDB_PATH"])
+    data_dir = fast_tmp_path / "data"
+    shutil.copytree(partition_run.data_dir, data_dir)
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    monkeypatch.setenv("DUCKDB_PATH", str(data_dir / "warehouse.duckdb"))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(fast_tmp_path / "dbt_target"))
+    for name in ("WAREHOUSE", "DBT_TARGET"):
+        monkeypatch.delenv(name, raising=False)
+    connection = duckdb.connect(str(data_dir / "warehouse.duckdb"))
     connection.execute("insert into stripe_raw.coupons select * from stripe_raw.coupons limit 1")
     connection.close()
     unique = AssetCheckKey(RAW_COUPONS, "source_unique_per_account_stripe_raw_coupons_id")

@@ -84,17 +84,18 @@ def responds(url: str) -> bool:
         return False
 
 
-def test_the_ui_shows_the_graph_and_materializes_an_ingestion_asset(page, tmp_path, simulated_account):
+def test_the_ui_shows_the_graph_and_materializes_an_ingestion_asset(page, fast_tmp_path, tmp_path, simulated_account):
     account = simulated_account.account_id
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    home = tmp_path / "dagster_home"
+    # The instance (SQLite, written by the webserver, the daemon and the run) and the warehouse in memory.
+    home = fast_tmp_path / "dagster_home"
     home.mkdir()
     log_path = tmp_path / "ui.log"
     with SimulatorServer([simulated_account], api_keys={API_KEY: account}) as simulator:
         env = {
             **{k: v for k, v in os.environ.items() if k not in ("DUCKDB_PATH", "STRIPE_ACCOUNT_IDS", "WAREHOUSE")},
-            "DATA_DIR": str(tmp_path / "data"),
+            "DATA_DIR": str(fast_tmp_path / "data"),
             "DAGSTER_HOME": str(home),
             "STRIPE_API_BASE": simulator.base_url,
             "STRIPE_API_KEY": API_KEY,
