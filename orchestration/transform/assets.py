@@ -30,7 +30,7 @@ from dagster import (
 )
 
 from orchestration.settings import Settings
-from orchestration.transform.project import DBT_EXECUTABLE, dbt_project, require_manifest
+from orchestration.transform.project import DBT_EXECUTABLE, dbt_environment, dbt_project, require_manifest
 from orchestration.transform.translator import BUILT_TYPES, DbtSpecs, dbt_specs
 
 DBT_OP_NAME = "stripe_dbt"
@@ -106,8 +106,9 @@ def _run_dbt(
     selected_assets = context.selected_asset_keys if isinstance(context, AssetExecutionContext) else set()
     selected_checks = context.selected_asset_check_keys
     settings = Settings.from_env()
-    # profiles.yml reads DUCKDB_PATH; without it, the warehouse the settings derive from DATA_DIR.
-    os.environ.setdefault("DUCKDB_PATH", str(settings.duckdb_path))
+    # What is not set already (a test's own folders) as `prepare` parsed with it, so the parse is reused.
+    for name, value in dbt_environment(settings).items():
+        os.environ.setdefault(name, value)
     dbt = DbtCliResource(project_dir=dbt_project(), dbt_executable=DBT_EXECUTABLE)
     # `build` runs models, seeds, snapshots and tests in DAG order: a failing test skips only the models
     # downstream of what it tests, so the other marts still build. A test failure is a failed check, not a

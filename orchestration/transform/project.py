@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestration.settings import PROJECT_ROOT, ConfigurationError
+from orchestration.settings import PROJECT_ROOT, ConfigurationError, Settings
 
 if TYPE_CHECKING:
     from dagster_dbt import DbtProject
@@ -27,6 +27,14 @@ DBT_SOURCES = ("dbt_project.yml", "profiles.yml", "dbt_project/models", "dbt_pro
 
 # dbt lives beside the interpreter in the project's virtual environment, whether or not it is on PATH.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """What dbt reads from the environment that the settings decide, the same for `dbt parse` and every dbt
+    step: the DuckDB file profiles.yml names (dbt discards its partial parse when the profile differs and
+    parses the whole project again, ~15 s a step), and where the prepared parse is (dagster-dbt copies it
+    from DBT_TARGET_PATH into each step's own folder under it)."""
+    return {"DUCKDB_PATH": str(settings.duckdb_path), "DBT_TARGET_PATH": str(PROJECT_ROOT / TARGET_PATH)}
 
 
 def dbt_project() -> DbtProject:
@@ -82,7 +90,7 @@ def build_manifest() -> Path:
             ],
             check=True,
             cwd=PROJECT_ROOT,
-            env={**os.environ, "DBT_TARGET_PATH": parse_dir},
+            env={**os.environ, **dbt_environment(Settings.from_env()), "DBT_TARGET_PATH": parse_dir},
         )
         os.replace(Path(parse_dir) / PARTIAL_PARSE, target / PARTIAL_PARSE)
         os.replace(Path(parse_dir) / "manifest.json", MANIFEST_PATH)
