@@ -3,7 +3,8 @@
 The company opened its account about three years before `now` and signs up customers at a growing
 pace. Each customer's story (see `story`) is simulated in turn, then the weekly payouts, then every
 record is rendered to API objects as of `now`, and the events of the last 30 days with their payloads
-as of each event. `mutations` reuses the customer and rendering steps for customers who sign up later.
+as of each event (and, for changes, `previous_attributes`: the changed fields as of the second before).
+`mutations` reuses the customer and rendering steps for customers who sign up later.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from orchestration.simulator.render import Renderer
 from orchestration.simulator.story import CustomerStory
 from orchestration.simulator.templates import API_VERSION, build
 from orchestration.simulator.timeline import DAY
-from orchestration.simulator.world import World
+from orchestration.simulator.world import World, announces_change, previous_attributes
 
 HISTORY = 3 * 365 * DAY
 """How long before `now` the first customer signed up."""
@@ -310,22 +311,38 @@ def render_events(world: World, renderer: Renderer, first_position: int = 0) -> 
     """Events of the last 30 days, in time order; ids sort like the order things happened.
 
     `first_position` orders these events after others of the same second made earlier (`mutations`).
+    An event announcing a change (`*.updated`, see `announces_change`) carries `data.previous_attributes`:
+    what changed since the second before, its object rendered then as `data.object` is now. Objects are
+    rendered as of a second, so a second `*.updated` event about an object in the same second would repeat
+    the first (same object, same previous values): it is left out, as is an update that changed nothing.
     """
     rng, ids = world.rng, world.ids
     events = []
+    announced: set[tuple[str, str, int]] = set()
     ordered = sorted(world.events, key=lambda e: (e.created, e.sequence))
     for position, pending in enumerate(ordered, start=first_position):
         request = {"id": None, "idempotency_key": None}
         if pending.from_api_request:
             key = uuid.UUID(int=rng.getrandbits(128), version=4)
             request = {"id": "req_" + random_chars(rng, 14), "idempotency_key": str(key)}
+        event_id = ids.new_sequenced("evt", pending.created, position)
+        obj = renderer.render(pending.kind, pending.record, pending.created)
+        data: dict[str, Any] = {"object": obj}
+        if announces_change(pending.type):
+            before = renderer.render(pending.kind, pending.record, pending.created - 1)
+            data["previous_attributes"] = previous_attributes(before, obj)
+            if pending.type.endswith(".updated"):
+                change = (pending.type, obj["id"], pending.created)
+                if not data["previous_attributes"] or change in announced:
+                    continue
+                announced.add(change)
         events.append(
             build(
                 "event",
-                id=ids.new_sequenced("evt", pending.created, position),
+                id=event_id,
                 api_version=API_VERSION,
                 created=pending.created,
-                data={"object": renderer.render(pending.kind, pending.record, pending.created)},
+                data=data,
                 pending_webhooks=0,
                 request=request,
                 type=pending.type,

@@ -39,7 +39,7 @@ from orchestration.simulator.render import Renderer
 from orchestration.simulator.story import CustomerStory, SubscriptionStory
 from orchestration.simulator.templates import API_VERSION, build
 from orchestration.simulator.timeline import HOUR
-from orchestration.simulator.world import World
+from orchestration.simulator.world import World, announces_change, previous_attributes
 
 DEFAULT_STEP = HOUR
 """Without `at`, the changes happen this long after the account's clock (or its newest event)."""
@@ -271,7 +271,7 @@ class _Mutator:
         email = f"{local.split('.')[0]}.{self.rng.randint(1, 9999)}@example.org"
         updated = {**customer, "email": email}
         self._put("customers", updated)
-        self._emit("customer.updated", updated, {"email": customer["email"]})
+        self._emit("customer.updated", updated, customer)
         return True
 
     def _pay_invoice(self) -> bool:
@@ -390,8 +390,7 @@ class _Mutator:
         self._put("balance_transactions", renderer.balance_transaction(refund.balance))
         self._put("charges", updated)
         self._emit("refund.created", refund_object)
-        previous = {key: charge[key] for key in ("amount_refunded", "refunded", "refunds")}
-        self._emit("charge.refunded", updated, previous)
+        self._emit("charge.refunded", updated, charge)
         return True
 
     def _open_dispute(self) -> bool:
@@ -427,7 +426,7 @@ class _Mutator:
         for method in self.store.select("payment_methods", [("customer", customer["id"])]):
             detached = {**method, "customer": None}
             self._put("payment_methods", detached)
-            self._emit("payment_method.detached", detached, {"customer": customer["id"]})
+            self._emit("payment_method.detached", detached, method)
         self._delete("customers", customer)
         self._emit("customer.deleted", customer)
         return True
@@ -452,12 +451,12 @@ class _Mutator:
             return False
         archived = {**price, "active": False}
         self._put("prices", archived)
-        self._emit("price.updated", archived, {"active": True})
+        self._emit("price.updated", archived, price)
         plan = self._get("plans", price["id"])
         if plan is not None and plan["active"]:
             archived_plan = {**plan, "active": False}
             self._put("plans", archived_plan)
-            self._emit("plan.updated", archived_plan, {"active": True})
+            self._emit("plan.updated", archived_plan, plan)
         return True
 
     def _delete_draft_invoice(self) -> bool:
@@ -510,7 +509,7 @@ class _Mutator:
             fields = {**fields, "cancellation_details": details}
         updated = {**sub, **fields}
         self._put("subscriptions", updated)
-        self._emit("customer.subscription.updated", updated, {key: sub[key] for key in fields})
+        self._emit("customer.subscription.updated", updated, sub)
         self._version(sub["id"], **version)
 
     def _version(self, sub_id: str, **changes: Any) -> None:
@@ -587,11 +586,15 @@ class _Mutator:
             updated.pop(object_id, None)
         actions[action].setdefault(name, {})[object_id] = None
 
-    def _emit(self, event_type: str, obj: dict[str, Any], previous: dict[str, Any] | None = None) -> None:
-        """The event announcing a change made through the API (so it carries a request id)."""
+    def _emit(self, event_type: str, obj: dict[str, Any], before: dict[str, Any] | None = None) -> None:
+        """The event announcing a change made through the API (so it carries a request id).
+
+        `before` is the object before the change: an event that announces one (`*.updated`) names what
+        changed in `data.previous_attributes`, as the generated history's events do.
+        """
         data: dict[str, Any] = {"object": obj}
-        if previous is not None:
-            data["previous_attributes"] = previous
+        if before is not None and announces_change(event_type):
+            data["previous_attributes"] = previous_attributes(before, obj)
         event = build(
             "event",
             id=self.ids.new_sequenced("evt", self.at, self.sequence),

@@ -317,15 +317,25 @@ class SubscriptionStory:
         `by_customer` marks changes made through the API (cancellations, plan changes) rather than by
         Stripe's billing engine: their events carry the id of the request.
         """
-        self._expire_discount(moment)
+        if self._expire_discount(moment):
+            changes = {"discount": None, **changes}
         self.sub.versions.append(replace(self.state, at=moment, **changes))
         self.world.emit(moment, event, "subscription", self.sub, from_api_request=by_customer)
 
-    def _expire_discount(self, moment: int) -> None:
-        """A repeating coupon's discount disappears at its end, before whatever happens next."""
+    def _expire_discount(self, moment: int) -> bool:
+        """A repeating coupon's discount disappears at its end, before whatever happens next.
+
+        True when it ends at `moment` itself: the change made then removes it too (the objects of one
+        second are one version, announced by one event).
+        """
         discount = self.state.discount
-        if discount is not None and discount.end is not None and discount.end <= moment:
+        if discount is None or discount.end is None or discount.end > moment:
+            return False
+        if discount.end < moment:
             self._remove_discount(discount.end)
+            return False
+        self.world.emit(moment, "customer.discount.deleted", "discount", discount)
+        return True
 
     def _remove_discount(self, moment: int) -> None:
         discount = self.state.discount
@@ -450,12 +460,17 @@ class SubscriptionStory:
             draw = rng.random()
             failures = 0 if draw < 0.93 else (rng.randint(1, 3) if draw < 0.975 else len(RETRY_OFFSETS))
             attempts = [charge_at + offset for offset in RETRY_OFFSETS]
+        if invoice.total == 0:
+            failures = 0  # nothing to charge (a 100% discount): no payment to decline, never past due
         description = "Subscription creation" if first else "Subscription update"
         paid = self.owner.collect(invoice, attempts, failures, description)
         if self.state.discount is not None and invoice.discount is not None and invoice.total > 0:
             coupon = world.catalog.coupons[self.state.discount.coupon_id]
-            if coupon.duration == "once":
-                self._remove_discount(finalized)
+            # A `once` discount is used up by its first invoice. A new subscription's goes the second after
+            # the request that created it, so the creation event still shows it and an update removes it.
+            removed = finalized + 1 if first else finalized
+            if coupon.duration == "once" and world.happened(removed):
+                self._remove_discount(removed)
         if failures == 0:
             return True
         if first:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from orchestration.simulator.catalog import Catalog
 from orchestration.simulator.ids import IdFactory
@@ -18,6 +19,24 @@ from orchestration.simulator.records import (
     SubscriptionRec,
 )
 from orchestration.simulator.timeline import EVENT_RETENTION
+
+CHANGE_EVENTS = frozenset({"charge.refunded", "payment_method.detached"})
+"""Events besides `*.updated` that announce a change to their object, with its previous values."""
+
+
+def announces_change(event_type: str) -> bool:
+    """Whether events of `event_type` carry `data.previous_attributes`, as Stripe's do."""
+    return event_type.endswith(".updated") or event_type in CHANGE_EVENTS
+
+
+def previous_attributes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """`data.previous_attributes` of an event announcing that API object `before` became `after`.
+
+    As Stripe sends it: the previous value of exactly the top-level fields that changed, each whole as it
+    was rendered (a subscription's `items` as the whole previous list object, `{"object": "list", "data":
+    [...], ...}`); None for a field `before` did not have. Empty when nothing changed.
+    """
+    return {key: before.get(key) for key in dict.fromkeys([*after, *before]) if before.get(key) != after.get(key)}
 
 
 @dataclass(frozen=True, slots=True)
