@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import stripe
 
+from orchestration.ingest.lazy_json import parse_lazily
 from orchestration.ingest.rate_limit import TokenBucket
 from orchestration.settings import STRIPE_API_VERSION, Secret, StripeCredential
 
@@ -159,15 +160,17 @@ class StripeReader:
         """Every object of a list endpoint, one page (≤ 100 objects) at a time, newest first."""
         query: dict[str, Any] = {"limit": PAGE_SIZE, **(params or {})}
         while True:
-            page = self.get(path, query)
-            objects = page["data"]
+            page = self.get(path, query, lazy=True)
+            objects = list(page["data"])
             yield objects
             if not page.get("has_more") or not objects:
                 return
             query["starting_after"] = objects[-1]["id"]
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One GET, rate limited, with 429s backed off; raises StripeReadError for anything else."""
+    def get(self, path: str, params: dict[str, Any] | None = None, *, lazy: bool = False) -> Any:
+        """One GET, rate limited, with 429s backed off; raises StripeReadError for anything else.
+
+        The answer as dicts, or `lazy`: parsed by simdjson, its fields read on demand (list pages)."""
         give_up = time.monotonic() + self._rate_limit_patience
         attempt = 0
         refreshed = False
@@ -182,7 +185,7 @@ class StripeReader:
                 raise self._read_error(path, f"no response: {exc.user_message or exc}") from None
             self.stats.count(rate_limited=status == 429)
             if status < 300:
-                return orjson.loads(body)
+                return parse_lazily(body) if lazy else orjson.loads(body)
             # A token that expired (earlier than announced, or while the request waited) is refreshed and the
             # request retried once; a second 401 is the credential's.
             if status == 401 and not refreshed and credential.refresh is not None:

@@ -44,8 +44,8 @@ def list_all(
     `sliced=False` reads one chain: for the few pages of an incremental read, where changes cluster in
     time and slices guessed from the first page would mostly come back empty.
     """
-    first = reader.get(path, {"limit": PAGE_SIZE, **params})
-    objects = first["data"]
+    first = reader.get(path, {"limit": PAGE_SIZE, **params}, lazy=True)
+    objects = list(first["data"])
     yield objects
     if not first.get("has_more") or not objects:
         return

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 import pyarrow as pa
+
+from orchestration.ingest.lazy_json import object_json
 
 RAW_SCHEMA = pa.schema(
     [
@@ -41,6 +42,7 @@ def raw_table(
     created_field: str = "created",
 ) -> pa.Table:
     """One page of Stripe objects as raw rows of one account; `deleted` marks them all deleted."""
+    objects = list(objects)  # a lazy array makes new proxies at each pass
     n = len(objects)
     return pa.Table.from_arrays(
         [
@@ -50,7 +52,7 @@ def raw_table(
             pa.array([parent_id] * n, pa.string()),
             pa.array([deleted or bool(o.get("deleted", False)) for o in objects], pa.bool_()),
             pa.array([synced_at] * n, pa.timestamp("us", tz="UTC")),
-            pa.array([orjson.dumps(o).decode() for o in objects], pa.string()),
+            pa.array([object_json(o) for o in objects], pa.string()),
         ],
         schema=RAW_SCHEMA,
     )

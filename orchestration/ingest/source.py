@@ -25,7 +25,8 @@ from dlt.extract.resource import DltResource
 
 from orchestration.ingest.client import StripeAuthError, StripeReader, StripeReadError
 from orchestration.ingest.fetch import run_chains
-from orchestration.ingest.memory import cap_malloc_arenas, release_freed_memory
+from orchestration.ingest.lazy_json import is_array, is_object
+from orchestration.ingest.memory import release_freed_memory, tune_malloc
 from orchestration.ingest.raw_rows import PRIMARY_KEY, RAW_SCHEMA, raw_table
 from orchestration.ingest.report import SyncReport
 from orchestration.ingest.stripe_objects import STRIPE_OBJECTS, ChildList, StripeObject
@@ -80,7 +81,7 @@ class SyncContext:
 
     @cached_property
     def executor(self) -> ThreadPoolExecutor:
-        cap_malloc_arenas()  # before the pool's threads allocate
+        tune_malloc()  # before the pool's threads allocate
         return ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="stripe")
 
     def close(self) -> None:
@@ -259,8 +260,8 @@ def _children(child: ChildList, parents: list[dict[str, Any]], reader: StripeRea
     to_page = []
     for parent in parents:
         embedded = parent.get(child.embedded_field)
-        if isinstance(embedded, list):  # a plain array (expanded discounts), never paged
-            yield parent["id"], [d for d in embedded if isinstance(d, dict)]
+        if is_array(embedded):  # a plain array (expanded discounts), never paged
+            yield parent["id"], [d for d in embedded if is_object(d)]
             continue
         embedded = embedded or {}
         yield parent["id"], embedded.get("data", [])

@@ -1,6 +1,7 @@
 import json
 from datetime import UTC, datetime
 
+from orchestration.ingest.lazy_json import is_array, is_object, object_json, parse_lazily
 from orchestration.ingest.raw_rows import RAW_SCHEMA, raw_table
 
 
@@ -24,3 +25,27 @@ def test_raw_rows_keep_the_whole_object_and_type_the_keys():
 def test_child_rows_name_their_parent():
     table = raw_table("acct_1", [{"id": "cnli_1", "object": "credit_note_line_item"}], datetime.now(UTC), "cn_1")
     assert table.column("parent_id").to_pylist() == ["cn_1"]
+
+
+def test_rows_of_a_lazily_parsed_page_equal_those_of_parsed_objects():
+    # Stripe pretty-prints; numbers, unicode and nesting must survive taking the page's own text.
+    objects = [
+        {"id": "in_1", "created": 1700000000, "total": 1999, "tax_rate": 0.2, "name": "Zoë", "lines": {"data": []}},
+        {"id": "in_2", "created": None, "deleted": True, "metadata": {"k": ["v", 1, None, True]}},
+    ]
+    page = parse_lazily(json.dumps({"object": "list", "data": objects, "has_more": False}, indent=2))
+    synced_at = datetime.now(UTC)
+    lazy = raw_table("acct_1", page["data"], synced_at).to_pylist()
+    eager = raw_table("acct_1", objects, synced_at).to_pylist()
+    assert [{**r, "object_json": json.loads(r["object_json"])} for r in lazy] == [
+        {**r, "object_json": json.loads(r["object_json"])} for r in eager
+    ]
+    assert [json.loads(r["object_json"]) for r in lazy] == objects
+
+
+def test_an_object_built_from_lazy_parts_is_written_in_full():
+    # An event's object marked deleted: a dict whose values are still lazy.
+    event = parse_lazily(json.dumps({"data": {"object": {"id": "si_1", "price": {"id": "price_1", "tiers": [1]}}}}))
+    marked = {**event["data"]["object"], "deleted": True}
+    assert json.loads(object_json(marked)) == {"id": "si_1", "price": {"id": "price_1", "tiers": [1]}, "deleted": True}
+    assert is_array(event["data"]["object"]["price"]["tiers"]) and is_object(event["data"]["object"]["price"])
