@@ -204,9 +204,9 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
             except StripeReadError as exc:
                 log.error("%s of %s failed: %s", obj.table, account, exc)
                 context.report.fail(account, str(exc), needs_reauth=isinstance(exc, StripeAuthError))
-            finally:
-                # What this object's read held goes back before the next one, and before dlt's load.
-                release_freed_memory()
+        # What this object's read held goes back before the next one's, and before dlt's load (once per
+        # object, not per account: a full collection takes a moment).
+        release_freed_memory()
 
     return produce
 

@@ -22,8 +22,11 @@ from fnmatch import fnmatch
 from itertools import chain
 from typing import Any
 
+import orjson
+
 from orchestration.ingest.client import PAGE_SIZE, StripeNotFound, StripeReader
 from orchestration.ingest.fetch import Page, list_all, run_chains
+from orchestration.ingest.lazy_json import object_json
 from orchestration.ingest.report import ObjectProgress
 from orchestration.ingest.stripe_objects import StripeObject
 
@@ -127,8 +130,8 @@ class _ListedBefore:
     ids: set[str]
     at: int
 
-    def covers(self, object_id: str, event: dict[str, Any]) -> bool:
-        return object_id in self.ids and event["created"] < self.at
+    def covers(self, object_id: str, changed_at: int) -> bool:
+        return object_id in self.ids and changed_at < self.at
 
 
 def _apply_events(
@@ -140,16 +143,16 @@ def _apply_events(
     fresh: _ListedBefore,
 ) -> Iterator[Batch]:
     # The newest event per object decides: deleted, or changed (re-fetched).
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, _Change] = {}
     for query in _event_queries(obj.event_types + tuple(p for p, _ in obj.related_events)):
         for page in list_all(reader, executor, "/v1/events", {**query, "created[gte]": since}, sliced=False):
             for event in page:
                 object_id = _changed_id(obj, event)
                 seen = latest.get(object_id) if object_id else None
-                if object_id and (seen is None or event["created"] >= seen["created"]):
-                    latest[object_id] = event
-    deleted = [e["data"]["object"] for e in latest.values() if _is_deletion(obj, e)]
-    changed = [i for i, e in latest.items() if not _is_deletion(obj, e) and not fresh.covers(i, e)]
+                if object_id and (seen is None or event["created"] >= seen.created):
+                    latest[object_id] = _Change.of(obj, event)
+    deleted = [change.last_state() for change in latest.values() if change.deletion]
+    changed = [i for i, change in latest.items() if not change.deletion and not fresh.covers(i, change.created)]
     if deleted:
         progress.deleted += len(deleted)
         yield Batch(reader.account_id, deleted, deleted=True)
@@ -171,6 +174,24 @@ def _apply_events(
             gone = []
 
 
+@dataclass(frozen=True)
+class _Change:
+    """The newest event about one object, kept small (a page's events would otherwise stay in memory until
+    every change is re-fetched): when, whether it deleted the object, and the object as the event showed
+    it, as compact JSON: the last state of an object deleted meanwhile."""
+
+    created: int
+    deletion: bool
+    object_json: str
+
+    @classmethod
+    def of(cls, obj: StripeObject, event: Any) -> _Change:
+        return cls(event["created"], _is_deletion(obj, event), object_json(event["data"]["object"]))
+
+    def last_state(self, **marks: Any) -> dict[str, Any]:
+        return {**orjson.loads(self.object_json), **marks}
+
+
 def _changed_id(obj: StripeObject, event: dict[str, Any]) -> str | None:
     """The id of our object an event changed, if it changed one."""
     data = event["data"]["object"]
@@ -187,17 +208,17 @@ def _is_deletion(obj: StripeObject, event: dict[str, Any]) -> bool:
     return obj.deletable and event["type"].endswith(".deleted") and data.get("object") == obj.object_type
 
 
-def _retrieve(reader: StripeReader, obj: StripeObject, object_id: str, event: dict[str, Any]) -> Iterator[Page]:
+def _retrieve(reader: StripeReader, obj: StripeObject, object_id: str, change: _Change) -> Iterator[Page]:
     try:
         found = reader.get(obj.retrieve_path.format(id=object_id), _expand(obj.retrieve_expand, "expand"))
     except StripeNotFound:
         if not obj.deletable:
             raise
         # Deleted after the event: keep the last state Stripe showed, marked deleted.
-        found = {**event["data"]["object"], "deleted": True}
+        found = change.last_state(deleted=True)
     if found.get("deleted") and len(found) <= 3:
         # Stripe's deleted stub ({id, object, deleted}); the event holds the last full state.
-        found = {**event["data"]["object"], "deleted": True}
+        found = change.last_state(deleted=True)
     yield [found]
 
 
