@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+from functools import cache
 
 import pyarrow as pa
 
@@ -22,6 +23,7 @@ MALLOC_ARENAS = 2
 MMAP_THRESHOLD = 256 * 1024
 
 
+@cache  # loaded once, not at every release
 def _libc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL("libc.so.6")
