@@ -24,7 +24,7 @@ Chain = Iterator[Any]
 MAX_SLICES = 32
 PAGES_PER_SLICE = 8  # fewer, longer chains waste fewer requests on near-empty slices
 # Pages fetched ahead of the consumer per list: at ~100 ms per request, 10 in flight keep up with Stripe's
-# 100 requests/s, and each parsed page (up to ~2 MB of Python objects for invoices) is held only this long.
+# 100 requests/s, and a list never holds more parsed pages than that, however many slices it has.
 PAGES_AHEAD = 10
 
 _DONE = object()
