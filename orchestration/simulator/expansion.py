@@ -2,8 +2,13 @@
 
 `expand[]=tiers` on a price (or plan) adds its `tiers`, which Stripe leaves out otherwise;
 `expand[]=discounts` on a subscription, invoice, invoice line or subscription item replaces the
-`discounts` ids with the `discount` objects. In a list the same expansions are asked for with a `data.`
-prefix (`expand[]=data.tiers`). Other expansions are accepted and ignored.
+`discounts` ids with the `discount` objects, and `expand[]=items.data.discounts` on a subscription does the
+same in each of its items. In a list the same expansions are asked for with a `data.` prefix
+(`expand[]=data.tiers`, `expand[]=data.items.data.discounts`). Other expansions are accepted and ignored.
+
+Ended discounts (a `once` coupon after its first invoice, a `repeating` one after its months) are gone from
+the subscription but still expand from the invoices and lines they discounted, as on Stripe: "Use
+`expand[]=discounts` to expand each discount" (https://docs.stripe.com/api/invoices/object).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 EXPANDABLE: dict[str, frozenset[str]] = {
     "prices": frozenset({"tiers"}),
     "plans": frozenset({"tiers"}),
-    "subscriptions": frozenset({"discounts"}),
+    "subscriptions": frozenset({"discounts", "items.data.discounts"}),
     "subscription_items": frozenset({"discounts"}),
     "invoices": frozenset({"discounts"}),
     "invoice_line_items": frozenset({"discounts"}),
@@ -46,6 +51,18 @@ def expanded(
     if "tiers" in fields and "tiers" in (extra := hidden(name, obj["id"])):
         changes["tiers"] = extra["tiers"]
     if "discounts" in fields and obj.get("discounts"):
-        # A discount the account does not hold (a plain API dump) stays an id, as if not expandable.
-        changes["discounts"] = [lookup("discounts", discount) or discount for discount in obj["discounts"]]
+        changes["discounts"] = _discount_objects(obj["discounts"], lookup)
+    if "items.data.discounts" in fields and any(item.get("discounts") for item in obj["items"]["data"]):
+        items = [
+            {**item, "discounts": _discount_objects(item["discounts"], lookup)} if item.get("discounts") else item
+            for item in obj["items"]["data"]
+        ]
+        changes["items"] = {**obj["items"], "data": items}
     return {**obj, **changes} if changes else None
+
+
+def _discount_objects(discounts: list[Any], lookup: Lookup) -> list[Any]:
+    # A discount the account does not hold (a plain API dump) stays an id, as if not expandable.
+    return [
+        lookup("discounts", discount) or discount if isinstance(discount, str) else discount for discount in discounts
+    ]

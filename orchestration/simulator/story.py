@@ -464,10 +464,13 @@ class SubscriptionStory:
             failures = 0  # nothing to charge (a 100% discount): no payment to decline, never past due
         description = "Subscription creation" if first else "Subscription update"
         paid = self.owner.collect(invoice, attempts, failures, description)
-        if self.state.discount is not None and invoice.discount is not None and invoice.total > 0:
+        if self.state.discount is not None and invoice.discount is not None:
             coupon = world.catalog.coupons[self.state.discount.coupon_id]
-            # A `once` discount is used up by its first invoice. A new subscription's goes the second after
-            # the request that created it, so the creation event still shows it and an update removes it.
+            # A `once` discount is used up by the first invoice it discounts, whatever that invoice's total
+            # (an amount_off larger than the subtotal leaves $0 to pay, and the discount is still spent):
+            # "Once: applies to the first invoice only" (https://docs.stripe.com/billing/subscriptions/coupons).
+            # A new subscription's goes the second after the request that created it, so the creation event
+            # still shows it and an update removes it.
             removed = finalized + 1 if first else finalized
             if coupon.duration == "once" and world.happened(removed):
                 self._remove_discount(removed)
