@@ -135,7 +135,7 @@ def test_previous_attributes_is_the_diff_of_two_versions():
 
 
 def test_changes_between_syncs_name_exactly_the_fields_they_changed():
-    account = generate_account(seed=15, customers=200, now=NOW)
+    account = generate_account(seed=5, customers=80, now=NOW)
     before = {(obj["object"], obj["id"]): obj for objects in account.objects.values() for obj in objects}
     kinds = ["change_subscription", "cancel_at_period_end", "change_email", "refund_charge", "archive_price"]
     summary = mutate_account(account, seed=3, changes=30, at=NOW + HOUR, kinds=[*kinds, "new_customer"])
