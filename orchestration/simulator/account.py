@@ -219,5 +219,7 @@ def _split_hidden(name: str, objects: list[dict[str, Any]]) -> tuple[list[dict[s
 
 def _version(data: dict[str, Any]) -> SubscriptionVersion:
     items = tuple(ItemState(**item) for item in data["items"])
-    discount = DiscountRec(**data["discount"]) if data["discount"] else None
-    return SubscriptionVersion(**{**data, "items": items, "discount": discount})
+    data = dict(data)
+    old = data.pop("discount", None)  # dumps made before discounts became a list
+    discounts = tuple(DiscountRec(**discount) for discount in data.pop("discounts", None) or ([old] if old else []))
+    return SubscriptionVersion(**{**data, "items": items, "discounts": discounts})

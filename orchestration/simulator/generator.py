@@ -283,7 +283,7 @@ def render_records(world: World, renderer: Renderer) -> dict[str, list[dict[str,
     balances += [renderer.balance_transaction(payout.balance) for payout in world.payouts]
     discounts: dict[str, DiscountRec] = {}
     for sub in world.subscriptions:
-        discounts.update((v.discount.id, v.discount) for v in sub.versions if v.discount is not None)
+        discounts.update((discount.id, discount) for v in sub.versions for discount in v.discounts)
     return {
         "customers": [renderer.customer(customer, now) for customer in world.customers],
         "payment_methods": [renderer.payment_method(customer.payment_method) for customer in world.customers],

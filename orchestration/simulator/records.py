@@ -6,7 +6,7 @@ the final object served by list endpoints and the `data.object` of each event co
 cannot disagree.
 
 `SubscriptionVersion` lists are also the ground truth of each subscription's history (price, quantity,
-status, discount over time) that MRR checks compare the warehouse against.
+status, discounts over time) that MRR checks compare the warehouse against.
 """
 
 from __future__ import annotations
@@ -29,7 +29,11 @@ class ItemState:
 
 @dataclass(frozen=True, slots=True)
 class DiscountRec:
-    """A coupon applied to a subscription (`di_...`)."""
+    """A coupon applied to a subscription (`di_...`), or to one of its items (`subscription_item` set).
+
+    Stripe's `discounts` arrays: `subscription.discounts` lists the subscription-level ones,
+    `subscription_item.discounts` those of that item (https://docs.stripe.com/api/discounts/object).
+    """
 
     id: str
     coupon_id: str
@@ -38,6 +42,8 @@ class DiscountRec:
     start: int
     end: int | None
     """When a `repeating` discount stops applying; None for `once` and `forever`."""
+    subscription_item: str | None = None
+    """The item an item-level discount applies to; None for a subscription-level discount."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +53,8 @@ class SubscriptionVersion:
     at: int
     status: str
     items: tuple[ItemState, ...]
-    discount: DiscountRec | None
+    discounts: tuple[DiscountRec, ...]
+    """Every discount on the subscription then, subscription-level and item-level, in the order applied."""
     current_period_start: int
     current_period_end: int
     cancel_at_period_end: bool = False
@@ -168,7 +175,12 @@ class PaymentIntentRec:
 
 @dataclass
 class LineRec:
-    """One invoice line; `amount` is before discounts, `discount_amount` what the invoice discount took."""
+    """One invoice line; `amount` is before discounts, `discount_amounts` what each discount took from it.
+
+    `item_discounts` are the ids of its item's own discounts (`line.discounts`); `discount_amounts` holds
+    (discount id, amount) for every discount that reduced the line, item-level first, then its share of the
+    invoice-level ones (`line.discount_amounts`).
+    """
 
     id: str
     description: str
@@ -183,7 +195,12 @@ class LineRec:
     proration: bool = False
     credited: tuple[str, str] | None = None
     """(invoice id, line id) of the line a proration credit refunds."""
-    discount_amount: int = 0
+    item_discounts: tuple[str, ...] = ()
+    discount_amounts: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def discount_amount(self) -> int:
+        return sum(amount for _, amount in self.discount_amounts)
 
 
 @dataclass
@@ -211,7 +228,8 @@ class InvoiceRec:
     period_start: int
     period_end: int
     lines: list[LineRec]
-    discount: DiscountRec | None = None
+    discounts: list[DiscountRec] = field(default_factory=list)
+    """The subscription-level discounts applied (`invoice.discounts`); item-level ones are on the lines."""
     description: str | None = None
     days_until_due: int | None = None
     finalized_at: int | None = None

@@ -207,7 +207,7 @@ class Renderer:
             created=sub.created,
             currency=sub.currency,
             customer=sub.customer_id,
-            discounts=[state.discount.id] if state.discount else [],
+            discounts=[discount.id for discount in state.discounts if discount.subscription_item is None],
             ended_at=state.ended_at,
             items={
                 "data": [self.subscription_item(sub, item, state) for item in state.items],
@@ -235,6 +235,7 @@ class Renderer:
             subscription=sub.id,
             current_period_start=state.current_period_start,
             current_period_end=state.current_period_end,
+            discounts=[discount.id for discount in state.discounts if discount.subscription_item == item.id],
         )
         if item.quantity is None:  # Stripe leaves `quantity` out of items on metered prices
             del rendered["quantity"]
@@ -248,6 +249,7 @@ class Renderer:
             end=discount.end,
             start=discount.start,
             subscription=discount.subscription_id,
+            subscription_item=discount.subscription_item,
             source={"coupon": discount.coupon_id, "type": "coupon"},
         )
 
@@ -264,7 +266,11 @@ class Renderer:
         automatic = invoice.collection_method == "charge_automatically"
         lines = self.lines(invoice)
         url = None if finalized is None else f"https://invoice.stripe.com/i/{invoice.id}"
-        discount_ids = [invoice.discount.id] if invoice.discount else []
+        discount_ids = [discount.id for discount in invoice.discounts]
+        totals: dict[str, int] = {}
+        for line in invoice.lines:
+            for discount_id, amount in line.discount_amounts:
+                totals[discount_id] = totals.get(discount_id, 0) + amount
         return build(
             "invoice",
             id=invoice.id,
@@ -321,9 +327,9 @@ class Renderer:
             subtotal=invoice.subtotal,
             subtotal_excluding_tax=invoice.subtotal,
             total=invoice.total,
-            total_discount_amounts=[{"amount": invoice.discount_total, "discount": discount_ids[0]}]
-            if discount_ids
-            else [],
+            total_discount_amounts=[
+                {"amount": amount, "discount": discount_id} for discount_id, amount in totals.items()
+            ],
             total_excluding_tax=invoice.total,
             webhooks_delivered_at=invoice.created,
         )
@@ -337,9 +343,9 @@ class Renderer:
         return rendered
 
     def line(self, invoice: InvoiceRec, line: LineRec) -> dict[str, Any]:
-        discount_amounts = (
-            [{"amount": line.discount_amount, "discount": invoice.discount.id}] if invoice.discount else []
-        )
+        discount_amounts = [
+            {"amount": amount, "discount": discount_id} for discount_id, amount in line.discount_amounts
+        ]
         if line.subscription_id is None:
             parent = {
                 "invoice_item_details": {
@@ -373,7 +379,7 @@ class Renderer:
             currency=invoice.currency,
             description=line.description,
             discount_amounts=discount_amounts,
-            discounts=[],
+            discounts=list(line.item_discounts),
             invoice=invoice.id,
             period={"end": line.period_end, "start": line.period_start},
             quantity=line.quantity,

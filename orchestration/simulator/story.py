@@ -304,6 +304,8 @@ class SubscriptionStory:
         interval = self.interval.interval or "month"
         self.max_periods = self.rng.randint(2, 12) if interval in SHORT_INTERVALS else None
         """Daily and weekly subscribers leave after this many periods."""
+        self.initial_discounts: tuple[DiscountRec, ...] | None = None
+        """Set before `run` to start with these discounts instead of a random coupon (scripted stories)."""
 
     # State changes.
 
@@ -317,31 +319,40 @@ class SubscriptionStory:
         `by_customer` marks changes made through the API (cancellations, plan changes) rather than by
         Stripe's billing engine: their events carry the id of the request.
         """
-        if self._expire_discount(moment):
-            changes = {"discount": None, **changes}
+        ending = self._expire_discounts(moment)
+        if ending and "discounts" not in changes:
+            changes = {"discounts": tuple(d for d in self.state.discounts if d not in ending), **changes}
         self.sub.versions.append(replace(self.state, at=moment, **changes))
         self.world.emit(moment, event, "subscription", self.sub, from_api_request=by_customer)
 
-    def _expire_discount(self, moment: int) -> bool:
-        """A repeating coupon's discount disappears at its end, before whatever happens next.
+    def _expire_discounts(self, moment: int) -> tuple[DiscountRec, ...]:
+        """Repeating coupons' discounts disappear at their end, before whatever happens next.
 
-        True when it ends at `moment` itself: the change made then removes it too (the objects of one
-        second are one version, announced by one event).
+        Returns those ending at `moment` itself: the change made then removes them too (the objects of one
+        second are one version, announced by one event). Stripe: a coupon lasting "multiple months" applies
+        for that many months (https://docs.stripe.com/billing/subscriptions/coupons), then the discount is
+        deleted (`customer.discount.deleted`, https://docs.stripe.com/api/events/types).
         """
-        discount = self.state.discount
-        if discount is None or discount.end is None or discount.end > moment:
-            return False
-        if discount.end < moment:
-            self._remove_discount(discount.end)
-            return False
-        self.world.emit(moment, "customer.discount.deleted", "discount", discount)
-        return True
+        ends = sorted({d.end for d in self.state.discounts if d.end is not None and d.end < moment})
+        for end in ends:
+            self._remove_discounts(end, tuple(d for d in self.state.discounts if d.end == end))
+        ending = tuple(d for d in self.state.discounts if d.end == moment)
+        for discount in ending:
+            self.world.emit(moment, "customer.discount.deleted", "discount", discount)
+        return ending
 
-    def _remove_discount(self, moment: int) -> None:
-        discount = self.state.discount
-        self.sub.versions.append(replace(self.state, at=moment, discount=None))
-        self.world.emit(moment, "customer.discount.deleted", "discount", discount)
+    def _remove_discounts(self, moment: int, removed: tuple[DiscountRec, ...]) -> None:
+        kept = tuple(d for d in self.state.discounts if d not in removed)
+        self.sub.versions.append(replace(self.state, at=moment, discounts=kept))
+        for discount in removed:
+            self.world.emit(moment, "customer.discount.deleted", "discount", discount)
         self.world.emit(moment, "customer.subscription.updated", "subscription", self.sub)
+
+    def add_discounts(self, moment: int, discounts: tuple[DiscountRec, ...], by_customer: bool = True) -> None:
+        """Discounts added to a live subscription (or its items) by an update, each announced."""
+        self.change(moment, "customer.subscription.updated", by_customer, discounts=(*self.state.discounts, *discounts))
+        for discount in discounts:
+            self.world.emit(moment, "customer.discount.created", "discount", discount)
 
     # The story.
 
@@ -350,7 +361,10 @@ class SubscriptionStory:
         start = sub.created
         world.subscriptions.append(sub)
         self.owner.set_currency(sub.currency, start)
-        discount = self._maybe_discount(start)
+        discounts = self.initial_discounts
+        if discounts is None:
+            discount = self._maybe_discount(start)
+            discounts = (discount,) if discount else ()
         first_end = sub.trial_end or period_end(
             start, self.interval.interval or "month", self.interval.interval_count, 0
         )
@@ -359,14 +373,14 @@ class SubscriptionStory:
                 at=start,
                 status="trialing" if sub.trial_end else "incomplete" if self.first_payment_fails else "active",
                 items=self.items,
-                discount=discount,
+                discounts=discounts,
                 current_period_start=start,
                 current_period_end=first_end,
             )
         )
         world.emit(start, "customer.subscription.created", "subscription", sub, from_api_request=True)
-        if discount is not None:
-            world.emit(start, "customer.discount.created", "discount", discount)
+        for each in discounts:
+            world.emit(start, "customer.discount.created", "discount", each)
         if sub.trial_end is not None and not self._trial(start, sub.trial_end):
             return
         self._periods()
@@ -464,16 +478,18 @@ class SubscriptionStory:
             failures = 0  # nothing to charge (a 100% discount): no payment to decline, never past due
         description = "Subscription creation" if first else "Subscription update"
         paid = self.owner.collect(invoice, attempts, failures, description)
-        if self.state.discount is not None and invoice.discount is not None:
-            coupon = world.catalog.coupons[self.state.discount.coupon_id]
-            # A `once` discount is used up by the first invoice it discounts, whatever that invoice's total
-            # (an amount_off larger than the subtotal leaves $0 to pay, and the discount is still spent):
-            # "Once: applies to the first invoice only" (https://docs.stripe.com/billing/subscriptions/coupons).
-            # A new subscription's goes the second after the request that created it, so the creation event
-            # still shows it and an update removes it.
-            removed = finalized + 1 if first else finalized
-            if coupon.duration == "once" and world.happened(removed):
-                self._remove_discount(removed)
+        applied = {discount_id for line in invoice.lines for discount_id, _ in line.discount_amounts}
+        spent = tuple(
+            d for d in self.state.discounts if d.id in applied and world.catalog.coupons[d.coupon_id].duration == "once"
+        )
+        # A `once` discount is used up by the first invoice it discounts, whatever that invoice's total
+        # (an amount_off larger than the subtotal leaves $0 to pay, and the discount is still spent):
+        # "Once: applies to the first invoice only" (https://docs.stripe.com/billing/subscriptions/coupons).
+        # A new subscription's goes the second after the request that created it, so the creation event
+        # still shows it and an update removes it.
+        removed = finalized + 1 if first else finalized
+        if spent and world.happened(removed):
+            self._remove_discounts(removed, spent)
         if failures == 0:
             return True
         if first:
@@ -685,19 +701,55 @@ class SubscriptionStory:
         return invoice
 
     def _apply_discount(self, invoice: InvoiceRec) -> None:
-        """Spreads the subscription's discount over the invoice lines (`discount_amounts`)."""
-        discount = self.state.discount
-        if discount is None or invoice.subtotal <= 0:
+        """The subscription's discounts on the invoice lines (`discounts`, `discount_amounts`).
+
+        Stripe: "Subscription item discounts are applied before subscription discounts"
+        (https://docs.stripe.com/api/subscriptions/object#subscription_object-discounts) and "Line item
+        discounts are applied before invoice discounts" (https://docs.stripe.com/api/invoices/object#invoice_object-discounts).
+        Discounts apply one after the other, in that order and then in the order of the `discounts` array,
+        each to what the ones before it left: two `percent_off` discounts compound (20 % then 10 % take 28 %).
+        `truth` values MRR by the same rule.
+        """
+        discounts = self.state.discounts
+        if not discounts or invoice.subtotal <= 0:
             return
-        coupon = self.world.catalog.coupons[discount.coupon_id]
-        invoice.discount = discount
-        if coupon.percent_off is not None:
+        coupons = self.world.catalog.coupons
+        left = {line.id: line.amount for line in invoice.lines}
+        used: set[str] = set()
+        for line in invoice.lines:
+            own = [
+                d
+                for d in discounts
+                if d.subscription_item is not None and d.subscription_item == line.subscription_item_id
+            ]
+            line.item_discounts = tuple(d.id for d in own)
+            for discount in own:
+                coupon = coupons[discount.coupon_id]
+                if coupon.percent_off is not None:
+                    amount = round(left[line.id] * coupon.percent_off / 100)
+                elif discount.id in used or left[line.id] <= 0:
+                    continue  # an amount off an item is taken once per invoice, from its first charge
+                else:
+                    amount = min(coupon.amount_off or 0, left[line.id])
+                    used.add(discount.id)
+                line.discount_amounts.append((discount.id, amount))
+                left[line.id] -= amount
+        for discount in discounts:
+            if discount.subscription_item is not None:
+                continue
+            invoice.discounts.append(discount)
+            coupon = coupons[discount.coupon_id]
+            if coupon.percent_off is not None:
+                shares = {line.id: round(left[line.id] * coupon.percent_off / 100) for line in invoice.lines}
+            else:
+                positive = [line for line in invoice.lines if left[line.id] > 0]
+                base = sum(left[line.id] for line in positive)
+                budget = min(coupon.amount_off or 0, base)
+                shares = {line.id: 0 for line in invoice.lines}
+                for line in positive[:-1]:
+                    shares[line.id] = budget * left[line.id] // base
+                if positive:
+                    shares[positive[-1].id] = budget - sum(shares[line.id] for line in positive[:-1])
             for line in invoice.lines:
-                line.discount_amount = round(line.amount * coupon.percent_off / 100)
-            return
-        positive = [line for line in invoice.lines if line.amount > 0]
-        budget = min(coupon.amount_off or 0, invoice.subtotal)
-        base = sum(line.amount for line in positive)
-        for line in positive[:-1]:
-            line.discount_amount = budget * line.amount // base
-        positive[-1].discount_amount = budget - sum(line.discount_amount for line in positive[:-1])
+                line.discount_amounts.append((discount.id, shares[line.id]))
+                left[line.id] -= shares[line.id]

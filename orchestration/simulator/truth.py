@@ -2,7 +2,7 @@
 
 The warehouse has to reconstruct subscription history from invoice lines and subscription dates; the
 generator knows it: `SimulatedAccount.subscription_history` holds every version of every subscription (status,
-items, discount, billing period, from its `at`). `expected_customer_mrr` applies the project's MRR definition
+items, discounts, billing period, from its `at`). `expected_customer_mrr` applies the project's MRR definition
 (the dbt docs block `mrr_definition`, from `mrr.md`) to that history, with the account's own prices and coupons:
 
 - a month's figure is the value at the month's last second, or at `as_of` for the current month;
@@ -11,7 +11,11 @@ items, discount, billing period, from its `at`). `expected_customer_mrr` applies
   with flat amounts; normalised to a month (day × 365/12, week × 52/12, month, year ÷ 12, ÷ interval_count);
 - discounts: `forever` from their start, `repeating` until their `end`, `once` for the first billing period
   (the first one after any trial); percent_off on the value, amount_off normalised like the price, in the
-  coupon's currency only; never below zero;
+  coupon's currency only; never below zero. Item-level discounts reduce their item first, then the
+  subscription-level ones the items' total, each discount applying to what the ones before it left (two
+  percent_off discounts compound), in the order of the `discounts` arrays: Stripe's "Subscription item
+  discounts are applied before subscription discounts" (https://docs.stripe.com/api/subscriptions/object),
+  the rule `story` bills invoices by;
 - major units (zero-decimal and three-decimal currencies handled).
 """
 
@@ -113,21 +117,34 @@ def _subscription_mrr(
     if any(version.ended_at is not None and version.ended_at <= instant for version in versions):
         return None
     licensed = [
-        (prices[item.price_id], item.quantity)
+        (item.id, prices[item.price_id], item.quantity)
         for item in state.items
         if item.quantity is not None and _is_licensed(prices[item.price_id])
     ]
     if not licensed:
         return None
-    value = sum(_monthly(_amount(price, quantity), price, currency) for price, quantity in licensed)
-    percent_off, amount_off = 0.0, 0.0
-    for discount in _discounts_in_effect(versions, instant, coupons, discounts):
-        coupon = coupons[discount.coupon_id]
-        if coupon.get("percent_off") is not None:
-            percent_off += float(coupon["percent_off"])
-        if coupon.get("amount_off") is not None and (coupon.get("currency") or "").lower() == currency:
-            amount_off += _monthly(coupon["amount_off"], licensed[0][0], currency)
-    return max(0.0, value * (100 - min(percent_off, 100.0)) / 100 - amount_off)
+    in_effect = _discounts_in_effect(versions, instant, coupons, discounts)
+    value = 0.0
+    for item_id, price, quantity in licensed:
+        item_value = _monthly(_amount(price, quantity), price, currency)
+        for discount in in_effect:
+            if discount.subscription_item == item_id:
+                item_value = _discounted(item_value, coupons[discount.coupon_id], price, currency)
+        value += item_value
+    for discount in in_effect:
+        if discount.subscription_item is None:
+            value = _discounted(value, coupons[discount.coupon_id], licensed[0][1], currency)
+    return value
+
+
+def _discounted(value: float, coupon: dict[str, Any], price: dict[str, Any], currency: str) -> float:
+    """`value` (monthly, major units) after one coupon: percent_off of it, or amount_off normalised like
+    `price` (in the coupon's currency only); never below zero."""
+    if coupon.get("percent_off") is not None:
+        return value * (100 - min(float(coupon["percent_off"]), 100.0)) / 100
+    if coupon.get("amount_off") is not None and (coupon.get("currency") or "").lower() == currency:
+        return max(0.0, value - _monthly(coupon["amount_off"], price, currency))
+    return value
 
 
 def _state_at(versions: list[SubscriptionVersion], instant: int) -> SubscriptionVersion | None:
@@ -142,10 +159,10 @@ def _state_at(versions: list[SubscriptionVersion], instant: int) -> Subscription
 def _discounts_in_effect(
     versions: list[SubscriptionVersion], instant: int, coupons: dict[str, dict[str, Any]], discounts: str
 ) -> list[DiscountRec]:
-    """The subscription's discounts whose window (by coupon duration) holds `instant`."""
+    """The subscription's discounts whose window (by coupon duration) holds `instant`, in the order applied."""
     if discounts == "none":
         return []
-    found = {version.discount.id: version.discount for version in versions if version.discount is not None}
+    found = {discount.id: discount for version in versions for discount in version.discounts}
     in_effect = []
     for discount in found.values():
         coupon = coupons[discount.coupon_id]

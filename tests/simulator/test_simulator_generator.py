@@ -214,7 +214,9 @@ def test_subscription_history_is_the_truth_behind_the_objects(account: Simulated
         assert [(i.price_id, i.quantity) for i in final.items] == [
             (item["price"]["id"], item.get("quantity")) for item in sub["items"]["data"]
         ]
-        assert (final.discount.id if final.discount else None) == (sub["discounts"] or [None])[0]
+        assert [d.id for d in final.discounts if d.subscription_item is None] == sub["discounts"]
+        for item in sub["items"]["data"]:
+            assert [d.id for d in final.discounts if d.subscription_item == item["id"]] == item["discounts"]
     changed = [h for h in account.subscription_history.values() if len({v.items for v in h}) > 1]
     assert changed, "some subscriptions change price or quantity over time"
 
