@@ -71,6 +71,8 @@ class SimulatedAccount:
     """Per list and object id, fields the API object leaves out (`ListSpec.hidden_fields`): the
     `tiers` of tiered prices and plans (shown with `expand[]=tiers`), the `credit_note` of each credit
     note line (which Stripe only reaches through its credit note)."""
+    patterns: dict[str, list[str]] = field(default_factory=dict)
+    """Per named billing pattern (`patterns.PATTERNS`), the ids of the customers it created."""
     _store: AccountStore | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -168,7 +170,7 @@ def dump_account_to_dir(account: SimulatedAccount, path: str | Path) -> None:
     history = {
         sub_id: [asdict(version) for version in versions] for sub_id, versions in account.subscription_history.items()
     }
-    simulation = {"now": account.now, "subscription_history": history}
+    simulation = {"now": account.now, "subscription_history": history, "patterns": account.patterns}
     (directory / SIMULATION_FILE).write_text(json.dumps(simulation, separators=(",", ":")))
 
 
@@ -204,7 +206,9 @@ def load_account_from_dir(path: str | Path) -> SimulatedAccount:
         sub_id: [_version(version) for version in versions]
         for sub_id, versions in simulation.get("subscription_history", {}).items()
     }
-    return SimulatedAccount(account["id"], account, objects, history, simulation.get("now"), hidden_fields)
+    return SimulatedAccount(
+        account["id"], account, objects, history, simulation.get("now"), hidden_fields, simulation.get("patterns", {})
+    )
 
 
 def _split_hidden(name: str, objects: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:

@@ -19,6 +19,7 @@ from typing import Any
 from orchestration.simulator.account import SimulatedAccount, account_object
 from orchestration.simulator.catalog import Catalog, build_catalog, coupon_objects, product_objects
 from orchestration.simulator.ids import IdFactory, new_account_id, random_chars
+from orchestration.simulator.patterns import add_patterns
 from orchestration.simulator.payments import Payments
 from orchestration.simulator.payouts import schedule_payouts
 from orchestration.simulator.records import BalanceRec, CustomerRec, DiscountRec, InvoiceRec, PaymentMethodRec
@@ -122,9 +123,12 @@ _CARDS = (("visa", 60, "4"), ("mastercard", 30, "5"), ("amex", 10, "3"))
 
 
 def generate_account(
-    seed: int, customers: int, now: int | None = None, account_id: str | None = None
+    seed: int, customers: int, now: int | None = None, account_id: str | None = None, patterns: bool = True
 ) -> SimulatedAccount:
     """A simulated account with `customers` customers and everything that happened to them.
+
+    With `patterns` (the default) the account also holds the named billing patterns of `patterns.PATTERNS`
+    (scripted customers on top of the `customers` random ones; `account.patterns` names them).
 
     Deterministic: the same `seed`, `customers`, `now` and `account_id` give identical objects (`now`
     defaults to the current time). Customers sign up over the three years before `now`; objects are
@@ -138,7 +142,7 @@ def generate_account(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _generate(seed, customers, int(time.time()) if now is None else now, account_id)
+        return _generate(seed, customers, int(time.time()) if now is None else now, account_id, patterns)
     finally:
         gc.freeze()
         gc.unfreeze()
@@ -146,7 +150,7 @@ def generate_account(
             gc.enable()
 
 
-def _generate(seed: int, customers: int, now: int, account_id: str | None) -> SimulatedAccount:
+def _generate(seed: int, customers: int, now: int, account_id: str | None, patterns: bool) -> SimulatedAccount:
     rng = random.Random(seed)
     opened_at = now - HISTORY - CATALOG_LEAD
     account_id = account_id or new_account_id(rng, opened_at)
@@ -160,6 +164,7 @@ def _generate(seed: int, customers: int, now: int, account_id: str | None) -> Si
         world.customers.append(customer)
         CustomerStory(world, payments, customer).run()
         close_books(world, customer, world.invoices[first_invoice:])
+    named = add_patterns(world, payments) if patterns else {}
     schedule_payouts(world, _balances(world))
 
     business_name = rng.choice(_COMPANIES)
@@ -173,6 +178,7 @@ def _generate(seed: int, customers: int, now: int, account_id: str | None) -> Si
         subscription_history={sub.id: sub.versions for sub in world.subscriptions},
         now=now,
         hidden_fields={**_tiers(world.catalog), **records_hidden_fields(world)},
+        patterns=named,
     )
 
 

@@ -238,6 +238,8 @@ class InvoiceRec:
     uncollectible_at: int | None = None
     number: str | None = None
     payment_intent: PaymentIntentRec | None = None
+    auto_advance: bool = True
+    """False for the drafts an `unpaid` subscription keeps making: Stripe leaves them as drafts."""
     retry_times: list[int] = field(default_factory=list)
     """Times of payment attempts (made or still scheduled): `next_payment_attempt` while open."""
     credit_notes: list[CreditNoteRec] = field(default_factory=list)

@@ -280,8 +280,10 @@ class Renderer:
             amount_remaining=invoice.total - amount_paid,
             attempt_count=len(attempts),
             attempted=bool(attempts) or status == "paid",
-            auto_advance=status == "open" or (status == "draft" and automatic),
-            automatically_finalizes_at=invoice.created + FINALIZE_DELAY if status == "draft" and automatic else None,
+            auto_advance=invoice.auto_advance and (status == "open" or (status == "draft" and automatic)),
+            automatically_finalizes_at=invoice.created + FINALIZE_DELAY
+            if status == "draft" and automatic and invoice.auto_advance
+            else None,
             billing_reason=invoice.billing_reason,
             collection_method=invoice.collection_method,
             created=invoice.created,

@@ -8,7 +8,7 @@ every change emits the event Stripe would have sent.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from random import Random
 from typing import Any
 
@@ -272,20 +272,67 @@ def _quantity(rng: Random, price: CatalogPrice) -> int | None:
     return 1
 
 
+@dataclass
+class Action:
+    """A scripted change during a subscription's life (see `Script`), at `at`.
+
+    `kind`: `cancel` (now; `refund` the unused part of the last payment), `cancel_at_period_end`,
+    `change` (`items`: (item index or None for a new item, price, quantity) replacing the items, billed per
+    `proration`: `create_prorations`, `always_invoice` or `none`), `discounts` (add `coupons`, each
+    (coupon id, item index or None for the subscription)), `pay_late` (an unpaid subscription's open
+    invoice is paid).
+    """
+
+    at: int
+    kind: str
+    items: tuple[tuple[int | None, CatalogPrice, int | None], ...] = ()
+    proration: str = "create_prorations"
+    coupons: tuple[tuple[str, int | None], ...] = ()
+    refund: bool = False
+
+
+@dataclass
+class Script:
+    """A subscription whose every decision is given instead of drawn (the named patterns of `patterns`)."""
+
+    trial_days: int | None = None
+    first_payment_fails: bool = False
+    leave_trial_at: int | None = None
+    failures: dict[int, int] = field(default_factory=dict)
+    """Failed attempts per renewal (the period's index, 1 for the first renewal); 4 exhausts the retries."""
+    dunning_end: str = "canceled"
+    """What Stripe does once every retry failed: `canceled`, or `unpaid` ("mark the subscription as unpaid")."""
+    coupons: tuple[tuple[str, int | None], ...] = ()
+    """Discounts at creation: (coupon id, item index or None for subscription-level)."""
+    actions: list[Action] = field(default_factory=list)
+
+
 class SubscriptionStory:
     """One subscription from creation to cancellation or `now`."""
 
-    def __init__(self, owner: CustomerStory, start: int, plan: list[tuple[CatalogPrice, int | None]]) -> None:
+    def __init__(
+        self,
+        owner: CustomerStory,
+        start: int,
+        plan: list[tuple[CatalogPrice, int | None]],
+        script: Script | None = None,
+    ) -> None:
         self.owner = owner
         self.world = owner.world
         self.rng = owner.rng
         self.customer = owner.customer
+        self.script = script
         world = self.world
         self.prices = {price.id: price for price, _ in plan}
         self.interval = plan[0][0]
-        trial = self.rng.random() < 0.3
-        self.first_payment_fails = not trial and self.rng.random() < 0.03
-        trial_end = start + TRIAL_DAYS * DAY if trial else None
+        if script is None:
+            trial = self.rng.random() < 0.3
+            self.first_payment_fails = not trial and self.rng.random() < 0.03
+            trial_end = start + TRIAL_DAYS * DAY if trial else None
+        else:
+            self.first_payment_fails = script.first_payment_fails
+            trial_end = start + script.trial_days * DAY if script.trial_days else None
+            trial = trial_end is not None
         self.sub = SubscriptionRec(
             id=world.ids.new("sub", start),
             customer_id=self.customer.id,
@@ -302,10 +349,16 @@ class SubscriptionStory:
         """Last regular line of each item: what a proration credit refunds."""
         self.last_invoice: InvoiceRec | None = None
         interval = self.interval.interval or "month"
-        self.max_periods = self.rng.randint(2, 12) if interval in SHORT_INTERVALS else None
+        self.max_periods = self.rng.randint(2, 12) if interval in SHORT_INTERVALS and script is None else None
         """Daily and weekly subscribers leave after this many periods."""
         self.initial_discounts: tuple[DiscountRec, ...] | None = None
         """Set before `run` to start with these discounts instead of a random coupon (scripted stories)."""
+        if script is not None:
+            self.initial_discounts = tuple(self.new_discount(start, coupon, item) for coupon, item in script.coupons)
+        self.period_index = 0
+        self.open_unpaid: InvoiceRec | None = None
+        """The renewal invoice left open when the subscription became unpaid."""
+        self.unpaid_drafts: list[InvoiceRec] = []
 
     # State changes.
 
@@ -400,7 +453,10 @@ class SubscriptionStory:
         )
         self._settle(invoice, first=True)
         warning = trial_end - 3 * DAY
-        leave = start + self.rng.randint(DAY, (TRIAL_DAYS - 1) * DAY) if self.rng.random() < 0.18 else None
+        if self.script is not None:
+            leave = self.script.leave_trial_at
+        else:
+            leave = start + self.rng.randint(DAY, (TRIAL_DAYS - 1) * DAY) if self.rng.random() < 0.18 else None
         if leave is None or leave > warning:
             self.world.emit(warning, "customer.subscription.trial_will_end", "subscription", self.sub)
         if leave is not None and self.world.happened(leave):
@@ -418,11 +474,12 @@ class SubscriptionStory:
             starts = anchor if index == 0 else period_end(anchor, interval, count, index - 1)
             ends = period_end(anchor, interval, count, index)
             first = index == 0 and sub.trial_end is None
+            self.period_index = index + (0 if sub.trial_end is None else 1)
             if not first:
                 self.change(
                     starts,
                     "customer.subscription.updated",
-                    status="active",
+                    status="unpaid" if self.state.status == "unpaid" else "active",
                     current_period_start=starts,
                     current_period_end=ends,
                 )
@@ -458,18 +515,33 @@ class SubscriptionStory:
         self.pending = []
         return invoice
 
-    def _settle(self, invoice: InvoiceRec, first: bool) -> bool:
-        """Finalizes and collects `invoice`; False when non-payment ends the subscription."""
+    def _settle(self, invoice: InvoiceRec, first: bool, update: bool = False) -> bool:
+        """Finalizes and collects `invoice`; False when non-payment ends the subscription.
+
+        `update`: the invoice of a change billed at once (`always_invoice`), finalized and charged
+        within the request like a new subscription's, and paid."""
         world, rng = self.world, self.rng
+        if self.state.status == "unpaid" and not first:
+            # "For unpaid subscriptions, the latest invoice remains open but payments aren't attempted.
+            # Invoices continue to be generated each billing cycle and remain in draft state."
+            # (https://docs.stripe.com/billing/subscriptions/overview, "Unpaid")
+            invoice.auto_advance = False
+            self.unpaid_drafts.append(invoice)
+            return True
         # A new subscription's invoice is finalized and charged within the request that creates it.
         finalized = invoice.created + (0 if first else FINALIZE_DELAY)
         if not world.happened(finalized):
             return True
         self.owner.finalize(invoice, finalized)
         charge_at = finalized + (0 if first else 1)
-        if first:
+        if update:
+            failures, attempts = 0, [charge_at]
+        elif first:
             failures = int(self.first_payment_fails)
             attempts = [charge_at]
+        elif self.script is not None:
+            failures = self.script.failures.get(self.period_index, 0)
+            attempts = [charge_at + offset for offset in RETRY_OFFSETS]
         else:
             draw = rng.random()
             failures = 0 if draw < 0.93 else (rng.randint(1, 3) if draw < 0.975 else len(RETRY_OFFSETS))
@@ -477,7 +549,11 @@ class SubscriptionStory:
         if invoice.total == 0:
             failures = 0  # nothing to charge (a 100% discount): no payment to decline, never past due
         description = "Subscription creation" if first else "Subscription update"
-        paid = self.owner.collect(invoice, attempts, failures, description)
+        unpaid = self.script is not None and self.script.dunning_end == "unpaid" and failures >= len(RETRY_OFFSETS)
+        late = [a.at for a in self.script.actions if a.kind == "pay_late"] if unpaid and self.script else []
+        # A late payment of the open invoice is its last charge; it is no scheduled retry.
+        paid = self.owner.collect(invoice, attempts + late[:1], failures, description)
+        invoice.retry_times = attempts
         applied = {discount_id for line in invoice.lines for discount_id, _ in line.discount_amounts}
         spent = tuple(
             d for d in self.state.discounts if d.id in applied and world.catalog.coupons[d.coupon_id].duration == "once"
@@ -497,8 +573,16 @@ class SubscriptionStory:
             return False
         if world.happened(charge_at):
             self.change(charge_at, "customer.subscription.updated", status="past_due")
-        if paid is not None:
+        if paid is not None and paid <= attempts[-1]:
             self.change(paid, "customer.subscription.updated", status="active")
+            return True
+        if unpaid:
+            # Stripe's setting "mark the subscription as unpaid" once every retry failed: the subscription
+            # turns `unpaid` at the last failed retry, its invoice stays open with no next payment attempt
+            # (https://docs.stripe.com/billing/revenue-recovery/smart-retries, https://docs.stripe.com/api/subscriptions/object#subscription_object-status).
+            if world.happened(attempts[-1]):
+                self.change(attempts[-1], "customer.subscription.updated", status="unpaid")
+                self.open_unpaid = invoice
             return True
         gives_up = attempts[-1] + DUNNING_GRACE
         if not world.happened(gives_up):
@@ -516,6 +600,8 @@ class SubscriptionStory:
 
     def _mid_period(self, starts: int, ends: int) -> bool:
         """Whatever the customer does during the period; False if the subscription ended."""
+        if self.script is not None:
+            return self._scripted(starts, ends)
         rng, world = self.rng, self.world
         months = (ends - starts) / (30 * DAY)
         draw = rng.random()
@@ -546,6 +632,112 @@ class SubscriptionStory:
         if draw < 0.012 * months + min(0.3, 0.025 * months) + 0.05:
             self._change_plan(moment, starts, ends)
         return True
+
+    def _scripted(self, starts: int, ends: int) -> bool:
+        """The script's actions that fall in this period, in order; False if the subscription ended."""
+        assert self.script is not None
+        for action in self.script.actions:
+            if not starts <= action.at < ends or not self.world.happened(action.at):
+                continue
+            if action.kind == "cancel":
+                self._cancel_now(action.at, "cancellation_requested")
+                if action.refund:
+                    self._refund_unused(action.at)
+                return False
+            if action.kind == "cancel_at_period_end":
+                self.change(
+                    action.at,
+                    "customer.subscription.updated",
+                    True,
+                    cancel_at_period_end=True,
+                    cancel_at=ends,
+                    canceled_at=action.at,
+                    cancellation_reason="cancellation_requested",
+                )
+                if self.world.happened(ends):
+                    self.change(ends, "customer.subscription.deleted", status="canceled", ended_at=ends)
+                    return False
+            elif action.kind == "change":
+                self._change_items(action.at, ends, action.items, action.proration)
+            elif action.kind == "discounts":
+                discounts = tuple(self.new_discount(action.at, coupon, item) for coupon, item in action.coupons)
+                self.add_discounts(action.at, discounts)
+            elif action.kind == "pay_late" and self.state.status == "unpaid":
+                self._recover_unpaid(action.at)
+        return True
+
+    def _recover_unpaid(self, moment: int) -> None:
+        """The customer pays the open invoice (charged when it was collected): the subscription is active
+        again, and the drafts made meanwhile are finalized and paid, as Stripe's guide to reactivating an
+        unpaid subscription says (https://docs.stripe.com/billing/subscriptions/overview, "Unpaid")."""
+        self.change(moment, "customer.subscription.updated", True, status="active")
+        for draft in self.unpaid_drafts:
+            draft.auto_advance = True
+            self.owner.finalize(draft, moment + 1)
+            self.owner.collect(draft, [moment + 2], 0, "Subscription update")
+        self.unpaid_drafts = []
+
+    def _refund_unused(self, moment: int) -> None:
+        """A credit note refunding the unused part of the last paid invoice (an immediate cancellation)."""
+        invoice = self.last_invoice
+        intent = invoice.payment_intent if invoice is not None else None
+        charge = intent.charges[-1] if intent is not None and intent.charges else None
+        if invoice is None or charge is None or not charge.succeeded:
+            return
+        used = (moment - invoice.created) / max(1, self.state.current_period_end - invoice.created)
+        self.owner.credit(invoice, charge, moment, max(1, round(charge.amount * (1 - min(used, 1.0)))))
+
+    def new_discount(self, moment: int, coupon_id: str, item_index: int | None) -> DiscountRec:
+        """A discount of `coupon_id` on the subscription, or on its item `item_index`."""
+        world = self.world
+        coupon = world.catalog.coupons[coupon_id]
+        world.coupon_redemptions[coupon_id] = world.coupon_redemptions.get(coupon_id, 0) + 1
+        end = add_months(moment, coupon.duration_in_months or 0) if coupon.duration == "repeating" else None
+        item = None if item_index is None else self.items[item_index].id
+        return DiscountRec(world.ids.new("di", moment), coupon_id, self.customer.id, self.sub.id, moment, end, item)
+
+    def _change_items(
+        self, moment: int, ends: int, targets: tuple[tuple[int | None, CatalogPrice, int | None], ...], proration: str
+    ) -> None:
+        """Items replaced mid-period (https://docs.stripe.com/billing/subscriptions/prorations): with
+        `create_prorations` the unused time is credited and the remaining time charged on the next invoice;
+        `always_invoice` invoices those prorations at once; `none` changes the price from the next period."""
+        starts = self.state.current_period_start
+        remaining = (ends - moment) / max(1, ends - starts)
+        new_items = []
+        when = short_date(moment)
+        for index, price, quantity in targets:
+            self.prices[price.id] = price
+            old = self.items[index] if index is not None else None
+            item = (
+                replace(old, price_id=price.id, quantity=quantity)
+                if old is not None
+                else ItemState(self.world.ids.new("si", moment), price.id, quantity, moment)
+            )
+            new_items.append(item)
+            if proration == "none" or quantity is None:
+                continue
+            if old is not None and old.quantity is not None:
+                credited = self.previous_lines.get(old.id)
+                credit = -round(self._price(old).amount(old.quantity) * remaining)
+                self._prorate(
+                    moment,
+                    ends,
+                    old,
+                    credit,
+                    f"Unused time on {self._name(old)} after {when}",
+                    (self.sub.invoice_ids[-1], credited.id) if credited else None,
+                )
+            debit = round(price.amount(quantity) * remaining)
+            self._prorate(moment, ends, item, debit, f"Remaining time on {self._name(item)} after {when}")
+        self.items = tuple(new_items)
+        self.change(moment, "customer.subscription.updated", True, items=self.items)
+        if proration == "always_invoice" and self.pending:
+            invoice = self._invoice(moment, "subscription_update", moment, moment, [p.line for p in self.pending])
+            for pending in self.pending:
+                pending.invoice_id, pending.invoiced_at = invoice.id, moment
+            self.pending = []
+            self._settle(invoice, first=True, update=True)
 
     def _cancel_now(self, moment: int, reason: str) -> None:
         self.change(

@@ -47,9 +47,9 @@ class Sim:
 
 
 def _serve(oauth: OAuthOptions | None = None) -> Iterator[Sim]:
-    platform = generate_account(seed=61, customers=3, now=NOW)
-    first = generate_account(seed=62, customers=4, now=NOW)
-    second = generate_account(seed=63, customers=5, now=NOW)
+    platform = generate_account(seed=61, customers=3, now=NOW, patterns=False)
+    first = generate_account(seed=62, customers=4, now=NOW, patterns=False)
+    second = generate_account(seed=63, customers=5, now=NOW, patterns=False)
     keys = {PLATFORM_KEY: platform.account_id, CONNECTED_KEY: first.account_id}
     with SimulatorServer([platform, first, second], api_keys=keys, oauth=oauth) as server:
         yield Sim(server, platform, first, second)
@@ -318,9 +318,9 @@ def test_sign_in_needs_a_known_email_and_a_password(sim: Sim):
 
 
 def test_a_user_with_several_accounts_picks_the_one_to_connect():
-    platform = generate_account(seed=61, customers=3, now=NOW)
-    first = generate_account(seed=62, customers=4, now=NOW)
-    second = generate_account(seed=63, customers=5, now=NOW)
+    platform = generate_account(seed=61, customers=3, now=NOW, patterns=False)
+    first = generate_account(seed=62, customers=4, now=NOW, patterns=False)
+    second = generate_account(seed=63, customers=5, now=NOW, patterns=False)
     second.account = {**second.account, "email": first.account["email"]}
     with SimulatorServer([platform, first, second], api_keys={PLATFORM_KEY: platform.account_id}) as server:
         sim = Sim(server, platform, first, second)

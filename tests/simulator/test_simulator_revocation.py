@@ -17,9 +17,9 @@ CONNECTED_KEY = "sk_test_connected_000wxyz"
 
 @pytest.fixture
 def connect() -> Iterator[tuple[SimulatorServer, SimulatedAccount, SimulatedAccount, SimulatedAccount]]:
-    platform = generate_account(seed=51, customers=3, now=NOW)
-    first = generate_account(seed=52, customers=4, now=NOW)
-    second = generate_account(seed=53, customers=5, now=NOW)
+    platform = generate_account(seed=51, customers=3, now=NOW, patterns=False)
+    first = generate_account(seed=52, customers=4, now=NOW, patterns=False)
+    second = generate_account(seed=53, customers=5, now=NOW, patterns=False)
     keys = {PLATFORM_KEY: platform.account_id, CONNECTED_KEY: first.account_id}
     with SimulatorServer([platform, first, second], api_keys=keys) as server:
         yield server, platform, first, second

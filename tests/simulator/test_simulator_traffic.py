@@ -28,7 +28,9 @@ API_ERROR_BODY = {"error": {"message": "An unknown error occurred", "type": "api
 
 @pytest.fixture(scope="module")
 def accounts() -> tuple[SimulatedAccount, SimulatedAccount]:
-    return generate_account(seed=41, customers=12, now=NOW), generate_account(seed=42, customers=6, now=NOW)
+    return generate_account(seed=41, customers=12, now=NOW), generate_account(
+        seed=42, customers=6, now=NOW, patterns=False
+    )
 
 
 @pytest.fixture
