@@ -2,8 +2,9 @@
 
 `expand[]=tiers` on a price (or plan) adds its `tiers`, which Stripe leaves out otherwise;
 `expand[]=discounts` on a subscription, invoice, invoice line or subscription item replaces the
-`discounts` ids with the `discount` objects, and `expand[]=items.data.discounts` on a subscription does the
-same in each of its items. In a list the same expansions are asked for with a `data.` prefix
+`discounts` ids with the `discount` objects, and `expand[]=items.data.discounts` on a subscription (or
+`lines.data.discounts` on an invoice) does the same in each of its embedded items (lines). In a list the
+same expansions are asked for with a `data.` prefix
 (`expand[]=data.tiers`, `expand[]=data.items.data.discounts`). Other expansions are accepted and ignored.
 
 Ended discounts (a `once` coupon after its first invoice, a `repeating` one after its months) are gone from
@@ -21,7 +22,7 @@ EXPANDABLE: dict[str, frozenset[str]] = {
     "plans": frozenset({"tiers"}),
     "subscriptions": frozenset({"discounts", "items.data.discounts"}),
     "subscription_items": frozenset({"discounts"}),
-    "invoices": frozenset({"discounts"}),
+    "invoices": frozenset({"discounts", "lines.data.discounts"}),
     "invoice_line_items": frozenset({"discounts"}),
 }
 """Per list, the fields the simulator expands."""
@@ -52,12 +53,16 @@ def expanded(
         changes["tiers"] = extra["tiers"]
     if "discounts" in fields and obj.get("discounts"):
         changes["discounts"] = _discount_objects(obj["discounts"], lookup)
-    if "items.data.discounts" in fields and any(item.get("discounts") for item in obj["items"]["data"]):
-        items = [
-            {**item, "discounts": _discount_objects(item["discounts"], lookup)} if item.get("discounts") else item
-            for item in obj["items"]["data"]
-        ]
-        changes["items"] = {**obj["items"], "data": items}
+    for embedded in ("items", "lines"):
+        field = f"{embedded}.data.discounts"
+        if field in fields and any(child.get("discounts") for child in obj[embedded]["data"]):
+            children = [
+                {**child, "discounts": _discount_objects(child["discounts"], lookup)}
+                if child.get("discounts")
+                else child
+                for child in obj[embedded]["data"]
+            ]
+            changes[embedded] = {**obj[embedded], "data": children}
     return {**obj, **changes} if changes else None
 
 
