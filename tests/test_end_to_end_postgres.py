@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.cli import main
-from orchestration.ingest.stripe_objects import STRIPE_OBJECTS
+from orchestration.ingest.stripe_objects import STRIPE_OBJECTS, EmbeddedObjects
 
 # Two full runs, on a 2-core CI machine; the first may also install PostgreSQL (scripts/postgres.sh).
 pytestmark = pytest.mark.timeout(1200)
@@ -34,12 +34,24 @@ def expected_raw_ids(account) -> dict[str, set[str]]:
             parents |= {item["id"]: item for item in account.listable(name, **typed)}
         expected[obj.table] = set(parents)
         for child in obj.children:
-            if child.list_path:  # a list of its own (invoice lines): every object of it
+            if isinstance(child, EmbeddedObjects):  # discounts: those the listed parents name where it reads
+                named = (_ids_at(parent, path) for parent in parents.values() for path in child.paths)
+                expected[child.table] = set().union(*named)
+            elif child.list_path:  # a list of its own (invoice lines): every object of it
                 expected[child.table] = {item["id"] for item in account.objects[child.table]}
-            else:  # only embedded (subscription discounts): those the listed parents carry
-                embedded = (parent.get(child.embedded_field) or [] for parent in parents.values())
-                expected[child.table] = {d if isinstance(d, str) else d["id"] for items in embedded for d in items}
     return expected
+
+
+def _ids_at(parent: dict, path: str) -> set[str]:
+    """The ids at `path` in `parent`, through list objects and arrays (`items.data.discounts`)."""
+    values: list = [parent]
+    for name in path.split("."):
+        values = [value.get(name) for value in _elements(values) if isinstance(value, dict)]
+    return {value if isinstance(value, str) else value["id"] for value in _elements(values) if value}
+
+
+def _elements(values: list) -> list:
+    return [e for value in values if value is not None for e in (value if isinstance(value, list) else [value])]
 
 
 def tables(cursor, schema: str) -> set[str]:

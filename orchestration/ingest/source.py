@@ -29,7 +29,7 @@ from orchestration.ingest.lazy_json import is_array, is_object
 from orchestration.ingest.memory import release_freed_memory, tune_malloc
 from orchestration.ingest.raw_rows import PRIMARY_KEY, RAW_SCHEMA, raw_table
 from orchestration.ingest.report import SyncReport
-from orchestration.ingest.stripe_objects import STRIPE_OBJECTS, ChildList, StripeObject
+from orchestration.ingest.stripe_objects import STRIPE_OBJECTS, ChildList, EmbeddedObjects, StripeObject
 from orchestration.ingest.sync import Batch, Cursor, read_object
 from orchestration.settings import Settings, StripeCredential
 
@@ -255,19 +255,37 @@ def _table_rows(table: str, description: str, lazy: _LazyContext) -> DltResource
     return rows
 
 
-def _children(child: ChildList, parents: list[dict[str, Any]], reader: StripeReader, context: SyncContext):
+def _children(child: ChildList | EmbeddedObjects, parents: list[dict[str, Any]], reader: StripeReader, context):
     """(parent id, children) for each parent: the embedded first page, then the pages beyond it."""
+    if isinstance(child, EmbeddedObjects):
+        for parent in parents:
+            yield parent["id"], _embedded_objects(parent, child.paths)
+        return
     to_page = []
     for parent in parents:
-        embedded = parent.get(child.embedded_field)
-        if is_array(embedded):  # a plain array (expanded discounts), never paged
-            yield parent["id"], [d for d in embedded if is_object(d)]
-            continue
-        embedded = embedded or {}
+        embedded = parent.get(child.embedded_field) or {}
         yield parent["id"], embedded.get("data", [])
         if embedded.get("has_more") and child.list_path:
             to_page.append((parent["id"], embedded["data"][-1]["id"]))
     yield from _pages_beyond(child, to_page, reader, context)
+
+
+def _embedded_objects(parent: Any, paths: tuple[str, ...]) -> list[Any]:
+    """The objects at `paths` in `parent`, each id once; ids left unexpanded are skipped."""
+    found: dict[str, Any] = {}
+    for path in paths:
+        values = [parent]
+        for name in path.split("."):
+            values = [value.get(name) for value in _elements(values) if is_object(value)]
+        for value in _elements(values):
+            if is_object(value) and value.get("id") is not None:
+                found.setdefault(value["id"], value)
+    return list(found.values())
+
+
+def _elements(values: list[Any]) -> list[Any]:
+    """The values, with each array replaced by its elements."""
+    return [element for value in values if value is not None for element in (value if is_array(value) else [value])]
 
 
 def _pages_beyond(child: ChildList, to_page, reader: StripeReader, context: SyncContext):

@@ -26,6 +26,18 @@ class ChildList:
 
 
 @dataclass(frozen=True)
+class EmbeddedObjects:
+    """Expanded objects found inside the parent at `paths`, never paged: Stripe has no list endpoint for them.
+
+    A path walks the parent's fields; at a list object (`items`, `lines`) it goes through each element of
+    its `data`, at an array through each element (`items.data.discounts`: every item's discounts).
+    """
+
+    table: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StripeObject:
     table: str
     """Raw table name and dlt resource name, after the list endpoint (`customers`)."""
@@ -44,7 +56,7 @@ class StripeObject:
     e.g. a dispute flips its charge's `disputed` without any charge event."""
     deletable: bool = False
     """Whether Stripe deletes objects of this type (else `*.deleted` means e.g. canceled, re-fetch it)."""
-    children: tuple[ChildList, ...] = field(default=())
+    children: tuple[ChildList | EmbeddedObjects, ...] = field(default=())
     created_field: str = "created"
     """The field the list's `created` filter and order apply to: invoice items carry `date` instead."""
 
@@ -56,7 +68,7 @@ class StripeObject:
     def retrieve_expand(self) -> tuple[str, ...]:
         return tuple(e.removeprefix("data.") for e in self.expand)
 
-    def child_description(self, child: ChildList) -> str:
+    def child_description(self, child: ChildList | EmbeddedObjects) -> str:
         """The description of a child table (`Invoice line items, read with their invoice.`)."""
         return f"{child.table.replace('_', ' ').capitalize()}, read with their {self.object_type}."
 
@@ -65,8 +77,12 @@ BOTH_ACTIVE_STATES = ({"active": "true"}, {"active": "false"})
 
 INVOICE_LINES = ChildList("invoice_line_items", "lines", "/v1/invoices/{parent_id}/lines")
 SUBSCRIPTION_ITEMS = ChildList("subscription_items", "items", "/v1/subscription_items", parent_param="subscription")
-# Stripe has no list endpoint for discounts: they come embedded (expanded) in their subscriptions.
-SUBSCRIPTION_DISCOUNTS = ChildList("discounts", "discounts")
+# Stripe has no list endpoint for discounts: they come expanded in what they discount. A subscription lists
+# its own discounts and each item its item-level ones; once a discount ends (a `once` coupon after its first
+# invoice, a `repeating` one after its months) Stripe removes it from both, and only the invoices and invoice
+# lines it discounted still name it. So discounts are read from invoices too, into a table of their own.
+SUBSCRIPTION_DISCOUNTS = EmbeddedObjects("discounts", ("discounts", "items.data.discounts"))
+INVOICE_DISCOUNTS = EmbeddedObjects("invoice_discounts", ("discounts", "lines.data.discounts"))
 CREDIT_NOTE_LINES = ChildList("credit_note_line_items", "lines", "/v1/credit_notes/{parent_id}/lines")
 
 STRIPE_OBJECTS: tuple[StripeObject, ...] = (
@@ -119,9 +135,9 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         "subscriptions",
         "subscription",
         "/v1/subscriptions",
-        "Subscriptions in every status, canceled included, with their discounts expanded.",
+        "Subscriptions in every status, canceled included, with their and their items' discounts expanded.",
         passes=({"status": "all"},),
-        expand=("data.discounts",),
+        expand=("data.discounts", "data.items.data.discounts"),
         event_types=("customer.subscription.*",),
         children=(SUBSCRIPTION_ITEMS, SUBSCRIPTION_DISCOUNTS),
     ),
@@ -129,10 +145,14 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         "invoices",
         "invoice",
         "/v1/invoices",
-        "Invoices; their lines are in invoice_line_items.",
+        "Invoices; their lines are in invoice_line_items, the discounts they and their lines name in "
+        "invoice_discounts.",
+        # Lines beyond the ten embedded are paged without expansion: their item-level discounts are read only
+        # while their subscription item still carries them.
+        expand=("data.discounts", "data.lines.data.discounts"),
         event_types=("invoice.*",),
         deletable=True,
-        children=(INVOICE_LINES,),
+        children=(INVOICE_LINES, INVOICE_DISCOUNTS),
     ),
     StripeObject(
         "invoice_payments",

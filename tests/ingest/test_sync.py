@@ -43,6 +43,37 @@ def test_two_connected_accounts_load_apart(accounts, make_settings):
     for account in (first, second):
         expected = {line["id"] for line in account.objects["invoice_line_items"]}
         assert {i for a, i in lines if a == account.account_id} == expected
+    # Discounts have no list endpoint: each is read, expanded, where it is named, and once it has ended
+    # (Stripe removes it from its subscription and item) only from the invoices and lines it discounted.
+    for account in (first, second):
+        on_subscriptions, on_invoices = _discounts_named(account)
+        for table, expected in (("discounts", on_subscriptions), ("invoice_discounts", on_invoices)):
+            raw = warehouse_rows(settings.duckdb_path, table)
+            rows = {i: obj for (a, i), (_, obj) in raw.items() if a == account.account_id}
+            assert rows.keys() == expected, table
+            assert all(obj["object"] == "discount" and obj["source"]["coupon"] for obj in rows.values())
+    on_subscriptions, on_invoices = _discounts_named(first)
+    ended = on_invoices - on_subscriptions
+    item_level = {d["id"] for d in first.objects["discounts"] if d.get("subscription_item")}
+    assert ended and item_level & (on_subscriptions | on_invoices), "no ended or item-level discount to read"
+
+
+def _discounts_named(account) -> tuple[set[str], set[str]]:
+    """Ids of the discounts the account's subscriptions and their items name, and those its invoices and their
+    first ten lines (the ones an invoice embeds) name."""
+    items: dict[str, list] = {}
+    for item in account.objects["subscription_items"]:
+        items.setdefault(item["subscription"], []).append(item)
+    lines: dict[str, list] = {}
+    for line in account.objects["invoice_line_items"]:
+        lines.setdefault(line["invoice"], []).append(line)
+    on_subscriptions = {
+        d for sub in account.objects["subscriptions"] for o in [sub, *items.get(sub["id"], [])] for d in o["discounts"]
+    }
+    on_invoices = {
+        d for inv in account.objects["invoices"] for o in [inv, *lines.get(inv["id"], [])[:10]] for d in o["discounts"]
+    }
+    return on_subscriptions, on_invoices
 
 
 def test_incremental_sync_applies_new_changed_and_deleted_objects(make_settings, caplog):

@@ -44,7 +44,17 @@ def simulator_objects(account, table: str) -> dict[str, dict[str, Any]]:
 
 
 def comparable(obj: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in obj.items() if k not in EXPANDABLE}
+    """The object without its expandable fields, also where they sit in its embedded lists (an item's or a
+    line's discounts)."""
+    return {k: _without_expandable(v) for k, v in obj.items() if k not in EXPANDABLE}
+
+
+def _without_expandable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_expandable(v) for k, v in value.items() if k not in EXPANDABLE}
+    if isinstance(value, list):
+        return [_without_expandable(v) for v in value]
+    return value
 
 
 def assert_table_matches(duckdb_path: Path, account, table: str) -> None:
@@ -56,7 +66,8 @@ def assert_table_matches(duckdb_path: Path, account, table: str) -> None:
     for object_id, obj in expected.items():
         deleted, stored = rows[object_id]
         assert not deleted, f"{table} {object_id} is live but marked deleted"
-        differs = {k for k in comparable(stored).keys() | comparable(obj).keys() if stored.get(k) != obj.get(k)}
+        stored, obj = comparable(stored), comparable(obj)
+        differs = {k for k in stored.keys() | obj.keys() if stored.get(k) != obj.get(k)}
         differs -= SILENT_FIELDS.get(table, set())
         assert not differs, f"{table} {object_id} differs in {sorted(differs)}"
     stale = [i for i, (deleted, _) in rows.items() if i not in expected and not deleted]
