@@ -33,6 +33,7 @@ RAW_TABLES = (
     "invoice_line_items",
     "invoice_items",
     "discounts",
+    "invoice_discounts",
     "refunds",
     "balance_transactions",
     "payment_intents",
@@ -55,7 +56,9 @@ StripeObjects = dict[str, dict[str, AccountRows]]
 _NOT_LOADED = {"payment_methods"}
 _RAW_NAMES = {"invoiceitems": "invoice_items"}
 # Child lists: raw table -> the field of the child naming the parent it is read under.
-_CHILD_PARENTS = {"invoice_line_items": "invoice", "subscription_items": "subscription", "discounts": "subscription"}
+_CHILD_PARENTS = {"invoice_line_items": "invoice", "subscription_items": "subscription"}
+EMBEDDED_LINES = 10
+"""An invoice embeds its first ten lines; the ingester reads their discounts expanded, not those of the rest."""
 
 
 def simulated_raw_objects(account: SimulatedAccount, account_ids: list[str]) -> StripeObjects:
@@ -67,7 +70,7 @@ def simulated_raw_objects(account: SimulatedAccount, account_ids: list[str]) -> 
     """
     tables: dict[str, AccountRows] = {}
     for name, objects in account.objects.items():
-        if name in _NOT_LOADED:
+        if name in _NOT_LOADED or name == "discounts":
             continue
         if name == "invoice_payments":
             # What /v1/invoice_payments returns, as the ingester lists it.
@@ -83,11 +86,48 @@ def simulated_raw_objects(account: SimulatedAccount, account_ids: list[str]) -> 
             tables[table] = dict(by_parent)
         else:
             tables[table] = objects
+    tables |= embedded_discounts(account)
     tables["accounts"] = [account.account]
     return {
         table: {account_id: rows if n == 0 else copy.deepcopy(rows) for n, account_id in enumerate(account_ids)}
         for table, rows in tables.items()
     }
+
+
+def embedded_discounts(account: SimulatedAccount) -> dict[str, dict[str, list[StripeObject]]]:
+    """The discounts the ingester can read, by the raw table and parent it reads them under.
+
+    Stripe has no list of discounts: the ingester reads those its subscriptions and their items name
+    (`discounts`) and those its invoices and their embedded lines name (`invoice_discounts`), expanded. A
+    discount Stripe removed from its subscription is only found on invoices; one the account holds but no
+    object names is never read.
+    """
+    by_id = {discount["id"]: discount for discount in account.objects.get("discounts", [])}
+    lines: dict[str, list[StripeObject]] = defaultdict(list)
+    for line in account.objects.get("invoice_line_items", []):
+        lines[line["invoice"]].append(line)
+    items: dict[str, list[StripeObject]] = defaultdict(list)
+    for item in account.objects.get("subscription_items", []):
+        items[item["subscription"]].append(item)
+
+    def named(*holders: StripeObject) -> list[StripeObject]:
+        ids = dict.fromkeys(d if isinstance(d, str) else d["id"] for h in holders for d in h.get("discounts") or [])
+        return [by_id[discount_id] for discount_id in ids if discount_id in by_id]
+
+    # The loader merges on the id: a discount named by many invoices is one row, under the last parent read.
+    read_under: dict[str, dict[str, tuple[str, StripeObject]]] = {"discounts": {}, "invoice_discounts": {}}
+    for sub in account.objects.get("subscriptions", []):
+        for discount in named(sub, *items[sub["id"]]):
+            read_under["discounts"][discount["id"]] = (sub["id"], discount)
+    for invoice in account.objects.get("invoices", []):
+        for discount in named(invoice, *lines[invoice["id"]][:EMBEDDED_LINES]):
+            read_under["invoice_discounts"][discount["id"]] = (invoice["id"], discount)
+    tables: dict[str, dict[str, list[StripeObject]]] = {}
+    for table, rows in read_under.items():
+        tables[table] = defaultdict(list)
+        for parent_id, discount in rows.values():
+            tables[table][parent_id].append(discount)
+    return tables
 
 
 def raw_arrow_tables(objects: StripeObjects, synced_at: datetime) -> dict[str, pa.Table]:
