@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pytest
 from dbt_runner import run_dbt
-from raw_warehouse import StripeObjects, write_raw_tables
+from raw_warehouse import StripeObjects, embedded_discounts, write_raw_tables
 
 from orchestration.simulator import SimulatedAccount, generate_account
 from orchestration.simulator.truth import evaluation_instants, expected_customer_mrr
@@ -39,18 +39,22 @@ RAW_LISTS = {
     "invoices": ("invoices", None),
     "invoice_line_items": ("invoice_line_items", "invoice"),
     "invoiceitems": ("invoice_items", None),
-    "discounts": ("discounts", None),
     # The last 30 days of events: each subscription event's data.object gives the items at its instant.
     "events": ("events", None),
+    # Failed charges, and the payments linking them to invoices, date a dunning that ended long ago.
+    "charges": ("charges", None),
+    "invoice_payments": ("invoice_payments", None),
 }
 
 
 def raw_objects(account: SimulatedAccount) -> StripeObjects:
-    """The account's objects per raw table, with the fields the ingester expands (a price's tiers)."""
+    """The account's objects per raw table, with the fields the ingester expands (a price's tiers, discounts)."""
     objects: StripeObjects = {}
     for name, (table, parent_field) in RAW_LISTS.items():
         hidden = account.hidden_fields.get(name, {})
-        rows = [{**obj, **hidden.get(obj["id"], {})} for obj in account.objects.get(name, [])]
+        # What /v1/invoice_payments returns, as the ingester lists it.
+        listed = account.listable(name) if name == "invoice_payments" else account.objects.get(name, [])
+        rows = [{**obj, **hidden.get(obj["id"], {})} for obj in listed]
         if parent_field is None:
             objects[table] = {account.account_id: rows}
         else:
@@ -58,6 +62,9 @@ def raw_objects(account: SimulatedAccount) -> StripeObjects:
             for row in rows:
                 children[row[parent_field]].append(row)
             objects[table] = {account.account_id: dict(children)}
+    # Discounts as the ingester finds them: named by subscriptions, items, invoices and lines, never listed.
+    for table, by_parent in embedded_discounts(account).items():
+        objects[table] = {account.account_id: by_parent}
     return objects
 
 

@@ -55,6 +55,23 @@
 
 
 {#
+    The percentage several percent_off discounts in effect at once take together, as an aggregate over their
+    rows. Stripe applies a subscription's discounts one after another, each to what the ones before left
+    (docs.stripe.com/billing/subscriptions/coupons, "Stackable coupons and promotion codes"), so 10 % and 20 %
+    take 28 %, not 30 %. One discount keeps its exact percentage; several compound through logarithms, rounded
+    to 8 decimals (coupons carry at most 2, so up to four compound exactly). Null when no row has a percentage.
+#}
+{% macro compounded_percent_off(percent_off) -%}
+    cast(case
+        when count({{ percent_off }}) = 0 then null
+        when max({{ percent_off }}) >= 100 then 100
+        when count({{ percent_off }}) = 1 then max({{ percent_off }})
+        else round(cast(100 * (1 - exp(sum(ln(1 - {{ percent_off }} / 100.0)))) as decimal(38, 12)), 8)
+    end as decimal(18, 8))
+{%- endmacro %}
+
+
+{#
     A monthly amount (major units) after a discount in effect: `percent_off` of it, then `amount_off` (minor
     units per billing interval, normalised like the price), never below zero. The discount's columns are read
     from `discount` (a relation alias); the amount is unchanged where that relation has no row.

@@ -3,9 +3,10 @@
 -- intervals, status periods and discount periods are joined to the month spine, never to days, so the cost
 -- follows the number of changes and months, not of days.
 -- contract_mrr is the items' value; mrr subtracts the discounts in effect at that instant: the items' own
--- first, then the subscription's (or, when the subscription has none then, the customer's). Percentages of
--- several discounts at once add up; amount_off coupons count only in their own currency, normalised to a
--- month like the subscription's price. Never below zero.
+-- first, then the subscription's (or, when the subscription has none then, the customer's). Several
+-- discounts at once apply one after another, as Stripe applies stacked discounts: percentages compound, then
+-- the amounts off come off what they left; amount_off coupons count only in their own currency, normalised
+-- to a month like the subscription's price. Never below zero.
 
 with
 
@@ -117,7 +118,7 @@ item_discounts as (
         account_id,
         subscription_item_id,
         month,
-        sum(percent_off) as percent_off,
+        {{ compounded_percent_off('percent_off') }} as percent_off,
         sum(amount_off) as amount_off
     from discount_months
     where discount_level = 'item'
@@ -131,7 +132,7 @@ subscription_discounts as (
         account_id,
         subscription_id,
         month,
-        sum(percent_off) as percent_off,
+        {{ compounded_percent_off('percent_off') }} as percent_off,
         sum(amount_off) as amount_off
     from discount_months
     where discount_level <> 'item'

@@ -3,12 +3,16 @@
 -- period comes from the subscription's dates: it starts when the trial ends (at the start date without a
 -- trial) and stops when the subscription ended. past_due counts, so payment retries leave no gap;
 -- cancel_at_period_end keeps counting until ended_at. Never counted: subscriptions still trialing (their
--- period starts in the future), and incomplete or incomplete_expired ones (never paid). unpaid and paused
--- are current statuses with no date: they count until the start of the current billing period, the last
--- moment the subscription is known to have been billed normally.
+-- period starts in the future), and incomplete or incomplete_expired ones (never paid). unpaid is a current
+-- status with no date: it counts until the unpaid spell its invoices show began
+-- (int_stripe__subscription_unpaid_spells: the last failed retry of the invoice Stripe gave up on), else
+-- until the start of the current billing period; paused until the start of the current billing period, the
+-- last moment the subscription is known to have been billed normally.
 -- A subscription that was unpaid or paused for a while and came back has no date for that spell either:
--- the statuses its events and the project's snapshot observed date it. From an observation of unpaid or
--- paused to the next observation of any status the subscription does not count, which splits its period.
+-- the statuses its events and the project's snapshot observed date it, and its invoices show an unpaid spell
+-- (a renewal paid late while the next ones were held in draft, or a canceled subscription's drafts after
+-- its dunning ended). From an observation of unpaid or paused to the next observation of any status, and
+-- within an unpaid spell, the subscription does not count, which splits its period.
 with
 
 subscriptions as (
@@ -38,6 +42,12 @@ events as (
 item_state_versions as (
 
     select * from {{ ref('snap_stripe__subscription_item_states') }}
+
+),
+
+unpaid_spells as (
+
+    select * from {{ ref('int_stripe__subscription_unpaid_spells') }}
 
 ),
 
@@ -76,7 +86,14 @@ dated as (
             else coalesce(subscriptions.started_at, subscriptions.created_at)
         end as counted_from_at,
         case
-            when subscriptions.status in ('unpaid', 'paused')
+            when subscriptions.status = 'unpaid'
+                then coalesce(
+                    subscriptions.ended_at,
+                    ongoing_unpaid.unpaid_from_at,
+                    item_facts.current_period_start_at,
+                    subscriptions.synced_at
+                )
+            when subscriptions.status = 'paused'
                 then coalesce(subscriptions.ended_at, item_facts.current_period_start_at, subscriptions.synced_at)
             when subscriptions.status = 'canceled'
                 then coalesce(subscriptions.ended_at, subscriptions.canceled_at)
@@ -86,6 +103,10 @@ dated as (
     left join item_facts
         on subscriptions.account_id = item_facts.account_id
         and subscriptions.subscription_id = item_facts.subscription_id
+    left join unpaid_spells as ongoing_unpaid
+        on subscriptions.account_id = ongoing_unpaid.account_id
+        and subscriptions.subscription_id = ongoing_unpaid.subscription_id
+        and ongoing_unpaid.unpaid_to_at is null
     where subscriptions.status in ('active', 'past_due', 'trialing', 'canceled', 'unpaid', 'paused')
         and not subscriptions.is_deleted
 
@@ -156,7 +177,8 @@ sequenced_observations as (
 
 spells as (
 
-    -- [from, to) in which an observed status stopped the subscription counting; to is null while it holds.
+    -- [from, to) in which an observed status stopped the subscription counting, or in which its invoices show
+    -- it was unpaid; to is null while it holds.
     select
         account_id,
         subscription_id,
@@ -164,6 +186,15 @@ spells as (
         next_observed_at as spell_to_at
     from sequenced_observations
     where status in ('unpaid', 'paused')
+
+    union all
+
+    select
+        account_id,
+        subscription_id,
+        unpaid_from_at as spell_from_at,
+        unpaid_to_at as spell_to_at
+    from unpaid_spells
 
 ),
 
