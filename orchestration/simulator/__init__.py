@@ -15,7 +15,8 @@ plays Stripe's side of Connect OAuth and Stripe Apps OAuth (sign-in and consent 
 
 Modules, one job each:
 - generation: `catalog` (products, prices, coupons), `story` (what happens to each customer), `payments`
-  (charges, refunds, disputes, fees), `payouts` (daily payouts), `records` + `world` (the facts, with
+  (charges, refunds, disputes, fees), `payouts` (daily payouts), `customers` (sign-ups, invoice numbers),
+  `patterns` (the named billing patterns), `truth` (the expected MRR), `records` + `world` (the facts, with
   their times), `render` (facts → API objects at a moment), `generator` (`generate_account`), `account`
   (`SimulatedAccount`, JSON dumps), `mutations` (`mutate_account`: changes after generation);
 - serving: `listing` (each list endpoint's parameters), `expansion` (`expand[]`), `store`

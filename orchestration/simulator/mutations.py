@@ -25,7 +25,8 @@ from typing import Any
 
 from orchestration.simulator.account import SimulatedAccount
 from orchestration.simulator.catalog import rebuild_catalog
-from orchestration.simulator.generator import close_books, new_customer, render_events, render_records
+from orchestration.simulator.customers import close_books, new_customer
+from orchestration.simulator.generator import render_events, render_records
 from orchestration.simulator.ids import IdFactory
 from orchestration.simulator.payments import Payments
 from orchestration.simulator.records import (

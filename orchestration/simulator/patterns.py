@@ -29,6 +29,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from orchestration.simulator.catalog import CatalogPrice
+from orchestration.simulator.customers import close_books, new_customer
 from orchestration.simulator.payments import Payments
 from orchestration.simulator.records import CustomerRec
 from orchestration.simulator.story import Action, CustomerStory, Script, SubscriptionStory
@@ -56,8 +57,6 @@ class _Teller:
         self.name = ""
 
     def customer(self, created: int) -> CustomerStory:
-        from orchestration.simulator.generator import new_customer  # the generator imports this module
-
         world = self.world
         customer: CustomerRec = new_customer(world, created)
         customer.address = None  # a plain customer: the pattern, not its country, chooses its currency
@@ -304,8 +303,6 @@ PATTERNS: dict[str, Callable[[_Teller, int], None]] = {
 
 def add_patterns(world: World, payments: Payments) -> dict[str, list[str]]:
     """Tells every pattern into `world` (after its random customers); pattern name → its customer ids."""
-    from orchestration.simulator.generator import close_books
-
     teller = _Teller(world, payments)
     for name, tell in PATTERNS.items():
         teller.name = name
