@@ -5,7 +5,9 @@ by key ("pro_month"). It covers what the warehouse must handle: daily, weekly, m
 yearly prices, per-seat quantities, tiered prices (graduated and volume, with flat fees), a metered
 price billed on usage, a zero-decimal currency (JPY), EUR next to USD, a price and a product retired
 years ago but still billed to grandfathered customers, one-time prices, a product that has no price yet,
-and coupons of every duration.
+and coupons of every duration. The named billing patterns add a package price (`transform_quantity`) and a
+three-decimal currency (KWD) (`add_pattern_prices`). `build_catalog(..., price_scale)` multiplies every
+amount and keeps every id, so two accounts can share plan, price and coupon ids with different amounts.
 
 `rebuild_catalog` recovers the catalog of a generated account from its API objects, so changes made
 after generation (`mutations`) sell the same prices.
@@ -21,6 +23,9 @@ from orchestration.simulator.templates import build
 from orchestration.simulator.timeline import DAY
 
 ZERO_DECIMAL_CURRENCIES = frozenset({"jpy", "krw", "vnd", "clp"})
+THREE_DECIMAL_CURRENCIES = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
+"""Amounts in 1/1000 of the unit (https://docs.stripe.com/currencies#three-decimal); Stripe wants their last
+digit 0 (amounts divisible by 10), so the catalogue's are."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,10 @@ class CatalogPrice:
     tiers: tuple[Tier, ...] = ()
     meter_id: str | None = None
     """Set for metered prices: billed in arrears on the usage the meter recorded."""
+    transform_quantity: tuple[int, str] | None = None
+    """(divide_by, round): the price is per package of `divide_by` units, the quantity divided and rounded
+    `up` or `down` before it multiplies `unit_amount`
+    (https://docs.stripe.com/api/prices/object#price_object-transform_quantity)."""
 
     @property
     def metered(self) -> bool:
@@ -76,6 +85,10 @@ class CatalogPrice:
     def amount(self, quantity: int) -> int:
         """What `quantity` units cost for one period, as Stripe prices each billing scheme."""
         if self.tiers_mode is None:
+            if self.transform_quantity is not None:
+                divide_by, rounding = self.transform_quantity
+                packages = -(-quantity // divide_by) if rounding == "up" else quantity // divide_by
+                return (self.unit_amount or 0) * packages
             return (self.unit_amount or 0) * quantity
         if self.tiers_mode == "volume":  # every unit at the rate of the tier the total falls in
             tier = next(t for t in self.tiers if t.up_to is None or quantity <= t.up_to)
@@ -136,19 +149,26 @@ class Catalog:
     """API `plan` object by plan id (= price id) for recurring prices."""
     tier_objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Per tiered price id, its `tiers` (shown on prices and plans only with `expand[]=tiers`)."""
+    price_scale: float = 1.0
+    """What every amount of the catalogue was multiplied by (`build_catalog`)."""
     _by_id: dict[str, CatalogPrice] = field(default_factory=dict, repr=False)
 
     def price_by_id(self, price_id: str) -> CatalogPrice:
         return self._by_id[price_id]
 
     def __post_init__(self) -> None:
-        self._by_id.update((price.id, price) for price in self.prices.values())
-        for price in self.prices.values():
-            self.price_objects[price.id] = _price_object(price, self.products[price.product_key])
-            if price.interval is not None:
-                self.plan_objects[price.id] = _plan_object(price, self.products[price.product_key])
-            if price.tiers:
-                self.tier_objects[price.id] = [tier.api_object() for tier in price.tiers]
+        for price in list(self.prices.values()):
+            self.add(price)
+
+    def add(self, price: CatalogPrice) -> None:
+        """Adds `price` (and its API objects) to the catalog."""
+        self.prices[price.key] = price
+        self._by_id[price.id] = price
+        self.price_objects[price.id] = _price_object(price, self.products[price.product_key])
+        if price.interval is not None:
+            self.plan_objects[price.id] = _plan_object(price, self.products[price.product_key])
+        if price.tiers:
+            self.tier_objects[price.id] = [tier.api_object() for tier in price.tiers]
 
 
 # (key, product key, currency, unit amount, interval, interval count, created day, retired day,
@@ -183,6 +203,15 @@ _TIERS: dict[str, tuple[str, tuple[tuple[int | None, int, int | None], ...]]] = 
     "storage_month_volume": ("volume", ((10, 500, 1000), (50, 400, 2000), (None, 300, 5000))),
 }
 _METERED = frozenset({"api_calls_metered"})
+# Prices only the named billing patterns (`patterns`) sell, made after the random customers' stories so that
+# adding them leaves those stories unchanged. Same row format as `_PRICES`.
+_PATTERN_PRICES: tuple[tuple[Any, ...], ...] = (
+    # Seats sold in packs of 10, $50 a pack, a started pack billed whole.
+    ("team_pack_month", "team", "usd", 5000, "month", 1, 0, None, (), ()),
+    # A three-decimal currency: KWD 15.000 a month, in fils (1/1000).
+    ("pro_month_kwd", "pro", "kwd", 15000, "month", 1, 0, None, (), ()),
+)
+_TRANSFORM_QUANTITY: dict[str, tuple[int, str]] = {"team_pack_month": (10, "up")}
 
 # (key, name, description, unit label, retired day, default price key)
 _PRODUCTS: tuple[tuple[Any, ...], ...] = (
@@ -210,8 +239,12 @@ _COUPONS: tuple[tuple[Any, ...], ...] = (
 )
 
 
-def build_catalog(ids: IdFactory, opened_at: int) -> Catalog:
-    """The catalog of a company that opened its Stripe account at `opened_at`."""
+def build_catalog(ids: IdFactory, opened_at: int, price_scale: float = 1.0) -> Catalog:
+    """The catalog of a company that opened its Stripe account at `opened_at`.
+
+    `price_scale` multiplies every amount (unit amounts, tiers' unit and flat amounts, coupons' `amount_off`),
+    rounded to the currency's minor unit; ids and everything else stay as they are.
+    """
 
     def day(offset: int | None) -> int | None:
         return None if offset is None else opened_at + offset * DAY
@@ -223,15 +256,41 @@ def build_catalog(ids: IdFactory, opened_at: int) -> Catalog:
         created_at = day(created) or opened_at
         price_ids[key] = ids.new("price", created_at)
         meter_id = ids.new("mtr", created_at) if key in _METERED else None
-        prices[key] = _price(key, price_ids[key], product_ids[product], created_at, day(retired), meter_id)
+        prices[key] = _price(key, price_ids[key], product_ids[product], created_at, day(retired), meter_id, price_scale)
     products = {
         key: CatalogProduct(key, product_ids[key], name, description, unit, opened_at, day(retired), default)
         for key, name, description, unit, retired, default in _PRODUCTS
     }
     coupons = {
-        row[0]: CatalogCoupon(*row[:7], created=day(row[7]) or opened_at, redeem_by=day(row[8])) for row in _COUPONS
+        row[0]: _coupon(row, price_scale, created=day(row[7]) or opened_at, redeem_by=day(row[8])) for row in _COUPONS
     }
-    return Catalog(products, prices, coupons)
+    return Catalog(products, prices, coupons, price_scale=price_scale)
+
+
+def add_pattern_prices(catalog: Catalog, ids: IdFactory) -> None:
+    """Adds the prices only the named patterns sell (`_PATTERN_PRICES`), created with the catalog."""
+    opened_at = min(product.created for product in catalog.products.values())
+    for row in _PATTERN_PRICES:
+        key, product_key = row[0], row[1]
+        if key in catalog.prices:
+            continue
+        created = opened_at + row[6] * DAY
+        product_id = catalog.products[product_key].id
+        catalog.add(_price(key, ids.new("price", created), product_id, created, None, None, catalog.price_scale))
+
+
+def _coupon(row: tuple[Any, ...], scale: float, created: int, redeem_by: int | None) -> CatalogCoupon:
+    amount_off = None if row[5] is None else scaled(row[5], row[6], scale)
+    return CatalogCoupon(*row[:5], amount_off, *row[6:7], created=created, redeem_by=redeem_by)
+
+
+def scaled(amount: int, currency: str, scale: float) -> int:
+    """`amount` × `scale` in whole minor units (tens of them in a three-decimal currency)."""
+    if scale == 1.0:
+        return amount
+    if currency in THREE_DECIMAL_CURRENCIES:
+        return round(amount * scale / 10) * 10
+    return round(amount * scale)
 
 
 def rebuild_catalog(
@@ -243,13 +302,16 @@ def rebuild_catalog(
     the objects. Archived prices and deleted products or coupons are no longer sold. Raises ValueError
     for an account the generator did not make (a dump of a real one).
     """
-    price_rows = {row[0]: row for row in _PRICES}
+    price_rows = {row[0]: row for row in (*_PRICES, *_PATTERN_PRICES)}
     by_key = {price["lookup_key"]: price for price in prices if price["lookup_key"] in price_rows}
     product_rows = {row[1]: row for row in _PRODUCTS}
     product_objects = {row[0]: obj for obj in products if (row := product_rows.get(obj["name"]))}
     if not by_key or not product_objects:
         raise ValueError("not a generated account: its prices and products are not the simulator's catalog")
     opened_at = min(obj["created"] for obj in product_objects.values())
+    # The scale of the account's amounts (`build_catalog`), read from a price every catalogue has.
+    reference = by_key.get("pro_month")
+    scale = reference["unit_amount"] / 4900 if reference is not None and reference["unit_amount"] else 1.0
     product_ids = {key: obj["id"] for key, obj in product_objects.items()}
     rebuilt: dict[str, CatalogPrice] = {}
     for key, price in by_key.items():
@@ -259,7 +321,7 @@ def rebuild_catalog(
         if retired_at is None and not price["active"]:
             retired_at = price["created"]
         meter = (price["recurring"] or {}).get("meter")
-        rebuilt[key] = _price(key, price["id"], price["product"], price["created"], retired_at, meter)
+        rebuilt[key] = _price(key, price["id"], price["product"], price["created"], retired_at, meter, scale)
     catalog_products = {
         key: CatalogProduct(
             key,
@@ -276,19 +338,26 @@ def rebuild_catalog(
     }
     coupon_rows = {row[0]: row for row in _COUPONS}
     catalog_coupons = {
-        coupon["id"]: CatalogCoupon(
-            *coupon_rows[coupon["id"]][:7], created=coupon["created"], redeem_by=coupon["redeem_by"]
+        coupon["id"]: _coupon(
+            coupon_rows[coupon["id"]], scale, created=coupon["created"], redeem_by=coupon["redeem_by"]
         )
         for coupon in coupons
         if coupon["id"] in coupon_rows
     }
-    return Catalog(catalog_products, rebuilt, catalog_coupons)
+    return Catalog(catalog_products, rebuilt, catalog_coupons, price_scale=scale)
 
 
 def _price(
-    key: str, price_id: str, product_id: str, created: int, retired_at: int | None, meter_id: str | None
+    key: str,
+    price_id: str,
+    product_id: str,
+    created: int,
+    retired_at: int | None,
+    meter_id: str | None,
+    scale: float = 1.0,
 ) -> CatalogPrice:
-    _, product, currency, amount, interval, count, _, _, ups, downs = next(row for row in _PRICES if row[0] == key)
+    row = next(row for row in (*_PRICES, *_PATTERN_PRICES) if row[0] == key)
+    _, product, currency, amount, interval, count, _, _, ups, downs = row
     mode, tiers = _TIERS.get(key, (None, ()))
     return CatalogPrice(
         key,
@@ -296,7 +365,7 @@ def _price(
         product,
         product_id,
         currency,
-        amount,
+        None if amount is None else scaled(amount, currency, scale),
         interval,
         count,
         created,
@@ -304,8 +373,12 @@ def _price(
         ups,
         downs,
         tiers_mode=mode,
-        tiers=tuple(Tier(*tier) for tier in tiers),
+        tiers=tuple(
+            Tier(up_to, scaled(unit, currency, scale), None if flat is None else scaled(flat, currency, scale))
+            for up_to, unit, flat in tiers
+        ),
         meter_id=meter_id,
+        transform_quantity=_TRANSFORM_QUANTITY.get(key),
     )
 
 
@@ -314,6 +387,8 @@ def format_amount(amount: int, currency: str) -> str:
     symbol = {"usd": "$", "eur": "€", "jpy": "¥"}.get(currency, currency.upper() + " ")
     if currency in ZERO_DECIMAL_CURRENCIES:
         return f"{symbol}{amount:,}"
+    if currency in THREE_DECIMAL_CURRENCIES:
+        return f"{symbol}{amount / 1000:,.3f}"
     return f"{symbol}{amount / 100:,.2f}"
 
 
@@ -327,7 +402,8 @@ def price_phrase(price: CatalogPrice) -> str:
     """How a line description states the price: `at $49.00 / month`, `tiered / month`."""
     if price.unit_amount is None:
         return f"tiered {interval_phrase(price)}"
-    return f"at {format_amount(price.unit_amount, price.currency)} {interval_phrase(price)}"
+    package = f" per {price.transform_quantity[0]}" if price.transform_quantity else ""
+    return f"at {format_amount(price.unit_amount, price.currency)}{package} {interval_phrase(price)}"
 
 
 def product_objects(catalog: Catalog) -> list[dict[str, Any]]:
@@ -392,6 +468,7 @@ def _price_object(price: CatalogPrice, product: CatalogProduct) -> dict[str, Any
         product=price.product_id,
         recurring=recurring,
         tiers_mode=price.tiers_mode,
+        transform_quantity=_transform(price),
         type="one_time" if recurring is None else "recurring",
         unit_amount=price.unit_amount,
         unit_amount_decimal=None if price.unit_amount is None else str(price.unit_amount),
@@ -414,5 +491,14 @@ def _plan_object(price: CatalogPrice, product: CatalogProduct) -> dict[str, Any]
         nickname=f"{product.name} ({price.key.replace('_', ' ')})",
         product=price.product_id,
         tiers_mode=price.tiers_mode,
+        transform_usage=_transform(price),
         usage_type="metered" if price.metered else "licensed",
     )
+
+
+def _transform(price: CatalogPrice) -> dict[str, Any] | None:
+    """`transform_quantity` of a price (`transform_usage` of its plan): `{"divide_by", "round"}`."""
+    if price.transform_quantity is None:
+        return None
+    divide_by, rounding = price.transform_quantity
+    return {"divide_by": divide_by, "round": rounding}

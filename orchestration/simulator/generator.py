@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from orchestration.simulator.account import SimulatedAccount, account_object
-from orchestration.simulator.catalog import Catalog, build_catalog, coupon_objects, product_objects
+from orchestration.simulator.catalog import Catalog, add_pattern_prices, build_catalog, coupon_objects, product_objects
 from orchestration.simulator.customers import close_books, new_customer
 from orchestration.simulator.ids import IdFactory, new_account_id, random_chars
 from orchestration.simulator.patterns import add_patterns
@@ -48,15 +48,26 @@ _COMPANIES = (
 
 
 def generate_account(
-    seed: int, customers: int, now: int | None = None, account_id: str | None = None, patterns: bool = True
+    seed: int,
+    customers: int,
+    now: int | None = None,
+    account_id: str | None = None,
+    patterns: bool = True,
+    price_scale: float = 1.0,
 ) -> SimulatedAccount:
     """A simulated account with `customers` customers and everything that happened to them.
 
     With `patterns` (the default) the account also holds the named billing patterns of `patterns.PATTERNS`
     (scripted customers on top of the `customers` random ones; `account.patterns` names them).
 
-    Deterministic: the same `seed`, `customers`, `now` and `account_id` give identical objects (`now`
-    defaults to the current time). Customers sign up over the three years before `now`; objects are
+    `price_scale` multiplies every amount of the catalogue (prices' unit amounts, tiers' unit and flat
+    amounts, coupons' `amount_off`) and keeps every id: the catalogue's ids (products, prices and their plans,
+    coupons) depend on `seed` only, not on `account_id`, so two accounts of one seed share their plan, price
+    and coupon ids, as accounts whose plans were created with the same custom ids do
+    (https://docs.stripe.com/api/plans/create#create_plan-id), and can differ in amounts.
+
+    Deterministic: the same `seed`, `customers`, `now`, `account_id` and `price_scale` give identical objects
+    (`now` defaults to the current time). Customers sign up over the three years before `now`; objects are
     as of `now`; events cover the last 30 days. About 50 objects per customer; 20,000 customers take
     well under a minute.
     """
@@ -67,7 +78,8 @@ def generate_account(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _generate(seed, customers, int(time.time()) if now is None else now, account_id, patterns)
+        moment = int(time.time()) if now is None else now
+        return _generate(seed, customers, moment, account_id, patterns, price_scale)
     finally:
         gc.freeze()
         gc.unfreeze()
@@ -75,12 +87,18 @@ def generate_account(
             gc.enable()
 
 
-def _generate(seed: int, customers: int, now: int, account_id: str | None, patterns: bool) -> SimulatedAccount:
+def _generate(
+    seed: int, customers: int, now: int, account_id: str | None, patterns: bool, price_scale: float
+) -> SimulatedAccount:
     rng = random.Random(seed)
     opened_at = now - HISTORY - CATALOG_LEAD
+    # The account `seed` makes when none is named: the catalogue's ids carry its fragment whatever
+    # `account_id` is, so accounts of one seed share them.
+    home_account = new_account_id(random.Random(seed), opened_at)
     account_id = account_id or new_account_id(rng, opened_at)
     ids = IdFactory(rng, account_id)
-    world = World(rng, ids, build_catalog(ids, opened_at), now, account_id)
+    catalog_ids = IdFactory(rng, home_account)
+    world = World(rng, ids, build_catalog(catalog_ids, opened_at, price_scale), now, account_id)
     payments = Payments(world)
     signups = sorted(now - HISTORY + int(HISTORY * math.sqrt(rng.random())) for _ in range(customers))
     for created in signups:
@@ -89,14 +107,17 @@ def _generate(seed: int, customers: int, now: int, account_id: str | None, patte
         world.customers.append(customer)
         CustomerStory(world, payments, customer).run()
         close_books(world, customer, world.invoices[first_invoice:])
-    named = add_patterns(world, payments) if patterns else {}
+    named = {}
+    if patterns:
+        add_pattern_prices(world.catalog, catalog_ids)
+        named = add_patterns(world, payments)
     schedule_payouts(world, _balances(world))
 
     business_name = rng.choice(_COMPANIES)
     renderer = Renderer(world.catalog, {c.id: c for c in world.customers}, business_name, now, account_id)
     objects = {**_catalog_objects(world), **render_records(world, renderer)}
     objects["events"] = render_events(world, renderer)
-    return SimulatedAccount(
+    account = SimulatedAccount(
         account_id=account_id,
         account=account_object(account_id, business_name, opened_at - 7 * DAY),
         objects=objects,
@@ -105,6 +126,12 @@ def _generate(seed: int, customers: int, now: int, account_id: str | None, patte
         hidden_fields={**_tiers(world.catalog), **records_hidden_fields(world)},
         patterns=named,
     )
+    # A deleted customer is no longer listed; retrieving it answers `{"id", "object", "deleted": true}`
+    # (https://docs.stripe.com/api/customers/delete). Its subscriptions, invoices and charges stay.
+    for customer in world.customers:
+        if customer.deleted_at is not None:
+            account.store.delete("customers", customer.id)
+    return account
 
 
 def _balances(world: World) -> list[BalanceRec]:

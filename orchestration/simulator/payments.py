@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestration.simulator.catalog import ZERO_DECIMAL_CURRENCIES
+from orchestration.simulator.catalog import THREE_DECIMAL_CURRENCIES, ZERO_DECIMAL_CURRENCIES
 from orchestration.simulator.records import (
     BalanceRec,
     ChargeRec,
@@ -17,7 +17,7 @@ from orchestration.simulator.world import World
 
 ACCOUNT_CURRENCY = "usd"
 # Major units of USD per major unit of the charge currency (Stripe's `exchange_rate` convention).
-_TO_USD = {"eur": 1.08, "jpy": 0.0067}
+_TO_USD = {"eur": 1.08, "jpy": 0.0067, "kwd": 3.25}
 _DECLINES = (
     ("card_declined", "Your card was declined."),
     ("insufficient_funds", "Your card has insufficient funds."),
@@ -35,7 +35,7 @@ def in_account_currency(amount: int, currency: str) -> tuple[int, float | None]:
     if currency == ACCOUNT_CURRENCY:
         return amount, None
     rate = _TO_USD[currency]
-    cents_per_unit = 100 if currency in ZERO_DECIMAL_CURRENCIES else 1
+    cents_per_unit = 100 if currency in ZERO_DECIMAL_CURRENCIES else 0.1 if currency in THREE_DECIMAL_CURRENCIES else 1
     return round(amount * rate * cents_per_unit), rate
 
 

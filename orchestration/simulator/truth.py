@@ -7,7 +7,8 @@ items, discounts, billing period, from its `at`). `expected_customer_mrr` applie
 
 - a month's figure is the value at the month's last second, or at `as_of` for the current month;
 - a subscription counts while its status is `active` or `past_due` (not after `ended_at`);
-- licensed recurring prices only; per-unit `unit_amount × quantity`, tiered `graduated`/`volume` arithmetic
+- licensed recurring prices only; per-unit `unit_amount × quantity` (× whole packages of
+  `transform_quantity.divide_by` units, rounded as it says, for package prices), tiered `graduated`/`volume` arithmetic
   with flat amounts; normalised to a month (day × 365/12, week × 52/12, month, year ÷ 12, ÷ interval_count);
 - discounts: `forever` from their start, `repeating` until their `end`, `once` for the first billing period
   (the first one after any trial); percent_off on the value, amount_off normalised like the price, in the
@@ -199,6 +200,12 @@ def _amount(price: dict[str, Any], quantity: int) -> float:
     """What `quantity` units cost per billing interval, in minor units."""
     if price.get("billing_scheme") != "tiered":
         unit = price.get("unit_amount_decimal")
+        transform = price.get("transform_quantity")
+        if transform and transform.get("divide_by"):
+            # Per package: the quantity divided by `divide_by`, rounded `up` or `down`
+            # (https://docs.stripe.com/api/prices/object#price_object-transform_quantity).
+            packages, left = divmod(quantity, int(transform["divide_by"]))
+            quantity = packages + (1 if left and transform.get("round") == "up" else 0)
         return float(unit if unit is not None else price.get("unit_amount") or 0) * quantity
     tiers = sorted(price["tiers"], key=lambda tier: (tier["up_to"] is None, tier["up_to"] or 0))
     if price.get("tiers_mode") == "volume":
