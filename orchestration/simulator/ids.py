@@ -16,7 +16,26 @@ BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 # Prefixes whose ids embed the creation time and the account; the rest get 14 random characters.
 _TIMED_PREFIXES = frozenset(
-    {"price", "sub", "in", "il", "ii", "ch", "pi", "re", "txn", "dp", "evt", "di", "pm", "inpay", "po", "cn", "cnli"}
+    {
+        "price",
+        "sub",
+        "sub_sched",
+        "in",
+        "il",
+        "ii",
+        "ch",
+        "pi",
+        "re",
+        "txn",
+        "dp",
+        "evt",
+        "di",
+        "pm",
+        "inpay",
+        "po",
+        "cn",
+        "cnli",
+    }
 )
 
 

@@ -19,7 +19,18 @@ The Stripe behaviour each follows:
   https://docs.stripe.com/invoicing/dashboard/credit-notes;
 - trials: https://docs.stripe.com/billing/subscriptions/trials; `incomplete` → `incomplete_expired` after 23
   hours: https://docs.stripe.com/api/subscriptions/object#subscription_object-status;
-- zero-decimal currencies (JPY): https://docs.stripe.com/currencies#zero-decimal.
+- zero-decimal currencies (JPY): https://docs.stripe.com/currencies#zero-decimal, three-decimal (KWD):
+  https://docs.stripe.com/currencies#three-decimal; one currency at a time per customer's subscriptions:
+  https://docs.stripe.com/invoicing/multi-currency-customers;
+- package (`transform_quantity`) and tiered prices: https://docs.stripe.com/products-prices/pricing-models,
+  https://docs.stripe.com/api/prices/object#price_object-transform_quantity; metered items:
+  https://docs.stripe.com/billing/subscriptions/usage-based; archived prices kept by their subscriptions:
+  https://docs.stripe.com/products-prices/manage-prices#archive-price;
+- subscription schedules: https://docs.stripe.com/billing/subscriptions/subscription-schedules; paused
+  payment collection: https://docs.stripe.com/billing/subscriptions/pause-payment; customer deletion:
+  https://docs.stripe.com/api/customers/delete.
+
+Each docstring names the page its behaviour follows where it adds one.
 """
 
 from __future__ import annotations
@@ -78,6 +89,14 @@ class _Teller:
 
     def price(self, key: str) -> CatalogPrice:
         return self.world.catalog.prices[key]
+
+    def delete_customer(self, owner: CustomerStory, moment: int) -> None:
+        """`DELETE /v1/customers/{id}` at `moment` (its subscriptions must be canceled then, as Stripe does):
+        the customer is deleted and its card detached (https://docs.stripe.com/api/customers/delete)."""
+        customer = owner.customer
+        customer.deleted_at = moment
+        self.world.emit(moment, "payment_method.detached", "payment_method", customer.payment_method)
+        self.world.emit(moment, "customer.deleted", "customer", customer, from_api_request=True)
 
 
 def _coupon(t: _Teller, now: int, coupons: tuple[tuple[str, int | None], ...], plan: list[tuple[str, int | None]]):
@@ -267,6 +286,118 @@ def subscribed_and_canceled_in_one_month(t: _Teller, now: int) -> None:
     t.subscribe(t.customer(start - HOUR), start, [("pro_month", 1)], Script(actions=[cancel]))
 
 
+def package_pricing(t: _Teller, now: int) -> None:
+    """Team seats in packs of 10 ($50 a pack, `transform_quantity` divide_by 10, round up), 23 seats: 3 packs,
+    from the 10th two months ago (https://docs.stripe.com/products-prices/pricing-models#package-pricing)."""
+    start = month_start(now, -2) + 9 * DAY + 12 * HOUR
+    t.subscribe(t.customer(start - HOUR), start, [("team_pack_month", 23)])
+
+
+def graduated_tiers_flat(t: _Teller, now: int) -> None:
+    """Team graduated (seats 1-5 at $15 plus a $20 flat fee, 6-20 at $12, then $9), 12 seats, from the 10th
+    two months ago (https://docs.stripe.com/products-prices/pricing-models#tiered-pricing)."""
+    start = month_start(now, -2) + 9 * DAY + 12 * HOUR
+    t.subscribe(t.customer(start - HOUR), start, [("team_month_graduated", 12)])
+
+
+def volume_tiers_flat(t: _Teller, now: int) -> None:
+    """Storage by volume (up to 10 TB $5 + $10 flat, up to 50 TB $4 + $20 flat, then $3 + $50 flat), 30 TB,
+    from the 10th two months ago (https://docs.stripe.com/products-prices/pricing-models#tiered-pricing)."""
+    start = month_start(now, -2) + 9 * DAY + 12 * HOUR
+    t.subscribe(t.customer(start - HOUR), start, [("storage_month_volume", 30)])
+
+
+def licensed_and_metered(t: _Teller, now: int) -> None:
+    """Pro monthly ($49, licensed) and API calls (metered, billed in arrears on usage) on one subscription,
+    from the 10th three months ago (https://docs.stripe.com/billing/subscriptions/usage-based)."""
+    start = month_start(now, -3) + 9 * DAY + 12 * HOUR
+    t.subscribe(t.customer(start - HOUR), start, [("pro_month", 1), ("api_calls_metered", None)])
+
+
+def quantity_change_without_proration(t: _Teller, now: int) -> None:
+    """Team monthly, 5 seats ($12) from the 10th four months ago, 8 seats from the 1st of now's month with
+    `proration_behavior=none`: no proration, the next invoice bills 8 seats
+    (https://docs.stripe.com/billing/subscriptions/prorations#disable-prorations).
+
+    The change is recent on purpose: without a proration line, only its `customer.subscription.updated`
+    event dates it, and Stripe keeps events for 30 days; an older one is invisible until the next invoice."""
+    start = month_start(now, -4) + 9 * DAY + 12 * HOUR
+    change = Action(month_start(now, 0) + 12 * HOUR, "change", items=((0, t.price("team_month"), 8),))
+    change.proration = "none"
+    t.subscribe(t.customer(start - HOUR), start, [("team_month", 5)], Script(actions=[change]))
+
+
+def two_subscriptions_same_month(t: _Teller, now: int) -> None:
+    """One customer, two subscriptions from the 10th five months ago: Pro ($49) canceled on the 20th two
+    months ago, and Team (2 seats, $12) grown to 6 seats on the 12th of that month: the customer moves from
+    $73 to $72, a contraction, not a churn."""
+    start = month_start(now, -5) + 9 * DAY + 12 * HOUR
+    owner = t.customer(start - HOUR)
+    cancel = Action(month_start(now, -2) + 19 * DAY, "cancel")
+    grow = Action(month_start(now, -2) + 11 * DAY, "change", items=((0, t.price("team_month"), 6),))
+    t.subscribe(owner, start, [("pro_month", 1)], Script(actions=[cancel]))
+    t.subscribe(owner, start, [("team_month", 2)], Script(actions=[grow]))
+
+
+def three_decimal_kwd(t: _Teller, now: int) -> None:
+    """Pro monthly in KWD (15.000 KWD: 15000 fils, a three-decimal currency) from the 10th two months ago
+    (https://docs.stripe.com/currencies#three-decimal)."""
+    start = month_start(now, -2) + 9 * DAY + 12 * HOUR
+    t.subscribe(t.customer(start - HOUR), start, [("pro_month_kwd", 1)])
+
+
+def two_currencies_in_turn(t: _Teller, now: int) -> None:
+    """Pro monthly in USD ($49) from the 10th five months ago, canceled on the 15th three months ago; then Pro
+    in EUR (€45) from the 20th of that month. A customer cannot have two active subscriptions in different
+    currencies: the first must be canceled before one in another currency is created
+    (https://docs.stripe.com/invoicing/multi-currency-customers); its default `currency` stays USD."""
+    start = month_start(now, -5) + 9 * DAY + 12 * HOUR
+    owner = t.customer(start - HOUR)
+    t.subscribe(owner, start, [("pro_month", 1)], Script(actions=[Action(month_start(now, -3) + 14 * DAY, "cancel")]))
+    t.subscribe(owner, month_start(now, -3) + 19 * DAY, [("pro_month_eur", 1)])
+
+
+def deleted_customer(t: _Teller, now: int) -> None:
+    """Pro monthly from the 10th three months ago; the customer is deleted 10 days before now, which cancels
+    its subscription at once (https://docs.stripe.com/api/customers/delete): `/v1/customers` no longer lists
+    it, retrieving it answers a deleted stub, its subscription and invoices stay."""
+    start = month_start(now, -3) + 9 * DAY + 12 * HOUR
+    owner = t.customer(start - HOUR)
+    deleted = now - 10 * DAY
+    t.subscribe(owner, start, [("pro_month", 1)], Script(actions=[Action(deleted, "cancel")]))
+    t.delete_customer(owner, deleted)
+
+
+def grandfathered_price(t: _Teller, now: int) -> None:
+    """Starter monthly v1 ($15), subscribed 40 days before the price was archived (`active: false`); the
+    subscription keeps it (https://docs.stripe.com/products-prices/manage-prices#archive-price)."""
+    price = t.price("starter_month_v1")
+    assert price.retired_at is not None
+    start = price.retired_at - 40 * DAY + 12 * HOUR
+    t.subscribe(t.customer(start - HOUR), start, [("starter_month_v1", 1)])
+
+
+def schedule_price_change(t: _Teller, now: int) -> None:
+    """A subscription schedule: Starter monthly ($19) for two periods from the 10th four months ago, then a
+    second phase on Pro ($49) from the 10th two months ago (`subscription.schedule` set; the items change at
+    the phase start, announced by `customer.subscription.updated`;
+    https://docs.stripe.com/billing/subscriptions/subscription-schedules)."""
+    start = month_start(now, -4) + 9 * DAY + 12 * HOUR
+    script = Script(phases=((2, ((0, t.price("pro_month"), 1),)),))
+    t.subscribe(t.customer(start - HOUR), start, [("starter_month", 1)], script)
+
+
+def pause_collection(t: _Teller, now: int) -> None:
+    """Pro monthly ($49) from the 10th four months ago, payment collection paused on the 1st two months ago,
+    one customer per `pause_collection.behavior` (keep_as_draft, void, mark_uncollectible): the status stays
+    `active`, invoices keep being made but are not collected
+    (https://docs.stripe.com/billing/subscriptions/pause-payment); it counts towards MRR (status active)."""
+    start = month_start(now, -4) + 9 * DAY + 12 * HOUR
+    for behavior in ("keep_as_draft", "void", "mark_uncollectible"):
+        pause = Action(month_start(now, -2) + 12 * HOUR, "pause_collection", behavior=behavior)
+        t.subscribe(t.customer(start - HOUR), start, [("pro_month", 1)], Script(actions=[pause]))
+
+
 PATTERNS: dict[str, Callable[[_Teller, int], None]] = {
     fn.__name__: fn
     for fn in (
@@ -296,6 +427,18 @@ PATTERNS: dict[str, Callable[[_Teller, int], None]] = {
         zero_decimal_jpy,
         churn_then_reactivation,
         subscribed_and_canceled_in_one_month,
+        package_pricing,
+        graduated_tiers_flat,
+        volume_tiers_flat,
+        licensed_and_metered,
+        quantity_change_without_proration,
+        two_subscriptions_same_month,
+        three_decimal_kwd,
+        two_currencies_in_turn,
+        deleted_customer,
+        grandfathered_price,
+        schedule_price_change,
+        pause_collection,
     )
 }
 """Every pattern by name, in the order they are told."""

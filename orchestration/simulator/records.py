@@ -63,6 +63,9 @@ class SubscriptionVersion:
     ended_at: int | None = None
     cancellation_reason: str | None = None
     cancellation_feedback: str | None = None
+    pause_collection: str | None = None
+    """`pause_collection.behavior` while payment collection is paused (`keep_as_draft`, `void`,
+    `mark_uncollectible`); the status stays as it is (https://docs.stripe.com/billing/subscriptions/pause-payment)."""
 
 
 @dataclass
@@ -74,6 +77,8 @@ class SubscriptionRec:
     trial_start: int | None
     trial_end: int | None
     billing_cycle_anchor: int
+    schedule_id: str | None = None
+    """The subscription schedule (`sub_sched_...`) managing the subscription: `subscription.schedule`."""
     versions: list[SubscriptionVersion] = field(default_factory=list)
     invoice_ids: list[str] = field(default_factory=list)
     invoice_times: list[int] = field(default_factory=list)
@@ -329,6 +334,8 @@ class CustomerRec:
     """(time, delinquent) changes, ascending: a failed payment sets it, a paid/closed invoice clears it."""
     finalizations: list[int] = field(default_factory=list)
     """Finalization times of the customer's invoices, ascending (numbers the invoices)."""
+    deleted_at: int | None = None
+    """When the customer was deleted (`DELETE /v1/customers/{id}`): no longer listed, retrieved as a stub."""
 
     def delinquent_at(self, at: int) -> bool:
         index = bisect_right([moment for moment, _ in self.delinquency], at) - 1

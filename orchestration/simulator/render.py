@@ -86,7 +86,7 @@ class Renderer:
         self._card_details: dict[str, dict[str, Any]] = {}
         self.kinds: dict[str, Callable[[Any, int], dict[str, Any]]] = {
             "customer": self.customer,
-            "payment_method": lambda record, _at: self.payment_method(record),
+            "payment_method": self.payment_method,
             "subscription": self.subscription,
             "discount": lambda record, _at: self.discount(record),
             "invoice": self.invoice,
@@ -126,8 +126,10 @@ class Renderer:
             phone=customer.phone,
         )
 
-    def payment_method(self, method: PaymentMethodRec) -> dict[str, Any]:
+    def payment_method(self, method: PaymentMethodRec, at: int | None = None) -> dict[str, Any]:
+        """The card as of `at` (default: now); a deleted customer's card is detached (`customer` null)."""
         customer = self.customers[method.customer_id]
+        deleted = customer.deleted_at is not None and customer.deleted_at <= (self.now if at is None else at)
         card = {
             **samples()["payment_method"]["card"],
             "brand": method.brand,
@@ -148,7 +150,7 @@ class Renderer:
             billing_details=self._billing(customer),
             card=card,
             created=method.created,
-            customer=customer.id,
+            customer=None if deleted else customer.id,
         )
 
     def _billing(self, customer: CustomerRec) -> dict[str, Any]:
@@ -222,6 +224,10 @@ class Renderer:
             trial_end=sub.trial_end,
             trial_start=sub.trial_start,
             billing_thresholds=None,
+            schedule=sub.schedule_id,
+            pause_collection=None
+            if state.pause_collection is None
+            else {"behavior": state.pause_collection, "resumes_at": None},
         )
 
     def subscription_item(self, sub: SubscriptionRec, item: ItemState, state: SubscriptionVersion) -> dict[str, Any]:

@@ -280,7 +280,8 @@ class Action:
     `change` (`items`: (item index or None for a new item, price, quantity) replacing the items, billed per
     `proration`: `create_prorations`, `always_invoice` or `none`), `discounts` (add `coupons`, each
     (coupon id, item index or None for the subscription)), `pay_late` (an unpaid subscription's open
-    invoice is paid).
+    invoice is paid), `pause_collection` (payment collection paused with `behavior`, or resumed when it is
+    None).
     """
 
     at: int
@@ -289,6 +290,7 @@ class Action:
     proration: str = "create_prorations"
     coupons: tuple[tuple[str, int | None], ...] = ()
     refund: bool = False
+    behavior: str | None = None
 
 
 @dataclass
@@ -305,6 +307,9 @@ class Script:
     coupons: tuple[tuple[str, int | None], ...] = ()
     """Discounts at creation: (coupon id, item index or None for subscription-level)."""
     actions: list[Action] = field(default_factory=list)
+    phases: tuple[tuple[int, tuple[tuple[int | None, CatalogPrice, int | None], ...]], ...] = ()
+    """A subscription schedule's later phases: (index of the billing period the phase starts with, its items
+    as `Action.items`). Set, the subscription is created by a schedule (`subscription.schedule`)."""
 
 
 class SubscriptionStory:
@@ -341,6 +346,7 @@ class SubscriptionStory:
             trial_start=start if trial else None,
             trial_end=trial_end,
             billing_cycle_anchor=trial_end or start,
+            schedule_id=world.ids.new("sub_sched", start) if script is not None and script.phases else None,
         )
         self.items = tuple(ItemState(world.ids.new("si", start), price.id, quantity, start) for price, quantity in plan)
         self.pending: list[InvoiceItemRec] = []
@@ -482,6 +488,7 @@ class SubscriptionStory:
                     status="unpaid" if self.state.status == "unpaid" else "active",
                     current_period_start=starts,
                     current_period_end=ends,
+                    **self._phase_items(index),
                 )
             invoice = self._period_invoice(starts, ends, previous_start, first)
             if not self._settle(invoice, first):
@@ -494,6 +501,27 @@ class SubscriptionStory:
                 self.change(ends, "customer.subscription.deleted", status="canceled", canceled_at=ends, ended_at=ends)
                 return
             previous_start, index = starts, index + 1
+
+    def _phase_items(self, index: int) -> dict[str, Any]:
+        """The items of the schedule phase starting with billing period `index`, if one does.
+
+        A schedule moves to its next phase at the end of the previous one, here at a period's end: the new
+        items are billed in full from that period on, with no proration
+        (https://docs.stripe.com/billing/subscriptions/subscription-schedules)."""
+        phases = dict(self.script.phases) if self.script is not None else {}
+        if index not in phases:
+            return {}
+        items = []
+        for item_index, price, quantity in phases[index]:
+            self.prices[price.id] = price
+            old = self.items[item_index] if item_index is not None else None
+            if old is not None:
+                items.append(replace(old, price_id=price.id, quantity=quantity))
+            else:
+                at = self.state.current_period_end
+                items.append(ItemState(self.world.ids.new("si", at), price.id, quantity, at))
+        self.items = tuple(items)
+        return {"items": self.items}
 
     def _period_invoice(self, starts: int, ends: int, previous_start: int, first: bool) -> InvoiceRec:
         lines = [item.line for item in self.pending]
@@ -521,6 +549,8 @@ class SubscriptionStory:
         `update`: the invoice of a change billed at once (`always_invoice`), finalized and charged
         within the request like a new subscription's, and paid."""
         world, rng = self.world, self.rng
+        if self.state.pause_collection is not None and not first:
+            return self._paused(invoice)
         if self.state.status == "unpaid" and not first:
             # "For unpaid subscriptions, the latest invoice remains open but payments aren't attempted.
             # Invoices continue to be generated each billing cycle and remain in draft state."
@@ -590,6 +620,24 @@ class SubscriptionStory:
         self.owner.mark_uncollectible(invoice, gives_up)
         self._cancel_now(gives_up, "payment_failed")
         return False
+
+    def _paused(self, invoice: InvoiceRec) -> bool:
+        """An invoice made while payment collection is paused: never charged. Per `pause_collection.behavior`,
+        kept as a draft (`auto_advance` false), or finalized and at once voided or marked uncollectible
+        (https://docs.stripe.com/billing/subscriptions/pause-payment). The subscription stays as it is."""
+        behavior = self.state.pause_collection
+        if behavior == "keep_as_draft":
+            invoice.auto_advance = False
+            return True
+        finalized = invoice.created + FINALIZE_DELAY
+        if not self.world.happened(finalized):
+            return True
+        self.owner.finalize(invoice, finalized)
+        if behavior == "void":
+            self.owner.void(invoice, finalized)
+        else:
+            self.owner.mark_uncollectible(invoice, finalized)
+        return True
 
     def _expire_incomplete(self, invoice: InvoiceRec, failed_at: int) -> None:
         """First payment declined: the subscription stays incomplete for 23 hours, then expires."""
@@ -664,6 +712,8 @@ class SubscriptionStory:
                 self.add_discounts(action.at, discounts)
             elif action.kind == "pay_late" and self.state.status == "unpaid":
                 self._recover_unpaid(action.at)
+            elif action.kind == "pause_collection":
+                self.change(action.at, "customer.subscription.updated", True, pause_collection=action.behavior)
         return True
 
     def _recover_unpaid(self, moment: int) -> None:

@@ -33,6 +33,9 @@ LIST_OF = {
 def integrity_errors(account: SimulatedAccount) -> list[str]:
     ids = {name: {obj["id"] for obj in objects} for name, objects in account.objects.items()}
     ids["balance_sources"] = ids["charges"] | ids["refunds"] | ids["disputes"] | ids["payouts"]
+    # A deleted customer is no longer listed but is still retrieved (as a deleted stub): its subscriptions,
+    # invoices and events still name it.
+    ids["customers"] |= set(account.store.collection("customers").deleted)
     errors = [
         f"{name} {obj_id}: {field}={value!r} is not in {target}"
         for name, obj_id, field, value, target in _references(account)

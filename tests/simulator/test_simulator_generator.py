@@ -276,7 +276,8 @@ def test_nothing_happens_after_now_or_before_its_customer(demo: SimulatedAccount
             if moment is not None and moment > NOW:
                 late.append(obj["id"])
             customer = obj.get("customer")
-            if isinstance(customer, str) and moment is not None and moment < customers[customer]:
+            # A deleted customer (a named pattern) is not listed any more: its objects are not checked here.
+            if isinstance(customer, str) and moment is not None and moment < customers.get(customer, 0):
                 early.append(obj["id"])
     transitions = [t for inv in demo.objects["invoices"] for t in inv["status_transitions"].values() if t]
 

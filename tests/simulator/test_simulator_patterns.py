@@ -67,7 +67,7 @@ HAND = {
 
 def test_every_pattern_is_generated_and_named(account: SimulatedAccount):
     assert set(account.patterns) == set(PATTERNS)
-    customers = {c["id"] for c in account.objects["customers"]}
+    customers = {c["id"] for c in account.objects["customers"]} | set(account.store.collection("customers").deleted)
     assert all(ids and set(ids) <= customers for ids in account.patterns.values())
     assert not generate_account(seed=27, customers=5, now=NOW, patterns=False).patterns
 
