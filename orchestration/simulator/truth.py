@@ -45,6 +45,8 @@ ONCE_SLACK = 60
 
 CustomerMonth = tuple[str, str, date]
 """(customer id, currency, first day of the month)."""
+MOVEMENT_TOLERANCE = 1e-6
+"""Below this, two months' truths differ by float noise of their sums, not by a change."""
 
 
 def expected_customer_mrr(account: SimulatedAccount, as_of: int, discounts: str = "all") -> dict[CustomerMonth, float]:
@@ -88,6 +90,30 @@ def expected_customer_mrr(account: SimulatedAccount, as_of: int, discounts: str 
                 expected[(customer_id, currency, month)] = mrr
             previous = mrr
     return expected
+
+
+def expected_movements(expected: dict[CustomerMonth, float]) -> dict[CustomerMonth, str]:
+    """The movement of every customer-month of `expected` (`expected_customer_mrr`), by mrr.md's rules in
+    mrr.md's order: new, reactivation, churn, expansion, contraction, unchanged."""
+    movements = {}
+    had_mrr: set[tuple[str, str]] = set()
+    for customer, currency, month in sorted(expected, key=lambda key: (key[0], key[1], key[2])):
+        before = (
+            month.replace(year=month.year - 1, month=12) if month.month == 1 else month.replace(month=month.month - 1)
+        )
+        previous, current = expected.get((customer, currency, before), 0.0), expected[(customer, currency, month)]
+        if previous == 0 and current > 0:
+            movement = "reactivation" if (customer, currency) in had_mrr else "new"
+        elif previous > 0 and current == 0:
+            movement = "churn"
+        elif abs(current - previous) < MOVEMENT_TOLERANCE:
+            movement = "unchanged"
+        else:
+            movement = "expansion" if current > previous else "contraction"
+        if current > 0:
+            had_mrr.add((customer, currency))
+        movements[(customer, currency, month)] = movement
+    return movements
 
 
 def evaluation_instants(first: int, as_of: int) -> Iterable[tuple[date, int]]:
