@@ -12,9 +12,10 @@ import stripe
 # The helpers next to the tests (shape and integrity checks) are plain modules, not a package.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from sim_support import NOW, sdk_client  # noqa: E402
+from sim_support import NOW, PATTERNS_NOW, sdk_client  # noqa: E402
 
 from orchestration.simulator import SimulatedAccount, SimulatorServer, generate_account  # noqa: E402
+from orchestration.simulator.truth import expected_customer_mrr  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +33,15 @@ def server(account: SimulatedAccount) -> Iterator[SimulatorServer]:
 @pytest.fixture(scope="session")
 def client(server: SimulatorServer) -> stripe.StripeClient:
     return sdk_client(server.base_url)
+
+
+@pytest.fixture(scope="session")
+def pattern_account() -> SimulatedAccount:
+    """A small account whose every billing pattern the pattern tests check (read-only)."""
+    return generate_account(seed=27, customers=20, now=PATTERNS_NOW)
+
+
+@pytest.fixture(scope="session")
+def pattern_mrr(pattern_account: SimulatedAccount) -> dict:
+    """The truth of pattern_account's MRR per customer, currency and month."""
+    return expected_customer_mrr(pattern_account, PATTERNS_NOW)

@@ -7,6 +7,9 @@ import stripe
 from orchestration.simulator.templates import API_VERSION
 
 NOW = 1_780_000_000
+PATTERNS_NOW = 1773755100
+"""The clock of the pattern tests' account: 2026-03-17 13:45 UTC, mid-month, so the current month is evaluated
+at now."""
 """A fixed clock, so every run sees the same account."""
 API_KEY = "sk_test_simulator"
 

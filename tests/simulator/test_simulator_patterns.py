@@ -6,31 +6,21 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sim_support import PATTERNS_NOW
 
 from orchestration.simulator import SimulatedAccount, generate_account
 from orchestration.simulator.patterns import PATTERNS, month_start
-from orchestration.simulator.truth import expected_customer_mrr
 
-NOW = 1773755100  # 2026-03-17
-
-
-@pytest.fixture(scope="module")
-def account() -> SimulatedAccount:
-    return generate_account(seed=27, customers=20, now=NOW)
-
-
-@pytest.fixture(scope="module")
-def mrr(account: SimulatedAccount) -> dict:
-    return expected_customer_mrr(account, NOW)
+NOW = PATTERNS_NOW
 
 
 def _month(months: int) -> date:
     return date.fromtimestamp(month_start(NOW, months))
 
 
-def _value(account, mrr, pattern: str, months: int, currency: str = "usd") -> float | None:
-    (customer,) = account.patterns[pattern]
-    value = mrr.get((customer, currency, _month(months)))
+def _value(pattern_account, pattern_mrr, pattern: str, months: int, currency: str = "usd") -> float | None:
+    (customer,) = pattern_account.patterns[pattern]
+    value = pattern_mrr.get((customer, currency, _month(months)))
     return None if value is None else round(value, 2)
 
 
@@ -65,58 +55,60 @@ HAND = {
 }
 
 
-def test_every_pattern_is_generated_and_named(account: SimulatedAccount):
-    assert set(account.patterns) == set(PATTERNS)
-    customers = {c["id"] for c in account.objects["customers"]} | set(account.store.collection("customers").deleted)
-    assert all(ids and set(ids) <= customers for ids in account.patterns.values())
+def test_every_pattern_is_generated_and_named(pattern_account: SimulatedAccount):
+    assert set(pattern_account.patterns) == set(PATTERNS)
+    customers = {c["id"] for c in pattern_account.objects["customers"]} | set(
+        pattern_account.store.collection("customers").deleted
+    )
+    assert all(ids and set(ids) <= customers for ids in pattern_account.patterns.values())
     assert not generate_account(seed=27, customers=5, now=NOW, patterns=False).patterns
 
 
 @pytest.mark.parametrize("pattern", sorted(HAND))
-def test_pattern_mrr_matches_the_hand_computed_values(account, mrr, pattern):
+def test_pattern_mrr_matches_the_hand_computed_values(pattern_account, pattern_mrr, pattern):
     for months, expected in HAND[pattern]:
-        assert _value(account, mrr, pattern, months) == expected, (pattern, months)
+        assert _value(pattern_account, pattern_mrr, pattern, months) == expected, (pattern, months)
 
 
-def test_intervals_and_zero_decimal(account, mrr):
+def test_intervals_and_zero_decimal(pattern_account, pattern_mrr):
     by_price = {}
-    for customer in account.patterns["intervals"]:
-        (sub,) = account.store.select("subscriptions", [("customer", customer), ("status", "all")])
+    for customer in pattern_account.patterns["intervals"]:
+        (sub,) = pattern_account.store.select("subscriptions", [("customer", customer), ("status", "all")])
         key = sub["items"]["data"][0]["price"]["lookup_key"]
-        by_price[key] = round(mrr[(customer, "usd", _month(0))], 2)
+        by_price[key] = round(pattern_mrr[(customer, "usd", _month(0))], 2)
     # $3 × 365/12, $5 × 52/12, $139 / 3, $490 / 12
     assert by_price == {"day_pass": 91.25, "starter_week": 21.67, "pro_quarter": 46.33, "pro_year": 40.83}
-    assert _value(account, mrr, "zero_decimal_jpy", -1, "jpy") == 7500.0  # ¥7,500: no minor units
+    assert _value(pattern_account, pattern_mrr, "zero_decimal_jpy", -1, "jpy") == 7500.0  # ¥7,500: no minor units
 
 
-def _subscription(account, pattern):
-    (customer,) = account.patterns[pattern]
-    return account.store.select("subscriptions", [("customer", customer), ("status", "all")])
+def _subscription(pattern_account, pattern):
+    (customer,) = pattern_account.patterns[pattern]
+    return pattern_account.store.select("subscriptions", [("customer", customer), ("status", "all")])
 
 
-def _invoices(account, pattern):
-    (customer,) = account.patterns[pattern]
-    return sorted(account.store.select("invoices", [("customer", customer)]), key=lambda i: i["created"])
+def _invoices(pattern_account, pattern):
+    (customer,) = pattern_account.patterns[pattern]
+    return sorted(pattern_account.store.select("invoices", [("customer", customer)]), key=lambda i: i["created"])
 
 
-def test_once_coupon_discounts_the_first_invoice_only(account):
-    (sub,) = _subscription(account, "once_percent")
-    invoices = _invoices(account, "once_percent")
+def test_once_coupon_discounts_the_first_invoice_only(pattern_account):
+    (sub,) = _subscription(pattern_account, "once_percent")
+    invoices = _invoices(pattern_account, "once_percent")
     assert sub["discounts"] == []
     assert [bool(i["discounts"]) for i in invoices] == [True] + [False] * (len(invoices) - 1)
     assert invoices[0]["total"] == 3675 and all(i["total"] == 4900 for i in invoices[1:])
-    (expanded,) = account.store.retrieve("invoices", invoices[0]["id"], ["discounts"])["discounts"]
+    (expanded,) = pattern_account.store.retrieve("invoices", invoices[0]["id"], ["discounts"])["discounts"]
     assert expanded["object"] == "discount" and expanded["source"]["coupon"] == "25OFF"
 
 
-def test_item_level_and_several_discounts_on_objects(account):
-    (sub,) = _subscription(account, "item_level")
+def test_item_level_and_several_discounts_on_objects(pattern_account):
+    (sub,) = _subscription(pattern_account, "item_level")
     pro, support = sub["items"]["data"]
     assert sub["discounts"] == [] and pro["discounts"] == []  # the once on Pro is spent
     assert len(support["discounts"]) == 2
-    first = _invoices(account, "item_level")[0]
+    first = _invoices(pattern_account, "item_level")[0]
     assert first["discounts"] == []  # no subscription-level discount
-    lines = account.store.invoice_lines(first["id"], [("limit", "10")])["data"]
+    lines = pattern_account.store.invoice_lines(first["id"], [("limit", "10")])["data"]
     amounts = {line["pricing"]["price_details"]["price"]: line for line in lines}
     pro_line, support_line = (amounts[item["price"]["id"]] for item in (pro, support))
     assert [a["amount"] for a in pro_line["discount_amounts"]] == [1225]  # 25 % of 4900
@@ -124,20 +116,20 @@ def test_item_level_and_several_discounts_on_objects(account):
     assert len(support_line["discounts"]) == 2 and len(pro_line["discounts"]) == 1
     assert first["total"] == 4900 + 9900 - 1225 - 990 - 500
     assert sum(t["amount"] for t in first["total_discount_amounts"]) == 1225 + 990 + 500
-    discounts = {d["id"]: d for d in account.objects["discounts"]}
+    discounts = {d["id"]: d for d in pattern_account.objects["discounts"]}
     assert {discounts[d]["subscription_item"] for d in support["discounts"]} == {support["id"]}
 
-    (several,) = _subscription(account, "several_discounts")
+    (several,) = _subscription(pattern_account, "several_discounts")
     assert len(several["discounts"]) == 1  # 50OFF3M ended, FOREVER10 remains
-    first = _invoices(account, "several_discounts")[0]
+    first = _invoices(pattern_account, "several_discounts")[0]
     assert len(first["discounts"]) == 2 and first["total"] == 2205  # 4900 × 0.9 × 0.5
 
 
 @pytest.mark.parametrize("pattern", ["dunning_unpaid_old", "dunning_unpaid_recent"])
-def test_unpaid_keeps_its_invoice_open_and_drafts_the_next_ones(account, pattern):
-    (sub,) = _subscription(account, pattern)
+def test_unpaid_keeps_its_invoice_open_and_drafts_the_next_ones(pattern_account, pattern):
+    (sub,) = _subscription(pattern_account, pattern)
     assert sub["status"] == "unpaid"
-    invoices = _invoices(account, pattern)
+    invoices = _invoices(pattern_account, pattern)
     failed = [i for i in invoices if i["status"] == "open"]
     assert len(failed) == 1 and failed[0]["next_payment_attempt"] is None and failed[0]["attempt_count"] == 4
     later = [i for i in invoices if i["created"] > failed[0]["created"]]
@@ -146,10 +138,10 @@ def test_unpaid_keeps_its_invoice_open_and_drafts_the_next_ones(account, pattern
         assert len(later) >= 3  # one per period since
 
 
-def test_dunning_canceled_and_past_due_statuses(account):
-    assert [s["status"] for s in _subscription(account, "dunning_canceled_recent")] == ["canceled"]
-    assert [s["status"] for s in _subscription(account, "past_due_at_now")] == ["past_due"]
-    assert [s["status"] for s in _subscription(account, "incomplete_expired")] == ["incomplete_expired"]
-    (refunded,) = _subscription(account, "cancel_now_with_refund")
-    notes = [n for n in account.objects["credit_notes"] if n["customer"] == refunded["customer"]]
+def test_dunning_canceled_and_past_due_statuses(pattern_account):
+    assert [s["status"] for s in _subscription(pattern_account, "dunning_canceled_recent")] == ["canceled"]
+    assert [s["status"] for s in _subscription(pattern_account, "past_due_at_now")] == ["past_due"]
+    assert [s["status"] for s in _subscription(pattern_account, "incomplete_expired")] == ["incomplete_expired"]
+    (refunded,) = _subscription(pattern_account, "cancel_now_with_refund")
+    notes = [n for n in pattern_account.objects["credit_notes"] if n["customer"] == refunded["customer"]]
     assert len(notes) == 1 and 0 < notes[0]["amount"] < 4900

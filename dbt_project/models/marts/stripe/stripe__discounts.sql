@@ -8,6 +8,11 @@
 -- the subscription's view first, then an invoice's, then the newest event's; fields one view lacks (a
 -- deleted_discount has no `end`) are taken from the others.
 {{ config(alias='discounts') }}
+{#- The columns every view of a discount gives, in one order for the union of the views. #}
+{%- set read_columns -%}
+    account_id, discount_id, coupon_id, customer_id, subscription_id, subscription_item_id, invoice_id,
+    invoice_item_id, promotion_code_id, checkout_session_id, source_type, is_deleted, start_at, end_at
+{%- endset %}
 
 with
 
@@ -45,6 +50,7 @@ event_discounts as (
         {{ json_text('data_object', 'source.type') }} as source_type,
         {{ json_timestamp('data_object', 'start') }} as start_at,
         {{ json_timestamp('data_object', 'end') }} as end_at,
+        false as is_deleted,
         created_at as read_at
     from events
     where object_type = 'discount'
@@ -55,26 +61,17 @@ event_discounts as (
 
 reads as (
 
-    select
-        account_id, discount_id, coupon_id, customer_id, subscription_id, subscription_item_id, invoice_id,
-        invoice_item_id, promotion_code_id, checkout_session_id, source_type, is_deleted, start_at, end_at,
-        synced_at as read_at, 'subscription' as read_from, 1 as read_rank
+    select {{ read_columns }}, synced_at as read_at, 'subscription' as read_from, 1 as read_rank
     from subscription_discounts
 
     union all
 
-    select
-        account_id, discount_id, coupon_id, customer_id, subscription_id, subscription_item_id, invoice_id,
-        invoice_item_id, promotion_code_id, checkout_session_id, source_type, is_deleted, start_at, end_at,
-        synced_at as read_at, 'invoice' as read_from, 2 as read_rank
+    select {{ read_columns }}, synced_at as read_at, 'invoice' as read_from, 2 as read_rank
     from invoice_discounts
 
     union all
 
-    select
-        account_id, discount_id, coupon_id, customer_id, subscription_id, subscription_item_id, invoice_id,
-        invoice_item_id, promotion_code_id, checkout_session_id, source_type, false as is_deleted, start_at,
-        end_at, read_at, 'event' as read_from, 3 as read_rank
+    select {{ read_columns }}, read_at, 'event' as read_from, 3 as read_rank
     from event_discounts
 
 ),
