@@ -376,31 +376,35 @@ class SubscriptionStory:
         """Appends a version of the subscription and emits `event` for it.
 
         `by_customer` marks changes made through the API (cancellations, plan changes) rather than by
-        Stripe's billing engine: their events carry the id of the request.
+        Stripe's billing engine: their events carry the id of the request. Discounts that ended before
+        `moment` are removed first, at their ends; those ending at `moment` itself leave with this change
+        (the objects of one second are one version, announced by one event).
         """
-        ending = self._expire_discounts(moment)
+        self._expire_discounts(moment)
+        ending = tuple(d for d in self.state.discounts if d.end == moment)
+        for discount in ending:
+            self.world.emit(moment, "customer.discount.deleted", "discount", discount)
         if ending and "discounts" not in changes:
             changes = {"discounts": tuple(d for d in self.state.discounts if d not in ending), **changes}
         self.sub.versions.append(replace(self.state, at=moment, **changes))
         self.world.emit(moment, event, "subscription", self.sub, from_api_request=by_customer)
 
-    def _expire_discounts(self, moment: int) -> tuple[DiscountRec, ...]:
-        """Repeating coupons' discounts disappear at their end, before whatever happens next.
+    def _expire_discounts(self, until: int) -> None:
+        """Removes every discount that ended before `until`, each at its `end`.
 
-        Returns those ending at `moment` itself: the change made then removes them too (the objects of one
-        second are one version, announced by one event). Stripe: a coupon lasting "multiple months" applies
-        for that many months (https://docs.stripe.com/billing/subscriptions/coupons), then the discount is
-        deleted (`customer.discount.deleted`, https://docs.stripe.com/api/events/types).
+        Stripe: a coupon lasting "multiple months" applies for that many months
+        (https://docs.stripe.com/billing/subscriptions/coupons), then the discount is deleted from the
+        subscription (`customer.discount.deleted` and `customer.subscription.updated`,
+        https://docs.stripe.com/api/events/types), whether or not anything else happens to it then.
         """
-        ends = sorted({d.end for d in self.state.discounts if d.end is not None and d.end < moment})
+        ends = sorted({d.end for d in self.state.discounts if d.end is not None and d.end < until})
         for end in ends:
-            self._remove_discounts(end, tuple(d for d in self.state.discounts if d.end == end))
-        ending = tuple(d for d in self.state.discounts if d.end == moment)
-        for discount in ending:
-            self.world.emit(moment, "customer.discount.deleted", "discount", discount)
-        return ending
+            self._remove_discounts(end, ())
 
     def _remove_discounts(self, moment: int, removed: tuple[DiscountRec, ...]) -> None:
+        """Removes `removed` at `moment`, with the discounts ending then (after those that ended before)."""
+        self._expire_discounts(moment)
+        removed = (*removed, *(d for d in self.state.discounts if d.end == moment and d not in removed))
         kept = tuple(d for d in self.state.discounts if d not in removed)
         self.sub.versions.append(replace(self.state, at=moment, discounts=kept))
         for discount in removed:
@@ -440,9 +444,11 @@ class SubscriptionStory:
         world.emit(start, "customer.subscription.created", "subscription", sub, from_api_request=True)
         for each in discounts:
             world.emit(start, "customer.discount.created", "discount", each)
-        if sub.trial_end is not None and not self._trial(start, sub.trial_end):
-            return
-        self._periods()
+        if sub.trial_end is None or self._trial(start, sub.trial_end):
+            self._periods()
+        if self.state.ended_at is None:
+            # The story stops at `now`: discounts that ended since the last change are gone by now.
+            self._expire_discounts(world.now + 1)
 
     def _trial(self, start: int, trial_end: int) -> bool:
         """The $0 trial invoice and the trial itself; False if the customer left during the trial."""
@@ -495,6 +501,8 @@ class SubscriptionStory:
                 return
             if not self._mid_period(starts, ends):
                 return
+            # Discounts ending within the period leave at their end (one ending with it, with the renewal).
+            self._expire_discounts(min(ends, world.now + 1))
             if not world.happened(ends):
                 return
             if self.max_periods is not None and index + 1 >= self.max_periods:

@@ -8,10 +8,21 @@ Stripe: "Once: applies to the first invoice only", "Multiple months: applies for
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from typing import Any
 
+from sim_support import NOW
+
 from orchestration.simulator import SimulatedAccount
+from orchestration.simulator.catalog import build_catalog
+from orchestration.simulator.ids import IdFactory
+from orchestration.simulator.patterns import _Teller
+from orchestration.simulator.payments import Payments
+from orchestration.simulator.render import Renderer
+from orchestration.simulator.story import Script
+from orchestration.simulator.timeline import DAY, HOUR, add_months
+from orchestration.simulator.world import World
 
 
 def _coupons(account: SimulatedAccount) -> dict[str, dict[str, Any]]:
@@ -99,3 +110,33 @@ def test_subscription_discounts_expand_at_both_levels(account: SimulatedAccount)
             assert all(isinstance(d, dict) and by_id[d["id"]] == d for d in item["discounts"])
     plain = account.listable("subscriptions", status="all")
     assert all(isinstance(d, str) for s in plain for d in s["discounts"])
+
+
+def _scripted_world(now: int) -> tuple[World, _Teller]:
+    """An empty world whose catalogue opened a year and a half before `now`, and a teller of scripted stories."""
+    rng = random.Random(5)
+    ids = IdFactory(rng, "acct_1Discounts00000000")
+    world = World(rng, ids, build_catalog(ids, now - 540 * DAY), now, "acct_1Discounts00000000")
+    teller = _Teller(world, Payments(world))
+    teller.name = "test"
+    return world, teller
+
+
+def test_a_repeating_discount_leaves_a_yearly_subscription_at_its_end():
+    """50OFF3M on a yearly plan: the subscription changes nothing for a year, but the discount goes after
+    3 months, announced then (`customer.discount.deleted`, `customer.subscription.updated`)."""
+    now = NOW
+    world, teller = _scripted_world(now)
+    start = now - 100 * DAY
+    story = teller.subscribe(
+        teller.customer(start - HOUR), start, [("pro_year", 1)], Script(coupons=(("50OFF3M", None),))
+    )
+    (discount,) = story.sub.versions[0].discounts
+    assert discount.end == add_months(start, 3) and discount.end < now
+    renderer = Renderer(world.catalog, {c.id: c for c in world.customers}, "Test", now, world.account_id)
+    assert renderer.subscription(story.sub, discount.end - 1)["discounts"] == [discount.id]
+    assert renderer.subscription(story.sub, discount.end)["discounts"] == []
+    assert renderer.subscription(story.sub, now)["discounts"] == []
+    at_end = [(e.type, e.record) for e in world.events if e.created == discount.end]
+    assert at_end == [("customer.discount.deleted", discount), ("customer.subscription.updated", story.sub)]
+    assert [v.at for v in story.sub.versions] == sorted(v.at for v in story.sub.versions)
