@@ -40,8 +40,6 @@ ZERO_DECIMAL = frozenset(
 THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
 MONTHS_PER_INTERVAL = {"day": 12 / 365, "week": 12 / 52, "month": 1.0, "year": 12.0}
 """How many months one interval lasts: an amount per interval divided by this is per month."""
-ONCE_SLACK = 60
-"""Seconds a `once` discount may start after the billing period it covers (as in the dbt model)."""
 
 CustomerMonth = tuple[str, str, date]
 """(customer id, currency, first day of the month)."""
@@ -209,9 +207,10 @@ def _discounts_in_effect(
 
 
 def _first_billing_period(versions: list[SubscriptionVersion], start: int) -> tuple[int, int] | None:
-    """The first billing period starting at or after `start`, trials aside: what a `once` coupon covers."""
+    """The first billing period starting at or after `start`, trials aside: what a `once` coupon covers
+    ("Once: applies to the first invoice only", https://docs.stripe.com/billing/subscriptions/coupons)."""
     for version in versions:
-        if version.status == "trialing" or version.current_period_start < start - ONCE_SLACK:
+        if version.status == "trialing" or version.current_period_start < start:
             continue
         return version.current_period_start, version.current_period_end
     return None
