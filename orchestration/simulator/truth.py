@@ -10,13 +10,14 @@ items, discounts, billing period, from its `at`). `expected_customer_mrr` applie
 - licensed recurring prices only; per-unit `unit_amount × quantity` (× whole packages of
   `transform_quantity.divide_by` units, rounded as it says, for package prices), tiered `graduated`/`volume` arithmetic
   with flat amounts; normalised to a month (day × 365/12, week × 52/12, month, year ÷ 12, ÷ interval_count);
-- discounts: `forever` from their start, `repeating` until their `end`, `once` for the first billing period
-  (the first one after any trial); percent_off on the value, amount_off normalised like the price, in the
-  coupon's currency only; never below zero. Item-level discounts reduce their item first, then the
-  subscription-level ones the items' total, each discount applying to what the ones before it left (two
-  percent_off discounts compound), in the order of the `discounts` arrays: Stripe's "Subscription item
-  discounts are applied before subscription discounts" (https://docs.stripe.com/api/subscriptions/object),
-  the rule `story` bills invoices by;
+- discounts: `forever` from their start until a version no longer carries them, `repeating` until their
+  `end`, `once` for the first billing period starting at or after their start (after any trial);
+  percent_off on the value, amount_off normalised like the price, in the coupon's currency only; never
+  below zero. Item-level discounts reduce their item first, then the subscription-level ones the items'
+  total, each discount applying to what the ones before it left (two percent_off discounts compound), in
+  the order of the `discounts` arrays: Stripe's "Subscription item discounts are applied before
+  subscription discounts" (https://docs.stripe.com/api/subscriptions/object), the rule `story` bills
+  invoices by;
 - major units (zero-decimal and three-decimal currencies handled).
 """
 
@@ -200,10 +201,24 @@ def _discounts_in_effect(
             end = discount.end if discount.end is not None else add_months(discount.start, coupon["duration_in_months"])
             window = (discount.start, end)
         else:
-            window = (discount.start, discount.end)
+            window = (discount.start, _removed_at(versions, discount.id))
         if window is not None and window[0] <= instant and (window[1] is None or instant < window[1]):
             in_effect.append(discount)
     return in_effect
+
+
+def _removed_at(versions: list[SubscriptionVersion], discount_id: str) -> int | None:
+    """When the first version after those carrying discount `discount_id` no longer carries it (a `forever`
+    discount deleted from its subscription: https://docs.stripe.com/api/discounts/subscription_discount_delete);
+    None while the last version still does. `once` and `repeating` discounts keep their own windows: Stripe
+    removes them as they end, which must not cut them."""
+    carried = False
+    for version in versions:
+        if any(discount.id == discount_id for discount in version.discounts):
+            carried = True
+        elif carried:
+            return version.at
+    return None
 
 
 def _first_billing_period(versions: list[SubscriptionVersion], start: int) -> tuple[int, int] | None:
