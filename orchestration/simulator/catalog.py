@@ -5,8 +5,8 @@ by key ("pro_month"). It covers what the warehouse must handle: daily, weekly, m
 yearly prices, per-seat quantities, tiered prices (graduated and volume, with flat fees), a metered
 price billed on usage, a zero-decimal currency (JPY), EUR next to USD, a price and a product retired
 years ago but still billed to grandfathered customers, one-time prices, a product that has no price yet,
-and coupons of every duration. The named billing patterns add a package price (`transform_quantity`) and a
-three-decimal currency (KWD) (`add_pattern_prices`). `build_catalog(..., price_scale)` multiplies every
+and coupons of every duration; and prices only the named billing patterns sell: a package price
+(`transform_quantity`) and a three-decimal currency (KWD). `build_catalog(..., price_scale)` multiplies every
 amount and keeps every id, so two accounts can share plan, price and coupon ids with different amounts.
 
 `rebuild_catalog` recovers the catalog of a generated account from its API objects, so changes made
@@ -203,8 +203,8 @@ _TIERS: dict[str, tuple[str, tuple[tuple[int | None, int, int | None], ...]]] = 
     "storage_month_volume": ("volume", ((10, 500, 1000), (50, 400, 2000), (None, 300, 5000))),
 }
 _METERED = frozenset({"api_calls_metered"})
-# Prices only the named billing patterns (`patterns`) sell, made after the random customers' stories so that
-# adding them leaves those stories unchanged. Same row format as `_PRICES`.
+# Prices only the named billing patterns (`patterns`) sell (random customers' plans never name them), made
+# after `_PRICES`. Same row format as `_PRICES`.
 _PATTERN_PRICES: tuple[tuple[Any, ...], ...] = (
     # Seats sold in packs of 10, $50 a pack, a started pack billed whole.
     ("team_pack_month", "team", "usd", 5000, "month", 1, 0, None, (), ()),
@@ -252,7 +252,7 @@ def build_catalog(ids: IdFactory, opened_at: int, price_scale: float = 1.0) -> C
     price_ids: dict[str, str] = {}
     prices: dict[str, CatalogPrice] = {}
     product_ids = {row[0]: ids.new("prod", opened_at) for row in _PRODUCTS}
-    for key, product, _, _, _, _, created, retired, _, _ in _PRICES:
+    for key, product, _, _, _, _, created, retired, _, _ in (*_PRICES, *_PATTERN_PRICES):
         created_at = day(created) or opened_at
         price_ids[key] = ids.new("price", created_at)
         meter_id = ids.new("mtr", created_at) if key in _METERED else None
@@ -265,18 +265,6 @@ def build_catalog(ids: IdFactory, opened_at: int, price_scale: float = 1.0) -> C
         row[0]: _coupon(row, price_scale, created=day(row[7]) or opened_at, redeem_by=day(row[8])) for row in _COUPONS
     }
     return Catalog(products, prices, coupons, price_scale=price_scale)
-
-
-def add_pattern_prices(catalog: Catalog, ids: IdFactory) -> None:
-    """Adds the prices only the named patterns sell (`_PATTERN_PRICES`), created with the catalog."""
-    opened_at = min(product.created for product in catalog.products.values())
-    for row in _PATTERN_PRICES:
-        key, product_key = row[0], row[1]
-        if key in catalog.prices:
-            continue
-        created = opened_at + row[6] * DAY
-        product_id = catalog.products[product_key].id
-        catalog.add(_price(key, ids.new("price", created), product_id, created, None, None, catalog.price_scale))
 
 
 def _coupon(row: tuple[Any, ...], scale: float, created: int, redeem_by: int | None) -> CatalogCoupon:

@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from orchestration.simulator.account import SimulatedAccount, account_object
-from orchestration.simulator.catalog import Catalog, add_pattern_prices, build_catalog, coupon_objects, product_objects
+from orchestration.simulator.catalog import Catalog, build_catalog, coupon_objects, product_objects
 from orchestration.simulator.customers import close_books, new_customer
 from orchestration.simulator.ids import IdFactory, new_account_id, random_chars
 from orchestration.simulator.patterns import add_patterns
@@ -61,9 +61,10 @@ def generate_account(
     (scripted customers on top of the `customers` random ones; `account.patterns` names them).
 
     `price_scale` multiplies every amount of the catalogue (prices' unit amounts, tiers' unit and flat
-    amounts, coupons' `amount_off`) and keeps every id: the catalogue's ids (products, prices and their plans,
-    coupons) depend on `seed` only, not on `account_id`, so two accounts of one seed share their plan, price
-    and coupon ids, as accounts whose plans were created with the same custom ids do
+    amounts, coupons' `amount_off`) and keeps every id: the catalogue's ids (products, prices and their
+    plans, coupons) are drawn by a generator of their own from `seed` (their times from `now`), whatever
+    `account_id`, `customers`, `patterns` and `price_scale` are, so two accounts of one seed share their
+    plan, price and coupon ids, as accounts whose plans were created with the same custom ids do
     (https://docs.stripe.com/api/plans/create#create_plan-id), and can differ in amounts.
 
     Deterministic: the same `seed`, `customers`, `now`, `account_id` and `price_scale` give identical objects
@@ -92,13 +93,15 @@ def _generate(
 ) -> SimulatedAccount:
     rng = random.Random(seed)
     opened_at = now - HISTORY - CATALOG_LEAD
-    # The account `seed` makes when none is named: the catalogue's ids carry its fragment whatever
-    # `account_id` is, so accounts of one seed share them.
-    home_account = new_account_id(random.Random(seed), opened_at)
+    # The catalogue's ids come from a generator of their own, seeded by `seed` alone, and carry the fragment
+    # of the account `seed` makes when none is named, whatever `account_id`, `customers` or `price_scale`
+    # are: accounts of one seed share them.
+    catalog_rng = random.Random(seed)
+    home_account = new_account_id(catalog_rng, opened_at)
+    catalog = build_catalog(IdFactory(catalog_rng, home_account), opened_at, price_scale)
     account_id = account_id or new_account_id(rng, opened_at)
     ids = IdFactory(rng, account_id)
-    catalog_ids = IdFactory(rng, home_account)
-    world = World(rng, ids, build_catalog(catalog_ids, opened_at, price_scale), now, account_id)
+    world = World(rng, ids, catalog, now, account_id)
     payments = Payments(world)
     signups = sorted(now - HISTORY + int(HISTORY * math.sqrt(rng.random())) for _ in range(customers))
     for created in signups:
@@ -109,7 +112,6 @@ def _generate(
         close_books(world, customer, world.invoices[first_invoice:])
     named = {}
     if patterns:
-        add_pattern_prices(world.catalog, catalog_ids)
         named = add_patterns(world, payments)
     schedule_payouts(world, _balances(world))
 

@@ -25,7 +25,7 @@ SILENT_FIELDS = {"customer": {"next_invoice_sequence"}, "charge": {"disputed"}}
 
 @pytest.fixture(scope="module")
 def account() -> SimulatedAccount:
-    return generate_account(seed=15, customers=200, now=NOW)
+    return generate_account(seed=15, customers=300, now=NOW)
 
 
 def _in_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

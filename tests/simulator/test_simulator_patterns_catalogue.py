@@ -204,6 +204,20 @@ def test_paused_collection_stays_active_and_counts(pattern_account, pattern_mrr)
         assert [_value(pattern_mrr, customer, m) for m in (-4, -2, -1, 0)] == [49.0, 49.0, 49.0, 49.0]
 
 
+def test_catalogue_ids_depend_on_the_seed_alone():
+    """Not on the customers, the account's id (named or drawn), the price scale or the patterns."""
+    accounts = (
+        generate_account(seed=31, customers=5, now=NOW, account_id="acct_1AAAAAAAAAAAAAAA"),
+        generate_account(seed=31, customers=9, now=NOW, account_id="acct_1BBBBBBBBBBBBBBB", price_scale=2),
+        generate_account(seed=31, customers=3, now=NOW, patterns=False),
+    )
+    for name in ("products", "prices", "plans", "coupons"):
+        first, *others = ({obj["id"] for obj in account.objects[name]} for account in accounts)
+        assert all(other == first for other in others), name
+    lookup = [{p["lookup_key"]: p["id"] for p in account.objects["prices"]} for account in accounts]
+    assert lookup[0]["team_pack_month"] == lookup[1]["team_pack_month"] == lookup[2]["team_pack_month"]
+
+
 def test_price_scale_keeps_ids_and_scales_amounts():
     first = generate_account(seed=27, customers=5, now=NOW, account_id="acct_1AAAAAAAAAAAAAAA")
     second = generate_account(seed=27, customers=5, now=NOW, account_id="acct_1BBBBBBBBBBBBBBB", price_scale=1.5)
