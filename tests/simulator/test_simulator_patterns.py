@@ -3,25 +3,18 @@ MRR from `expected_customer_mrr` against values worked out by hand from the patt
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
-from sim_support import PATTERNS_NOW
+from sim_support import PATTERNS_NOW, mrr_value, pattern_month
 
 from orchestration.simulator import SimulatedAccount, generate_account
-from orchestration.simulator.patterns import PATTERNS, month_start
+from orchestration.simulator.patterns import PATTERNS
 
 NOW = PATTERNS_NOW
 
 
-def _month(months: int) -> date:
-    return date.fromtimestamp(month_start(NOW, months))
-
-
 def _value(pattern_account, pattern_mrr, pattern: str, months: int, currency: str = "usd") -> float | None:
     (customer,) = pattern_account.patterns[pattern]
-    value = pattern_mrr.get((customer, currency, _month(months)))
-    return None if value is None else round(value, 2)
+    return mrr_value(pattern_mrr, customer, months, currency)
 
 
 # Pattern → (months from now's month, MRR at that month's end) worked out from the catalogue:
@@ -75,7 +68,7 @@ def test_intervals_and_zero_decimal(pattern_account, pattern_mrr):
     for customer in pattern_account.patterns["intervals"]:
         (sub,) = pattern_account.store.select("subscriptions", [("customer", customer), ("status", "all")])
         key = sub["items"]["data"][0]["price"]["lookup_key"]
-        by_price[key] = round(pattern_mrr[(customer, "usd", _month(0))], 2)
+        by_price[key] = round(pattern_mrr[(customer, "usd", pattern_month(0))], 2)
     # $3 × 365/12, $5 × 52/12, $139 / 3, $490 / 12
     assert by_price == {"day_pass": 91.25, "starter_week": 21.67, "pro_quarter": 46.33, "pro_year": 40.83}
     assert _value(pattern_account, pattern_mrr, "zero_decimal_jpy", -1, "jpy") == 7500.0  # ¥7,500: no minor units

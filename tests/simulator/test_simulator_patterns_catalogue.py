@@ -6,25 +6,14 @@ MRR from `expected_customer_mrr` against values worked out by hand from the pric
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
-from sim_support import PATTERNS_NOW
+from sim_support import PATTERNS_NOW, mrr_value, pattern_month
 
 from orchestration.simulator import SimulatedAccount, generate_account
 from orchestration.simulator.patterns import month_start
 from orchestration.simulator.truth import expected_customer_mrr
 
 NOW = PATTERNS_NOW
-
-
-def _month(months: int) -> date:
-    return date.fromtimestamp(month_start(NOW, months))
-
-
-def _value(pattern_mrr: dict, customer: str, months: int, currency: str = "usd") -> float | None:
-    value = pattern_mrr.get((customer, currency, _month(months)))
-    return None if value is None else round(value, 3)
 
 
 def _customer(pattern_account: SimulatedAccount, pattern: str) -> str:
@@ -69,7 +58,7 @@ HAND = {
 def test_pattern_mrr_matches_the_hand_computed_values(pattern_account, pattern_mrr, pattern):
     customer = _customer(pattern_account, pattern)
     for months, expected in HAND[pattern]:
-        assert _value(pattern_mrr, customer, months) == expected, (pattern, months)
+        assert mrr_value(pattern_mrr, customer, months) == expected, (pattern, months)
 
 
 def test_package_pricing_objects(pattern_account):
@@ -138,7 +127,7 @@ def test_three_decimal_currency(pattern_account, pattern_mrr):
     invoices = _invoices(pattern_account, customer)
     assert all(i["currency"] == "kwd" and i["total"] == 15000 for i in invoices)
     assert "KWD 15.000" in _lines(pattern_account, invoices[0])[0]["description"]
-    assert [_value(pattern_mrr, customer, m, "kwd") for m in (-3, -2, 0)] == [None, 15.0, 15.0]
+    assert [mrr_value(pattern_mrr, customer, m, "kwd") for m in (-3, -2, 0)] == [None, 15.0, 15.0]
 
 
 def test_two_currencies_one_after_the_other(pattern_account, pattern_mrr):
@@ -147,8 +136,8 @@ def test_two_currencies_one_after_the_other(pattern_account, pattern_mrr):
     assert (usd["currency"], usd["status"], eur["currency"], eur["status"]) == ("usd", "canceled", "eur", "active")
     assert usd["ended_at"] < eur["created"]  # never two active subscriptions in different currencies
     assert pattern_account.store.retrieve("customers", customer, [])["currency"] == "usd"
-    assert [_value(pattern_mrr, customer, m) for m in (-4, -3, -2)] == [49.0, 0.0, None]  # USD churns
-    assert [_value(pattern_mrr, customer, m, "eur") for m in (-4, -3, 0)] == [None, 45.0, 45.0]  # EUR is new
+    assert [mrr_value(pattern_mrr, customer, m) for m in (-4, -3, -2)] == [49.0, 0.0, None]  # USD churns
+    assert [mrr_value(pattern_mrr, customer, m, "eur") for m in (-4, -3, 0)] == [None, 45.0, 45.0]  # EUR is new
 
 
 def test_deleted_customer(pattern_account):
@@ -201,7 +190,7 @@ def test_paused_collection_stays_active_and_counts(pattern_account, pattern_mrr)
         later = [i for i in _invoices(pattern_account, customer) if i["created"] > paused]
         assert len(later) == 3 and all(i["status"] == status and i["amount_paid"] == 0 for i in later)
         assert all(i["auto_advance"] is False for i in later) or status != "draft"
-        assert [_value(pattern_mrr, customer, m) for m in (-4, -2, -1, 0)] == [49.0, 49.0, 49.0, 49.0]
+        assert [mrr_value(pattern_mrr, customer, m) for m in (-4, -2, -1, 0)] == [49.0, 49.0, 49.0, 49.0]
 
 
 def test_catalogue_ids_depend_on_the_seed_alone():
@@ -247,4 +236,4 @@ def test_price_scale_keeps_ids_and_scales_amounts():
     ):
         (customer,) = first.patterns[pattern]
         assert second.patterns[pattern] == [customer]
-        assert [round(truth[(customer, "usd", _month(month))], 2) for truth in truths] == values, pattern
+        assert [round(truth[(customer, "usd", pattern_month(month))], 2) for truth in truths] == values, pattern
