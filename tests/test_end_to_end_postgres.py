@@ -35,8 +35,11 @@ def expected_raw_ids(account) -> dict[str, set[str]]:
             parents |= {item["id"]: item for item in account.listable(name, **typed)}
         expected[obj.table] = set(parents)
         for child in obj.children:
-            if isinstance(child, EmbeddedObjects):  # discounts: those the listed parents name where it reads
-                named = (_ids_at(parent, path) for parent in parents.values() for path in child.paths)
+            if isinstance(child, EmbeddedObjects):  # discounts: those the listed parents (and their lines) name
+                named = [_ids_at(parent, path) for parent in parents.values() for path in child.paths]
+                if child.in_child_rows:
+                    table, path = child.in_child_rows
+                    named += [_ids_at(row, path) for row in account.objects[table] if row["invoice"] in parents]
                 expected[child.table] = set().union(*named)
             elif child.list_path:  # a list of its own (invoice lines): every object of it
                 expected[child.table] = {item["id"] for item in account.objects[child.table]}

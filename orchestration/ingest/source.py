@@ -221,8 +221,10 @@ def _add_rows(
     )
     if batch.deleted:
         return  # a deleted parent's children keep their last state
+    read: dict[str, list[tuple[str, list[Any]]]] = {}
     for child in obj.children:
-        for parent_id, children in _children(child, batch.objects, reader, context):
+        read[child.table] = list(_children(child, batch.objects, reader, context, read))
+        for parent_id, children in read[child.table]:
             if children:
                 pending.add(child.table, raw_table(batch.account_id, children, read_at, parent_id))
                 progress.child_rows += len(children)
@@ -255,11 +257,29 @@ def _table_rows(table: str, description: str, lazy: _LazyContext) -> DltResource
     return rows
 
 
-def _children(child: ChildList | EmbeddedObjects, parents: list[dict[str, Any]], reader: StripeReader, context):
-    """(parent id, children) for each parent: the embedded first page, then the pages beyond it."""
+def _children(
+    child: ChildList | EmbeddedObjects,
+    parents: list[dict[str, Any]],
+    reader: StripeReader,
+    context: SyncContext,
+    read: dict[str, list[tuple[str, list[Any]]]],
+):
+    """(parent id, children) for each parent: the embedded first page, then the pages beyond it; for objects
+    embedded in the parent, those found in it and in the rows of the child list already `read`."""
     if isinstance(child, EmbeddedObjects):
+        child_rows: dict[str, list[Any]] = {}
+        if child.in_child_rows:
+            for parent_id, children in read[child.in_child_rows[0]]:
+                child_rows.setdefault(parent_id, []).extend(children)
         for parent in parents:
-            yield parent["id"], _embedded_objects(parent, child.paths)
+            found = [obj for path in child.paths for obj in _objects_at(parent, path)]
+            if child.in_child_rows:
+                path = child.in_child_rows[1]
+                found += [obj for row in child_rows.get(parent["id"], []) for obj in _objects_at(row, path)]
+            unique: dict[str, Any] = {}  # a discount names many lines of its invoice: one row
+            for obj in found:
+                unique.setdefault(obj["id"], obj)
+            yield parent["id"], list(unique.values())
         return
     to_page = []
     for parent in parents:
@@ -270,17 +290,13 @@ def _children(child: ChildList | EmbeddedObjects, parents: list[dict[str, Any]],
     yield from _pages_beyond(child, to_page, reader, context)
 
 
-def _embedded_objects(parent: Any, paths: tuple[str, ...]) -> list[Any]:
-    """The objects at `paths` in `parent`, each id once; ids left unexpanded are skipped."""
-    found: dict[str, Any] = {}
-    for path in paths:
-        values = [parent]
-        for name in path.split("."):
-            values = [value.get(name) for value in _elements(values) if is_object(value)]
-        for value in _elements(values):
-            if is_object(value) and value.get("id") is not None:
-                found.setdefault(value["id"], value)
-    return list(found.values())
+def _objects_at(holder: Any, path: str) -> list[Any]:
+    """The expanded objects at `path` in `holder` (through list objects and arrays); ids left unexpanded are
+    skipped."""
+    values = [holder]
+    for name in path.split("."):
+        values = [value.get(name) for value in _elements(values) if is_object(value)]
+    return [value for value in _elements(values) if is_object(value) and value.get("id") is not None]
 
 
 def _elements(values: list[Any]) -> list[Any]:
@@ -291,6 +307,9 @@ def _elements(values: list[Any]) -> list[Any]:
 def _pages_beyond(child: ChildList, to_page, reader: StripeReader, context: SyncContext):
     def chain(parent_id: str, after: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         params: dict[str, Any] = {"starting_after": after}
+        if child.expand:
+            # The SDK encodes a list parameter as expand[0]=…, which Stripe reads as an array.
+            params["expand"] = list(child.expand)
         if child.parent_param:
             params[child.parent_param] = parent_id
         for page in reader.list_pages(child.list_path.format(parent_id=parent_id), params):

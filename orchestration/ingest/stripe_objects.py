@@ -23,18 +23,24 @@ class ChildList:
     list_path: str | None = None
     """Paging endpoint; `{parent_id}` is replaced, or the id goes in `parent_param`. None: never paged."""
     parent_param: str | None = None
+    expand: tuple[str, ...] = ()
+    """Expansions of the pages beyond the embedded one (`data.discounts`), as the parent's list asks for
+    those of its embedded page."""
 
 
 @dataclass(frozen=True)
 class EmbeddedObjects:
     """Expanded objects found inside the parent at `paths`, never paged: Stripe has no list endpoint for them.
 
-    A path walks the parent's fields; at a list object (`items`, `lines`) it goes through each element of
-    its `data`, at an array through each element (`items.data.discounts`: every item's discounts).
+    A path walks the parent's fields; at a list object (`items`) it goes through each element of its
+    `data`, at an array through each element (`items.data.discounts`: every item's discounts).
+    `in_child_rows` names a child list of the same parent and a path in each of its objects: its rows, the
+    embedded page and the pages beyond, are searched too (every invoice line's discounts).
     """
 
     table: str
     paths: tuple[str, ...]
+    in_child_rows: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,14 +81,16 @@ class StripeObject:
 
 BOTH_ACTIVE_STATES = ({"active": "true"}, {"active": "false"})
 
-INVOICE_LINES = ChildList("invoice_line_items", "lines", "/v1/invoices/{parent_id}/lines")
+INVOICE_LINES = ChildList("invoice_line_items", "lines", "/v1/invoices/{parent_id}/lines", expand=("data.discounts",))
 SUBSCRIPTION_ITEMS = ChildList("subscription_items", "items", "/v1/subscription_items", parent_param="subscription")
 # Stripe has no list endpoint for discounts: they come expanded in what they discount. A subscription lists
 # its own discounts and each item its item-level ones; once a discount ends (a `once` coupon after its first
 # invoice, a `repeating` one after its months) Stripe removes it from both, and only the invoices and invoice
 # lines it discounted still name it. So discounts are read from invoices too, into a table of their own.
 SUBSCRIPTION_DISCOUNTS = EmbeddedObjects("discounts", ("discounts", "items.data.discounts"))
-INVOICE_DISCOUNTS = EmbeddedObjects("invoice_discounts", ("discounts", "lines.data.discounts"))
+INVOICE_DISCOUNTS = EmbeddedObjects(
+    "invoice_discounts", ("discounts",), in_child_rows=(INVOICE_LINES.table, "discounts")
+)
 CREDIT_NOTE_LINES = ChildList("credit_note_line_items", "lines", "/v1/credit_notes/{parent_id}/lines")
 
 STRIPE_OBJECTS: tuple[StripeObject, ...] = (
@@ -147,8 +155,7 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         "/v1/invoices",
         "Invoices; their lines are in invoice_line_items, the discounts they and their lines name in "
         "invoice_discounts.",
-        # Lines beyond the ten embedded are paged without expansion: their item-level discounts are read only
-        # while their subscription item still carries them.
+        # The embedded lines' discounts too: a discount ended on an item is named only on its lines.
         expand=("data.discounts", "data.lines.data.discounts"),
         event_types=("invoice.*",),
         deletable=True,

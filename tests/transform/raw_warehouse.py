@@ -57,8 +57,6 @@ _NOT_LOADED = {"payment_methods"}
 _RAW_NAMES = {"invoiceitems": "invoice_items"}
 # Child lists: raw table -> the field of the child naming the parent it is read under.
 _CHILD_PARENTS = {"invoice_line_items": "invoice", "subscription_items": "subscription"}
-EMBEDDED_LINES = 10
-"""An invoice embeds its first ten lines; the ingester reads their discounts expanded, not those of the rest."""
 
 
 def simulated_raw_objects(account: SimulatedAccount, account_ids: list[str]) -> StripeObjects:
@@ -120,7 +118,7 @@ def embedded_discounts(account: SimulatedAccount) -> dict[str, dict[str, list[St
         for discount in named(sub, *items[sub["id"]]):
             read_under["discounts"][discount["id"]] = (sub["id"], discount)
     for invoice in account.objects.get("invoices", []):
-        for discount in named(invoice, *lines[invoice["id"]][:EMBEDDED_LINES]):
+        for discount in named(invoice, *lines[invoice["id"]]):
             read_under["invoice_discounts"][discount["id"]] = (invoice["id"], discount)
     tables: dict[str, dict[str, list[StripeObject]]] = {}
     for table, rows in read_under.items():
