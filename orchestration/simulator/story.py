@@ -798,6 +798,9 @@ class SubscriptionStory:
             self._settle(invoice, first=True, update=True)
 
     def _cancel_now(self, moment: int, reason: str) -> None:
+        """Canceled at once. A customer's own cancellation says why at random (`cancellation_details.feedback`),
+        but for a scripted story's, which gives none."""
+        asked = reason != "payment_failed" and self.script is None
         self.change(
             moment,
             "customer.subscription.deleted",
@@ -806,7 +809,7 @@ class SubscriptionStory:
             canceled_at=moment,
             ended_at=moment,
             cancellation_reason=reason,
-            cancellation_feedback=self.rng.choice(_FEEDBACK) if reason != "payment_failed" else None,
+            cancellation_feedback=self.rng.choice(_FEEDBACK) if asked else None,
         )
 
     def _maybe_refund_last_payment(self, moment: int) -> None:

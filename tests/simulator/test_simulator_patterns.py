@@ -138,3 +138,15 @@ def test_dunning_canceled_and_past_due_statuses(pattern_account):
     (refunded,) = _subscription(pattern_account, "cancel_now_with_refund")
     notes = [n for n in pattern_account.objects["credit_notes"] if n["customer"] == refunded["customer"]]
     assert len(notes) == 1 and 0 < notes[0]["amount"] < 4900
+
+
+def test_scripted_cancellations_give_no_feedback(pattern_account):
+    """A script cancels without the customer saying why: `cancellation_details.feedback` stays None."""
+    customers = {customer for ids in pattern_account.patterns.values() for customer in ids}
+    canceled = [
+        sub
+        for sub in pattern_account.objects["subscriptions"]
+        if sub["customer"] in customers and sub["canceled_at"] is not None
+    ]
+    assert len(canceled) > 5
+    assert all(sub["cancellation_details"]["feedback"] is None for sub in canceled)
