@@ -494,7 +494,7 @@ class SubscriptionStory:
                     status="unpaid" if self.state.status == "unpaid" else "active",
                     current_period_start=starts,
                     current_period_end=ends,
-                    **self._phase_items(index),
+                    **self._phase_items(index, starts),
                 )
             invoice = self._period_invoice(starts, ends, previous_start, first)
             if not self._settle(invoice, first):
@@ -510,8 +510,8 @@ class SubscriptionStory:
                 return
             previous_start, index = starts, index + 1
 
-    def _phase_items(self, index: int) -> dict[str, Any]:
-        """The items of the schedule phase starting with billing period `index`, if one does.
+    def _phase_items(self, index: int, starts: int) -> dict[str, Any]:
+        """The items of the schedule phase starting with billing period `index` (at `starts`), if one does.
 
         A schedule moves to its next phase at the end of the previous one, here at a period's end: the new
         items are billed in full from that period on, with no proration
@@ -519,17 +519,22 @@ class SubscriptionStory:
         phases = dict(self.script.phases) if self.script is not None else {}
         if index not in phases:
             return {}
-        items = []
-        for item_index, price, quantity in phases[index]:
-            self.prices[price.id] = price
-            old = self.items[item_index] if item_index is not None else None
-            if old is not None:
-                items.append(replace(old, price_id=price.id, quantity=quantity))
-            else:
-                at = self.state.current_period_end
-                items.append(ItemState(self.world.ids.new("si", at), price.id, quantity, at))
-        self.items = tuple(items)
+        self.items = self._replaced_items(starts, phases[index])
         return {"items": self.items}
+
+    def _replaced_items(
+        self, moment: int, targets: tuple[tuple[int | None, CatalogPrice, int | None], ...]
+    ) -> tuple[ItemState, ...]:
+        """The items after `targets` (see `Action.items`) replace them at `moment`: an index keeps its item's
+        id with the new price and quantity, None adds an item."""
+        items = []
+        for index, price, quantity in targets:
+            self.prices[price.id] = price
+            if index is not None:
+                items.append(replace(self.items[index], price_id=price.id, quantity=quantity))
+            else:
+                items.append(ItemState(self.world.ids.new("si", moment), price.id, quantity, moment))
+        return tuple(items)
 
     def _period_invoice(self, starts: int, ends: int, previous_start: int, first: bool) -> InvoiceRec:
         lines = [item.line for item in self.pending]
@@ -671,22 +676,9 @@ class SubscriptionStory:
             self._maybe_refund_last_payment(moment)
             return False
         if draw < 0.012 * months + min(0.3, 0.025 * months):
-            self.change(
-                moment,
-                "customer.subscription.updated",
-                True,
-                cancel_at_period_end=True,
-                cancel_at=ends,
-                canceled_at=moment,
-                cancellation_reason="cancellation_requested",
-                cancellation_feedback=rng.choice(_FEEDBACK),
-            )
-            if world.happened(ends):
-                self.change(ends, "customer.subscription.deleted", status="canceled", ended_at=ends)
-                return False
-            return True
+            return self._cancel_at_period_end(moment, ends, rng.choice(_FEEDBACK))
         if draw < 0.012 * months + min(0.3, 0.025 * months) + 0.05:
-            self._change_plan(moment, starts, ends)
+            self._change_plan(moment, ends)
         return True
 
     def _scripted(self, starts: int, ends: int) -> bool:
@@ -701,17 +693,7 @@ class SubscriptionStory:
                     self._refund_unused(action.at)
                 return False
             if action.kind == "cancel_at_period_end":
-                self.change(
-                    action.at,
-                    "customer.subscription.updated",
-                    True,
-                    cancel_at_period_end=True,
-                    cancel_at=ends,
-                    canceled_at=action.at,
-                    cancellation_reason="cancellation_requested",
-                )
-                if self.world.happened(ends):
-                    self.change(ends, "customer.subscription.deleted", status="canceled", ended_at=ends)
+                if not self._cancel_at_period_end(action.at, ends, None):
                     return False
             elif action.kind == "change":
                 self._change_items(action.at, ends, action.items, action.proration)
@@ -722,6 +704,24 @@ class SubscriptionStory:
                 self._recover_unpaid(action.at)
             elif action.kind == "pause_collection":
                 self.change(action.at, "customer.subscription.updated", True, pause_collection=action.behavior)
+        return True
+
+    def _cancel_at_period_end(self, moment: int, ends: int, feedback: str | None) -> bool:
+        """Set at `moment` to cancel when the period ends at `ends`, and canceled then if that has happened
+        (https://docs.stripe.com/billing/subscriptions/cancel); False when it has ended."""
+        self.change(
+            moment,
+            "customer.subscription.updated",
+            True,
+            cancel_at_period_end=True,
+            cancel_at=ends,
+            canceled_at=moment,
+            cancellation_reason="cancellation_requested",
+            cancellation_feedback=feedback,
+        )
+        if self.world.happened(ends):
+            self.change(ends, "customer.subscription.deleted", status="canceled", ended_at=ends)
+            return False
         return True
 
     def _recover_unpaid(self, moment: int) -> None:
@@ -736,11 +736,12 @@ class SubscriptionStory:
         self.unpaid_drafts = []
 
     def _refund_unused(self, moment: int) -> None:
-        """A credit note refunding the unused part of the last paid invoice (an immediate cancellation)."""
+        """A credit note refunding the unused part of the last paid invoice (an immediate cancellation), unless
+        its charge failed, was disputed or already refunded."""
         invoice = self.last_invoice
         intent = invoice.payment_intent if invoice is not None else None
         charge = intent.charges[-1] if intent is not None and intent.charges else None
-        if invoice is None or charge is None or not charge.succeeded:
+        if invoice is None or charge is None or not charge.succeeded or charge.dispute is not None or charge.refunds:
             return
         used = (moment - invoice.created) / max(1, self.state.current_period_end - invoice.created)
         self.owner.credit(invoice, charge, moment, max(1, round(charge.amount * (1 - min(used, 1.0)))))
@@ -760,20 +761,12 @@ class SubscriptionStory:
         """Items replaced mid-period (https://docs.stripe.com/billing/subscriptions/prorations): with
         `create_prorations` the unused time is credited and the remaining time charged on the next invoice;
         `always_invoice` invoices those prorations at once; `none` changes the price from the next period."""
-        starts = self.state.current_period_start
-        remaining = (ends - moment) / max(1, ends - starts)
-        new_items = []
+        remaining = self._remaining(moment, ends)
+        new_items = self._replaced_items(moment, targets)
         when = short_date(moment)
-        for index, price, quantity in targets:
-            self.prices[price.id] = price
+        for (index, _, _), item in zip(targets, new_items, strict=True):
             old = self.items[index] if index is not None else None
-            item = (
-                replace(old, price_id=price.id, quantity=quantity)
-                if old is not None
-                else ItemState(self.world.ids.new("si", moment), price.id, quantity, moment)
-            )
-            new_items.append(item)
-            if proration == "none" or quantity is None:
+            if proration == "none" or item.quantity is None or old == item:
                 continue
             if old is not None and old.quantity is not None:
                 credited = self.previous_lines.get(old.id)
@@ -786,9 +779,9 @@ class SubscriptionStory:
                     f"Unused time on {self._name(old)} after {when}",
                     (self.sub.invoice_ids[-1], credited.id) if credited else None,
                 )
-            debit = round(price.amount(quantity) * remaining)
+            debit = round(self._price(item).amount(item.quantity) * remaining)
             self._prorate(moment, ends, item, debit, f"Remaining time on {self._name(item)} after {when}")
-        self.items = tuple(new_items)
+        self.items = new_items
         self.change(moment, "customer.subscription.updated", True, items=self.items)
         if proration == "always_invoice" and self.pending:
             invoice = self._invoice(moment, "subscription_update", moment, moment, [p.line for p in self.pending])
@@ -814,18 +807,10 @@ class SubscriptionStory:
 
     def _maybe_refund_last_payment(self, moment: int) -> None:
         """Support sometimes refunds the unused part of the period to a customer who cancels."""
-        invoice = self.last_invoice
-        if self.rng.random() >= 0.3 or invoice is None:
-            return
-        intent = invoice.payment_intent
-        charge = intent.charges[-1] if intent is not None and intent.charges else None
-        if charge is None or not charge.succeeded or charge.dispute is not None or charge.refunds:
-            return
-        used = (moment - invoice.created) / max(1, self.state.current_period_end - invoice.created)
-        amount = max(1, round(charge.amount * (1 - min(used, 1.0))))
-        self.owner.credit(invoice, charge, moment, amount)
+        if self.rng.random() < 0.3:
+            self._refund_unused(moment)
 
-    def _change_plan(self, moment: int, starts: int, ends: int) -> None:
+    def _change_plan(self, moment: int, ends: int) -> None:
         """An upgrade, downgrade or seat change mid-period, prorated onto the next invoice."""
         rng, prices = self.rng, self.world.catalog.prices
         item = self.items[0]
@@ -842,27 +827,19 @@ class SubscriptionStory:
             target = sellable[0]
         if target is price and quantity == item.quantity:
             return
-        remaining = (ends - moment) / (ends - starts)
+        # No change that would leave the next invoice (prorations and the next period) at nothing or less.
+        remaining = self._remaining(moment, ends)
         credit = -round(price.amount(item.quantity) * remaining)
         debit = round(target.amount(quantity) * remaining)
         next_full = sum(self._price(i).amount(i.quantity) for i in self.items[1:] if i.quantity is not None)
         if next_full + target.amount(quantity) + credit + debit <= 0:
             return
-        new_item = replace(item, price_id=target.id, quantity=quantity)
-        self.prices[target.id] = target
-        credited = self.previous_lines.get(item.id)
-        when = short_date(moment)
-        self._prorate(
-            moment,
-            ends,
-            item,
-            credit,
-            f"Unused time on {self._name(item)} after {when}",
-            (self.sub.invoice_ids[-1], credited.id) if credited else None,
-        )
-        self._prorate(moment, ends, new_item, debit, f"Remaining time on {self._name(new_item)} after {when}")
-        self.items = (new_item, *self.items[1:])
-        self.change(moment, "customer.subscription.updated", True, items=self.items)
+        others = tuple((index, self._price(other), other.quantity) for index, other in enumerate(self.items) if index)
+        self._change_items(moment, ends, ((0, target, quantity), *others), "create_prorations")
+
+    def _remaining(self, moment: int, ends: int) -> float:
+        """The share of the current period left at `moment`, the period ending at `ends`."""
+        return (ends - moment) / max(1, ends - self.state.current_period_start)
 
     def _prorate(
         self,
@@ -889,10 +866,7 @@ class SubscriptionStory:
         coupons = [c for c in world.catalog.coupons.values() if c.redeemable(moment, self.sub.currency)]
         if not coupons:
             return None
-        coupon = rng.choice(coupons)
-        world.coupon_redemptions[coupon.id] = world.coupon_redemptions.get(coupon.id, 0) + 1
-        end = add_months(moment, coupon.duration_in_months) if coupon.duration == "repeating" else None
-        return DiscountRec(world.ids.new("di", moment), coupon.id, self.customer.id, self.sub.id, moment, end)
+        return self.new_discount(moment, rng.choice(coupons).id, None)
 
     # Building blocks.
 
