@@ -18,14 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestration.simulator.currencies import THREE_DECIMAL_CURRENCIES, ZERO_DECIMAL_CURRENCIES
 from orchestration.simulator.ids import IdFactory
 from orchestration.simulator.templates import build
 from orchestration.simulator.timeline import DAY
-
-ZERO_DECIMAL_CURRENCIES = frozenset({"jpy", "krw", "vnd", "clp"})
-THREE_DECIMAL_CURRENCIES = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
-"""Amounts in 1/1000 of the unit (https://docs.stripe.com/currencies#three-decimal); Stripe wants their last
-digit 0 (amounts divisible by 10), so the catalogue's are."""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestration.simulator.catalog import THREE_DECIMAL_CURRENCIES, ZERO_DECIMAL_CURRENCIES
+from orchestration.simulator.currencies import THREE_DECIMAL_CURRENCIES, ZERO_DECIMAL_CURRENCIES
 from orchestration.simulator.records import (
     BalanceRec,
     ChargeRec,

@@ -30,15 +30,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from orchestration.simulator.account import SimulatedAccount
+from orchestration.simulator.currencies import exponent
 from orchestration.simulator.records import DiscountRec, SubscriptionVersion
 from orchestration.simulator.timeline import add_months
 
 COUNTED_STATUSES = frozenset({"active", "past_due"})
-# Stripe's zero-decimal and three-decimal currencies; every other currency has two decimals.
-ZERO_DECIMAL = frozenset(
-    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
-)
-THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
 MONTHS_PER_INTERVAL = {"day": 12 / 365, "week": 12 / 52, "month": 1.0, "year": 12.0}
 """How many months one interval lasts: an amount per interval divided by this is per month."""
 
@@ -279,11 +275,7 @@ def _monthly(amount: float, price: dict[str, Any], currency: str) -> float:
     """An amount per billing interval of `price` (minor units) as a monthly amount in major units."""
     recurring = price["recurring"]
     months = MONTHS_PER_INTERVAL[recurring["interval"]] * (recurring.get("interval_count") or 1)
-    return amount / months / 10 ** _exponent(currency)
-
-
-def _exponent(currency: str) -> int:
-    return 0 if currency in ZERO_DECIMAL else 3 if currency in THREE_DECIMAL else 2
+    return amount / months / 10 ** exponent(currency)
 
 
 def _with_hidden(account: SimulatedAccount, name: str) -> dict[str, dict[str, Any]]:
