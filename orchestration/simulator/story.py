@@ -278,17 +278,14 @@ class Action:
 
     `kind`: `cancel` (now; `refund` the unused part of the last payment), `cancel_at_period_end`,
     `change` (`items`: (item index or None for a new item, price, quantity) replacing the items, billed per
-    `proration`: `create_prorations`, `always_invoice` or `none`), `discounts` (add `coupons`, each
-    (coupon id, item index or None for the subscription)), `pay_late` (an unpaid subscription's open
-    invoice is paid), `pause_collection` (payment collection paused with `behavior`, or resumed when it is
-    None).
+    `proration`: `create_prorations`, `always_invoice` or `none`), `pay_late` (an unpaid subscription's open
+    invoice is paid), `pause_collection` (payment collection paused with `behavior`).
     """
 
     at: int
     kind: str
     items: tuple[tuple[int | None, CatalogPrice, int | None], ...] = ()
     proration: str = "create_prorations"
-    coupons: tuple[tuple[str, int | None], ...] = ()
     refund: bool = False
     behavior: str | None = None
 
@@ -410,12 +407,6 @@ class SubscriptionStory:
         for discount in removed:
             self.world.emit(moment, "customer.discount.deleted", "discount", discount)
         self.world.emit(moment, "customer.subscription.updated", "subscription", self.sub)
-
-    def add_discounts(self, moment: int, discounts: tuple[DiscountRec, ...], by_customer: bool = True) -> None:
-        """Discounts added to a live subscription (or its items) by an update, each announced."""
-        self.change(moment, "customer.subscription.updated", by_customer, discounts=(*self.state.discounts, *discounts))
-        for discount in discounts:
-            self.world.emit(moment, "customer.discount.created", "discount", discount)
 
     # The story.
 
@@ -697,12 +688,10 @@ class SubscriptionStory:
                     return False
             elif action.kind == "change":
                 self._change_items(action.at, ends, action.items, action.proration)
-            elif action.kind == "discounts":
-                discounts = tuple(self.new_discount(action.at, coupon, item) for coupon, item in action.coupons)
-                self.add_discounts(action.at, discounts)
             elif action.kind == "pay_late" and self.state.status == "unpaid":
                 self._recover_unpaid(action.at)
             elif action.kind == "pause_collection":
+                assert action.behavior is not None, "pause_collection needs a behavior"
                 self.change(action.at, "customer.subscription.updated", True, pause_collection=action.behavior)
         return True
 
