@@ -208,6 +208,8 @@ _PATTERN_PRICES: tuple[tuple[Any, ...], ...] = (
     ("pro_month_kwd", "pro", "kwd", 15000, "month", 1, 0, None, (), ()),
 )
 _TRANSFORM_QUANTITY: dict[str, tuple[int, str]] = {"team_pack_month": (10, "up")}
+_PRICE_ROWS = {row[0]: row for row in (*_PRICES, *_PATTERN_PRICES)}
+"""Every price row by key."""
 
 # (key, name, description, unit label, retired day, default price key)
 _PRODUCTS: tuple[tuple[Any, ...], ...] = (
@@ -264,8 +266,12 @@ def build_catalog(ids: IdFactory, opened_at: int, price_scale: float = 1.0) -> C
 
 
 def _coupon(row: tuple[Any, ...], scale: float, created: int, redeem_by: int | None) -> CatalogCoupon:
-    amount_off = None if row[5] is None else scaled(row[5], row[6], scale)
-    return CatalogCoupon(*row[:5], amount_off, *row[6:7], created=created, redeem_by=redeem_by)
+    coupon_id, name, duration, months, percent_off, amount_off, currency, _, _ = row
+    if amount_off is not None:
+        amount_off = scaled(amount_off, currency, scale)
+    return CatalogCoupon(
+        coupon_id, name, duration, months, percent_off, amount_off, currency, created=created, redeem_by=redeem_by
+    )
 
 
 def scaled(amount: int, currency: str, scale: float) -> int:
@@ -286,7 +292,7 @@ def rebuild_catalog(
     the objects. Archived prices and deleted products or coupons are no longer sold. Raises ValueError
     for an account the generator did not make (a dump of a real one).
     """
-    price_rows = {row[0]: row for row in (*_PRICES, *_PATTERN_PRICES)}
+    price_rows = _PRICE_ROWS
     by_key = {price["lookup_key"]: price for price in prices if price["lookup_key"] in price_rows}
     product_rows = {row[1]: row for row in _PRODUCTS}
     product_objects = {row[0]: obj for obj in products if (row := product_rows.get(obj["name"]))}
@@ -295,11 +301,12 @@ def rebuild_catalog(
     opened_at = min(obj["created"] for obj in product_objects.values())
     # The scale of the account's amounts (`build_catalog`), read from a price every catalogue has.
     reference = by_key.get("pro_month")
-    scale = reference["unit_amount"] / 4900 if reference is not None and reference["unit_amount"] else 1.0
+    _, _, _, unscaled, *_ = price_rows["pro_month"]
+    scale = reference["unit_amount"] / unscaled if reference is not None and reference["unit_amount"] else 1.0
     product_ids = {key: obj["id"] for key, obj in product_objects.items()}
     rebuilt: dict[str, CatalogPrice] = {}
     for key, price in by_key.items():
-        product_key, retired = price_rows[key][1], price_rows[key][7]
+        _, product_key, _, _, _, _, _, retired, _, _ = price_rows[key]
         product_ids.setdefault(product_key, price["product"])  # a deleted product still names its prices
         retired_at = opened_at + retired * DAY if retired is not None else None
         if retired_at is None and not price["active"]:
@@ -340,8 +347,7 @@ def _price(
     meter_id: str | None,
     scale: float = 1.0,
 ) -> CatalogPrice:
-    row = next(row for row in (*_PRICES, *_PATTERN_PRICES) if row[0] == key)
-    _, product, currency, amount, interval, count, _, _, ups, downs = row
+    _, product, currency, amount, interval, count, _, _, ups, downs = _PRICE_ROWS[key]
     mode, tiers = _TIERS.get(key, (None, ()))
     return CatalogPrice(
         key,

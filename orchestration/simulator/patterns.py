@@ -43,12 +43,12 @@ from orchestration.simulator.catalog import CatalogPrice
 from orchestration.simulator.customers import close_books, new_customer
 from orchestration.simulator.payments import Payments
 from orchestration.simulator.records import CustomerRec
-from orchestration.simulator.story import Action, CustomerStory, Script, SubscriptionStory
+from orchestration.simulator.story import RETRY_OFFSETS, Action, CustomerStory, Script, SubscriptionStory
 from orchestration.simulator.timeline import DAY, HOUR, add_months
 from orchestration.simulator.world import World
 
-ALL = 4
-"""Failed attempts that exhaust a renewal's retries (`story.RETRY_OFFSETS`)."""
+ALL = len(RETRY_OFFSETS)
+"""Failed attempts that exhaust a renewal's retries."""
 
 
 def month_start(now: int, months: int) -> int:
@@ -58,6 +58,11 @@ def month_start(now: int, months: int) -> int:
     return calendar.timegm((index // 12, index % 12 + 1, 1, 0, 0, 0))
 
 
+def tenth_at_noon(now: int, months: int) -> int:
+    """Noon UTC on the 10th of the month `months` months from `now`'s: when most patterns' stories start."""
+    return month_start(now, months) + 9 * DAY + 12 * HOUR
+
+
 class _Teller:
     """Tells the patterns' stories into a world; keeps which customers each pattern made."""
 
@@ -65,7 +70,13 @@ class _Teller:
         self.world = world
         self.payments = payments
         self.patterns: dict[str, list[str]] = {}
-        self.name = ""
+        self._name = ""
+        """The pattern being told, whose customers `customer` records."""
+
+    def tell(self, name: str, story: Callable[[_Teller, int], None]) -> None:
+        """Tells pattern `name` (`story`) into the world, at its `now`."""
+        self._name = name
+        story(self, self.world.now)
 
     def customer(self, created: int) -> CustomerStory:
         world = self.world
@@ -74,7 +85,7 @@ class _Teller:
         world.customers.append(customer)
         world.emit(created, "customer.created", "customer", customer, from_api_request=True)
         world.emit(created, "payment_method.attached", "payment_method", customer.payment_method)
-        self.patterns.setdefault(self.name, []).append(customer.id)
+        self.patterns.setdefault(self._name, []).append(customer.id)
         return CustomerStory(world, self.payments, customer)
 
     def subscribe(
@@ -99,36 +110,39 @@ class _Teller:
         self.world.emit(moment, "customer.deleted", "customer", customer, from_api_request=True)
 
 
-def _coupon(t: _Teller, now: int, coupons: tuple[tuple[str, int | None], ...], plan: list[tuple[str, int | None]]):
-    start = month_start(now, -4) + 9 * DAY + 12 * HOUR
-    t.subscribe(t.customer(start - HOUR), start, plan, Script(coupons=coupons))
+def _subscribe_with_coupons(
+    t: _Teller, now: int, coupons: tuple[tuple[str, int | None], ...], plan: list[tuple[str, int | None]]
+) -> SubscriptionStory:
+    """A new customer subscribing to `plan` with `coupons` (see `Script.coupons`) on the 10th four months ago."""
+    start = tenth_at_noon(now, -4)
+    return t.subscribe(t.customer(start - HOUR), start, plan, Script(coupons=coupons))
 
 
 def once_percent(t: _Teller, now: int) -> None:
     """Pro monthly ($49) with 25OFF (25 % off, once), from the 10th four months ago."""
-    _coupon(t, now, (("25OFF", None),), [("pro_month", 1)])
+    _subscribe_with_coupons(t, now, (("25OFF", None),), [("pro_month", 1)])
 
 
 def once_amount(t: _Teller, now: int) -> None:
     """Pro monthly ($49) with WELCOME20 ($20 off, once), from the 10th four months ago."""
-    _coupon(t, now, (("WELCOME20", None),), [("pro_month", 1)])
+    _subscribe_with_coupons(t, now, (("WELCOME20", None),), [("pro_month", 1)])
 
 
 def repeating_ended(t: _Teller, now: int) -> None:
     """Pro monthly ($49) with 50OFF3M (50 % off for 3 months), from the 10th eight months ago."""
-    start = month_start(now, -8) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -8)
     t.subscribe(t.customer(start - HOUR), start, [("pro_month", 1)], Script(coupons=(("50OFF3M", None),)))
 
 
 def forever(t: _Teller, now: int) -> None:
     """Team monthly, 3 seats ($12 each), with FOREVER10 (10 % off forever), from the 10th four months ago."""
-    _coupon(t, now, (("FOREVER10", None),), [("team_month", 3)])
+    _subscribe_with_coupons(t, now, (("FOREVER10", None),), [("team_month", 3)])
 
 
 def item_level(t: _Teller, now: int) -> None:
     """Pro ($49) + Priority Support ($99) monthly; item discounts: 25OFF (once) on Pro, FOREVER10 then
     SAVE5X6 ($5 off for 6 months) on Support. From the 10th four months ago."""
-    _coupon(
+    _subscribe_with_coupons(
         t,
         now,
         (("25OFF", 0), ("FOREVER10", 1), ("SAVE5X6", 1)),
@@ -139,7 +153,7 @@ def item_level(t: _Teller, now: int) -> None:
 def several_discounts(t: _Teller, now: int) -> None:
     """Pro monthly ($49) with FOREVER10 and 50OFF3M on the subscription at once (they compound: 55 % off),
     from the 10th four months ago."""
-    _coupon(t, now, (("FOREVER10", None), ("50OFF3M", None)), [("pro_month", 1)])
+    _subscribe_with_coupons(t, now, (("FOREVER10", None), ("50OFF3M", None)), [("pro_month", 1)])
 
 
 def _dunning(t: _Teller, renewal: int, end: str, actions: list[Action] | None = None) -> None:
@@ -200,7 +214,7 @@ def past_due_at_now(t: _Teller, now: int) -> None:
 def intervals(t: _Teller, now: int) -> None:
     """One customer per interval, each from the 10th two months ago: day pass ($3/day), starter weekly
     ($5/week), pro quarterly ($139 / 3 months), pro yearly ($490/year)."""
-    start = month_start(now, -2) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -2)
     for key in ("day_pass", "starter_week", "pro_quarter", "pro_year"):
         t.subscribe(t.customer(start - HOUR), start, [(key, 1)])
 
@@ -208,23 +222,24 @@ def intervals(t: _Teller, now: int) -> None:
 def upgrade_always_invoice(t: _Teller, now: int) -> None:
     """Starter monthly ($19) from the 10th four months ago, upgraded to Pro ($49) on the 25th three months
     ago, prorations invoiced at once."""
-    start = month_start(now, -4) + 9 * DAY + 12 * HOUR
-    change = Action(month_start(now, -3) + 24 * DAY, "change", items=((0, t.price("pro_month"), 1),))
-    change.proration = "always_invoice"
+    start = tenth_at_noon(now, -4)
+    change = Action(
+        month_start(now, -3) + 24 * DAY, "change", items=((0, t.price("pro_month"), 1),), proration="always_invoice"
+    )
     t.subscribe(t.customer(start - HOUR), start, [("starter_month", 1)], Script(actions=[change]))
 
 
 def downgrade_create_prorations(t: _Teller, now: int) -> None:
     """Team monthly, 10 seats ($12) from the 10th four months ago, down to 4 seats on the 25th three months
     ago, prorated onto the next invoice."""
-    start = month_start(now, -4) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -4)
     change = Action(month_start(now, -3) + 24 * DAY, "change", items=((0, t.price("team_month"), 4),))
     t.subscribe(t.customer(start - HOUR), start, [("team_month", 10)], Script(actions=[change]))
 
 
 def cancel_now_with_refund(t: _Teller, now: int) -> None:
     """Pro monthly from the 10th four months ago, canceled on the 15th two months ago, unused time refunded."""
-    start = month_start(now, -4) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -4)
     cancel = Action(month_start(now, -2) + 14 * DAY, "cancel", refund=True)
     t.subscribe(t.customer(start - HOUR), start, [("pro_month", 1)], Script(actions=[cancel]))
 
@@ -232,7 +247,7 @@ def cancel_now_with_refund(t: _Teller, now: int) -> None:
 def cancel_at_period_end_ended(t: _Teller, now: int) -> None:
     """Pro monthly from the 10th four months ago, set to cancel on the 20th three months ago: ends on the
     10th two months ago."""
-    start = month_start(now, -4) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -4)
     action = Action(month_start(now, -3) + 19 * DAY, "cancel_at_period_end")
     t.subscribe(t.customer(start - HOUR), start, [("pro_month", 1)], Script(actions=[action]))
 
@@ -260,23 +275,23 @@ def trial_canceled(t: _Teller, now: int) -> None:
 
 def incomplete_expired(t: _Teller, now: int) -> None:
     """Pro monthly whose first payment fails on the 10th three months ago: `incomplete`, then expired."""
-    start = month_start(now, -3) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -3)
     t.subscribe(t.customer(start - HOUR), start, [("pro_month", 1)], Script(first_payment_fails=True))
 
 
 def zero_decimal_jpy(t: _Teller, now: int) -> None:
     """Pro monthly in JPY (¥7,500) from the 10th three months ago."""
-    start = month_start(now, -3) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -3)
     t.subscribe(t.customer(start - HOUR), start, [("pro_month_jpy", 1)])
 
 
 def churn_then_reactivation(t: _Teller, now: int) -> None:
     """Pro monthly from the 10th six months ago, canceled on the 20th five months ago; a new one from the
     10th two months ago."""
-    start = month_start(now, -6) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -6)
     owner = t.customer(start - HOUR)
     t.subscribe(owner, start, [("pro_month", 1)], Script(actions=[Action(month_start(now, -5) + 19 * DAY, "cancel")]))
-    t.subscribe(owner, month_start(now, -2) + 9 * DAY + 12 * HOUR, [("pro_month", 1)])
+    t.subscribe(owner, tenth_at_noon(now, -2), [("pro_month", 1)])
 
 
 def subscribed_and_canceled_in_one_month(t: _Teller, now: int) -> None:
@@ -289,28 +304,28 @@ def subscribed_and_canceled_in_one_month(t: _Teller, now: int) -> None:
 def package_pricing(t: _Teller, now: int) -> None:
     """Team seats in packs of 10 ($50 a pack, `transform_quantity` divide_by 10, round up), 23 seats: 3 packs,
     from the 10th two months ago (https://docs.stripe.com/products-prices/pricing-models#package-pricing)."""
-    start = month_start(now, -2) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -2)
     t.subscribe(t.customer(start - HOUR), start, [("team_pack_month", 23)])
 
 
 def graduated_tiers_flat(t: _Teller, now: int) -> None:
     """Team graduated (seats 1-5 at $15 plus a $20 flat fee, 6-20 at $12, then $9), 12 seats, from the 10th
     two months ago (https://docs.stripe.com/products-prices/pricing-models#tiered-pricing)."""
-    start = month_start(now, -2) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -2)
     t.subscribe(t.customer(start - HOUR), start, [("team_month_graduated", 12)])
 
 
 def volume_tiers_flat(t: _Teller, now: int) -> None:
     """Storage by volume (up to 10 TB $5 + $10 flat, up to 50 TB $4 + $20 flat, then $3 + $50 flat), 30 TB,
     from the 10th two months ago (https://docs.stripe.com/products-prices/pricing-models#tiered-pricing)."""
-    start = month_start(now, -2) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -2)
     t.subscribe(t.customer(start - HOUR), start, [("storage_month_volume", 30)])
 
 
 def licensed_and_metered(t: _Teller, now: int) -> None:
     """Pro monthly ($49, licensed) and API calls (metered, billed in arrears on usage) on one subscription,
     from the 10th three months ago (https://docs.stripe.com/billing/subscriptions/usage-based)."""
-    start = month_start(now, -3) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -3)
     t.subscribe(t.customer(start - HOUR), start, [("pro_month", 1), ("api_calls_metered", None)])
 
 
@@ -321,9 +336,8 @@ def quantity_change_without_proration(t: _Teller, now: int) -> None:
 
     The change is recent on purpose: without a proration line, only its `customer.subscription.updated`
     event dates it, and Stripe keeps events for 30 days; an older one is invisible until the next invoice."""
-    start = month_start(now, -4) + 9 * DAY + 12 * HOUR
-    change = Action(month_start(now, 0) + 12 * HOUR, "change", items=((0, t.price("team_month"), 8),))
-    change.proration = "none"
+    start = tenth_at_noon(now, -4)
+    change = Action(month_start(now, 0) + 12 * HOUR, "change", items=((0, t.price("team_month"), 8),), proration="none")
     t.subscribe(t.customer(start - HOUR), start, [("team_month", 5)], Script(actions=[change]))
 
 
@@ -331,7 +345,7 @@ def two_subscriptions_same_month(t: _Teller, now: int) -> None:
     """One customer, two subscriptions from the 10th five months ago: Pro ($49) canceled on the 20th two
     months ago, and Team (2 seats, $12) grown to 6 seats on the 12th of that month: the customer moves from
     $73 to $72, a contraction, not a churn."""
-    start = month_start(now, -5) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -5)
     owner = t.customer(start - HOUR)
     cancel = Action(month_start(now, -2) + 19 * DAY, "cancel")
     grow = Action(month_start(now, -2) + 11 * DAY, "change", items=((0, t.price("team_month"), 6),))
@@ -342,7 +356,7 @@ def two_subscriptions_same_month(t: _Teller, now: int) -> None:
 def three_decimal_kwd(t: _Teller, now: int) -> None:
     """Pro monthly in KWD (15.000 KWD: 15000 fils, a three-decimal currency) from the 10th two months ago
     (https://docs.stripe.com/currencies#three-decimal)."""
-    start = month_start(now, -2) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -2)
     t.subscribe(t.customer(start - HOUR), start, [("pro_month_kwd", 1)])
 
 
@@ -351,7 +365,7 @@ def two_currencies_in_turn(t: _Teller, now: int) -> None:
     in EUR (€45) from the 20th of that month. A customer cannot have two active subscriptions in different
     currencies: the first must be canceled before one in another currency is created
     (https://docs.stripe.com/invoicing/multi-currency-customers); its default `currency` stays USD."""
-    start = month_start(now, -5) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -5)
     owner = t.customer(start - HOUR)
     t.subscribe(owner, start, [("pro_month", 1)], Script(actions=[Action(month_start(now, -3) + 14 * DAY, "cancel")]))
     t.subscribe(owner, month_start(now, -3) + 19 * DAY, [("pro_month_eur", 1)])
@@ -361,7 +375,7 @@ def deleted_customer(t: _Teller, now: int) -> None:
     """Pro monthly from the 10th three months ago; the customer is deleted 10 days before now, which cancels
     its subscription at once (https://docs.stripe.com/api/customers/delete): `/v1/customers` no longer lists
     it, retrieving it answers a deleted stub, its subscription and invoices stay."""
-    start = month_start(now, -3) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -3)
     owner = t.customer(start - HOUR)
     deleted = now - 10 * DAY
     t.subscribe(owner, start, [("pro_month", 1)], Script(actions=[Action(deleted, "cancel")]))
@@ -382,7 +396,7 @@ def schedule_price_change(t: _Teller, now: int) -> None:
     second phase on Pro ($49) from the 10th two months ago (`subscription.schedule` set; the items change at
     the phase start, announced by `customer.subscription.updated`;
     https://docs.stripe.com/billing/subscriptions/subscription-schedules)."""
-    start = month_start(now, -4) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -4)
     script = Script(phases=((2, ((0, t.price("pro_month"), 1),)),))
     t.subscribe(t.customer(start - HOUR), start, [("starter_month", 1)], script)
 
@@ -392,7 +406,7 @@ def pause_collection(t: _Teller, now: int) -> None:
     one customer per `pause_collection.behavior` (keep_as_draft, void, mark_uncollectible): the status stays
     `active`, invoices keep being made but are not collected
     (https://docs.stripe.com/billing/subscriptions/pause-payment); it counts towards MRR (status active)."""
-    start = month_start(now, -4) + 9 * DAY + 12 * HOUR
+    start = tenth_at_noon(now, -4)
     for behavior in ("keep_as_draft", "void", "mark_uncollectible"):
         pause = Action(month_start(now, -2) + 12 * HOUR, "pause_collection", behavior=behavior)
         t.subscribe(t.customer(start - HOUR), start, [("pro_month", 1)], Script(actions=[pause]))
@@ -448,9 +462,8 @@ def add_patterns(world: World, payments: Payments) -> dict[str, list[str]]:
     """Tells every pattern into `world` (after its random customers); pattern name → its customer ids."""
     teller = _Teller(world, payments)
     for name, tell in PATTERNS.items():
-        teller.name = name
         first_customer, first_invoice = len(world.customers), len(world.invoices)
-        tell(teller, world.now)
+        teller.tell(name, tell)
         for customer in world.customers[first_customer:]:
             close_books(world, customer, [i for i in world.invoices[first_invoice:] if i.customer_id == customer.id])
     return teller.patterns

@@ -292,7 +292,13 @@ class Action:
 
 @dataclass
 class Script:
-    """A subscription whose every decision is given instead of drawn (the named patterns of `patterns`)."""
+    """A subscription whose story is given instead of drawn (the named patterns of `patterns`).
+
+    Scripted: the trial, whether the first payment fails, leaving the trial, failed attempts per renewal and
+    how dunning ends, the coupons, the changes (`actions`) and schedule phases; no random cancellation, plan
+    change happens, and a cancellation gives no feedback. Still drawn from the world's generator: ids, the
+    metered items' usage, and what `payments` draws (a decline's code, whether a paid charge is later
+    refunded by support or disputed)."""
 
     trial_days: int | None = None
     first_payment_fails: bool = False

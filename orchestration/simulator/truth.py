@@ -26,7 +26,7 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from orchestration.simulator.account import SimulatedAccount
@@ -93,9 +93,7 @@ def expected_movements(expected: dict[CustomerMonth, float]) -> dict[CustomerMon
     movements = {}
     had_mrr: set[tuple[str, str]] = set()
     for customer, currency, month in sorted(expected, key=lambda key: (key[0], key[1], key[2])):
-        before = (
-            month.replace(year=month.year - 1, month=12) if month.month == 1 else month.replace(month=month.month - 1)
-        )
+        before = _previous_month(month)
         previous, current = expected.get((customer, currency, before), 0.0), expected[(customer, currency, month)]
         if previous == 0 and current > 0:
             movement = "reactivation" if (customer, currency) in had_mrr else "new"
@@ -109,6 +107,11 @@ def expected_movements(expected: dict[CustomerMonth, float]) -> dict[CustomerMon
             had_mrr.add((customer, currency))
         movements[(customer, currency, month)] = movement
     return movements
+
+
+def _previous_month(month: date) -> date:
+    """The first day of the month before `month` (a first day)."""
+    return (month - timedelta(days=1)).replace(day=1)
 
 
 def evaluation_instants(first: int, as_of: int) -> Iterable[tuple[date, int]]:
