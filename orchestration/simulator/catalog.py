@@ -123,6 +123,8 @@ class CatalogCoupon:
     currency: str | None
     created: int
     redeem_by: int | None
+    pattern_only: bool = False
+    """Applied only by the named billing patterns: random sign-ups are never offered it."""
 
     def redeemable(self, at: int, currency: str) -> bool:
         return (
@@ -235,6 +237,11 @@ _COUPONS: tuple[tuple[Any, ...], ...] = (
     ("SAVE5X6", "$5 off for 6 months", "repeating", 6, None, 500, "usd", 120, None),
     ("EURO10", "€10 off first invoice", "once", None, None, 1000, "eur", 150, None),
 )
+# Coupons only the named billing patterns apply, so that every duration exists as percent_off and amount_off
+# (random customers' stories never draw them, and stay as they were).
+_PATTERN_COUPONS: tuple[tuple[Any, ...], ...] = (
+    ("5OFFFOREVER", "$5 off forever", "forever", None, None, 500, "usd", 0, None),
+)
 
 
 def build_catalog(ids: IdFactory, opened_at: int, price_scale: float = 1.0) -> Catalog:
@@ -260,7 +267,8 @@ def build_catalog(ids: IdFactory, opened_at: int, price_scale: float = 1.0) -> C
         for key, name, description, unit, retired, default in _PRODUCTS
     }
     coupons = {
-        row[0]: _coupon(row, price_scale, created=day(row[7]) or opened_at, redeem_by=day(row[8])) for row in _COUPONS
+        row[0]: _coupon(row, price_scale, created=day(row[7]) or opened_at, redeem_by=day(row[8]))
+        for row in (*_COUPONS, *_PATTERN_COUPONS)
     }
     return Catalog(products, prices, coupons, price_scale=price_scale)
 
@@ -270,7 +278,16 @@ def _coupon(row: tuple[Any, ...], scale: float, created: int, redeem_by: int | N
     if amount_off is not None:
         amount_off = scaled(amount_off, currency, scale)
     return CatalogCoupon(
-        coupon_id, name, duration, months, percent_off, amount_off, currency, created=created, redeem_by=redeem_by
+        coupon_id,
+        name,
+        duration,
+        months,
+        percent_off,
+        amount_off,
+        currency,
+        created=created,
+        redeem_by=redeem_by,
+        pattern_only=row in _PATTERN_COUPONS,
     )
 
 
@@ -327,7 +344,7 @@ def rebuild_catalog(
         for key, name, description, unit, _, default in _PRODUCTS
         if key in product_ids
     }
-    coupon_rows = {row[0]: row for row in _COUPONS}
+    coupon_rows = {row[0]: row for row in (*_COUPONS, *_PATTERN_COUPONS)}
     catalog_coupons = {
         coupon["id"]: _coupon(
             coupon_rows[coupon["id"]], scale, created=coupon["created"], redeem_by=coupon["redeem_by"]

@@ -156,6 +156,27 @@ def several_discounts(t: _Teller, now: int) -> None:
     _subscribe_with_coupons(t, now, (("FOREVER10", None), ("50OFF3M", None)), [("pro_month", 1)])
 
 
+def repeating_amount_ended(t: _Teller, now: int) -> None:
+    """Pro monthly ($49) with SAVE5X6 ($5 off for 6 months) on the subscription, from the 10th eight months
+    ago: $44 for six months, then $49."""
+    start = tenth_at_noon(now, -8)
+    t.subscribe(t.customer(start - HOUR), start, [("pro_month", 1)], Script(coupons=(("SAVE5X6", None),)))
+
+
+def forever_amount(t: _Teller, now: int) -> None:
+    """Pro monthly ($49) with 5OFFFOREVER ($5 off forever) on the subscription, from the 10th four months ago."""
+    _subscribe_with_coupons(t, now, (("5OFFFOREVER", None),), [("pro_month", 1)])
+
+
+def item_level_amounts_and_repeating(t: _Teller, now: int) -> None:
+    """Pro ($49) + Priority Support ($99) monthly from the 10th eight months ago; item discounts: 50OFF3M (50 %
+    for 3 months) on Pro, WELCOME20 ($20 once) then 5OFFFOREVER ($5 forever) on Support."""
+    start = tenth_at_noon(now, -8)
+    coupons = (("50OFF3M", 0), ("WELCOME20", 1), ("5OFFFOREVER", 1))
+    plan = [("pro_month", 1), ("support_month", 1)]
+    t.subscribe(t.customer(start - HOUR), start, plan, Script(coupons=coupons))
+
+
 def _dunning(t: _Teller, renewal: int, end: str, actions: list[Action] | None = None) -> None:
     """Pro monthly ($49) started two months before `renewal`, whose second renewal fails every retry."""
     start = add_months(renewal, -2)
@@ -419,7 +440,10 @@ PATTERNS: dict[str, Callable[[_Teller, int], None]] = {
         once_amount,
         repeating_ended,
         forever,
+        repeating_amount_ended,
+        forever_amount,
         item_level,
+        item_level_amounts_and_repeating,
         several_discounts,
         dunning_unpaid_old,
         dunning_unpaid_recent,

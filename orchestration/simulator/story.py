@@ -858,7 +858,9 @@ class SubscriptionStory:
         rng, world = self.rng, self.world
         if rng.random() >= 0.18:
             return None
-        coupons = [c for c in world.catalog.coupons.values() if c.redeemable(moment, self.sub.currency)]
+        coupons = [
+            c for c in world.catalog.coupons.values() if not c.pattern_only and c.redeemable(moment, self.sub.currency)
+        ]
         if not coupons:
             return None
         return self.new_discount(moment, rng.choice(coupons).id, None)

@@ -27,6 +27,11 @@ HAND = {
     "forever": [(-4, 32.4), (0, 32.4)],  # 3 × 12 × 0.9
     "item_level": [(-4, 120.85), (-3, 133.1)],  # 49 × 0.75 + (99 × 0.9 − 5), then 49 + 84.10
     "several_discounts": [(-4, 22.05), (-2, 22.05), (-1, 44.1)],  # 49 × 0.9 × 0.5, then 49 × 0.9
+    # $5 off a month for six months from the 10th eight months ago: the 6th month is -3, from -2 none.
+    "repeating_amount_ended": [(-8, 44.0), (-3, 44.0), (-2, 49.0), (0, 49.0)],
+    "forever_amount": [(-4, 44.0), (0, 44.0)],
+    # Pro at 50 % for 3 months (ends on the 10th of -5); Support less $20 once, less $5 for ever.
+    "item_level_amounts_and_repeating": [(-8, 24.5 + 74), (-7, 24.5 + 94), (-6, 24.5 + 94), (-5, 49 + 94), (0, 143.0)],
     "dunning_unpaid_old": [(-6, 49.0), (-5, 0.0)],  # unpaid at the last retry, the 20th five months ago
     "dunning_unpaid_recent": [(-1, 49.0), (0, 0.0)],  # unpaid 10 days before now
     "dunning_unpaid_paid_late": [(-5, 0.0), (-3, 49.0)],
