@@ -39,7 +39,8 @@ def expected_raw_ids(account) -> dict[str, set[str]]:
                 named = [_ids_at(parent, path) for parent in parents.values() for path in child.paths]
                 if child.in_child_rows:
                     table, path = child.in_child_rows
-                    named += [_ids_at(row, path) for row in account.objects[table] if row["invoice"] in parents]
+                    parent_field = obj.object_type  # an invoice line names its `invoice`, an item its `subscription`
+                    named += [_ids_at(row, path) for row in account.objects[table] if row[parent_field] in parents]
                 expected[child.table] = set().union(*named)
             elif child.list_path:  # a list of its own (invoice lines): every object of it
                 expected[child.table] = {item["id"] for item in account.objects[child.table]}

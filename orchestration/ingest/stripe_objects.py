@@ -82,12 +82,16 @@ class StripeObject:
 BOTH_ACTIVE_STATES = ({"active": "true"}, {"active": "false"})
 
 INVOICE_LINES = ChildList("invoice_line_items", "lines", "/v1/invoices/{parent_id}/lines", expand=("data.discounts",))
-SUBSCRIPTION_ITEMS = ChildList("subscription_items", "items", "/v1/subscription_items", parent_param="subscription")
+SUBSCRIPTION_ITEMS = ChildList(
+    "subscription_items", "items", "/v1/subscription_items", parent_param="subscription", expand=("data.discounts",)
+)
 # Stripe has no list endpoint for discounts: they come expanded in what they discount. A subscription lists
 # its own discounts and each item its item-level ones; once a discount ends (a `once` coupon after its first
 # invoice, a `repeating` one after its months) Stripe removes it from both, and only the invoices and invoice
 # lines it discounted still name it. So discounts are read from invoices too, into a table of their own.
-SUBSCRIPTION_DISCOUNTS = EmbeddedObjects("discounts", ("discounts", "items.data.discounts"))
+SUBSCRIPTION_DISCOUNTS = EmbeddedObjects(
+    "discounts", ("discounts",), in_child_rows=(SUBSCRIPTION_ITEMS.table, "discounts")
+)
 INVOICE_DISCOUNTS = EmbeddedObjects(
     "invoice_discounts", ("discounts",), in_child_rows=(INVOICE_LINES.table, "discounts")
 )

@@ -1,7 +1,12 @@
 """Objects Stripe never lists (discounts), read where they are embedded: in the parent and in its child rows."""
 
 from orchestration.ingest.source import _children
-from orchestration.ingest.stripe_objects import INVOICE_DISCOUNTS, INVOICE_LINES, SUBSCRIPTION_DISCOUNTS
+from orchestration.ingest.stripe_objects import (
+    INVOICE_DISCOUNTS,
+    INVOICE_LINES,
+    SUBSCRIPTION_DISCOUNTS,
+    SUBSCRIPTION_ITEMS,
+)
 
 
 def _discount(discount_id: str) -> dict:
@@ -22,10 +27,7 @@ def test_an_invoice_discounts_come_from_it_and_from_every_line_read_embedded_or_
 
 
 def test_a_subscription_discounts_come_from_it_and_its_items():
-    subscription = {
-        "id": "sub_1",
-        "discounts": [_discount("di_sub")],
-        "items": {"object": "list", "data": [{"id": "si_1", "discounts": [_discount("di_item"), _discount("di_sub")]}]},
-    }
-    found = list(_children(SUBSCRIPTION_DISCOUNTS, [subscription], None, None, {}))
+    subscription = {"id": "sub_1", "discounts": [_discount("di_sub")]}
+    items = [("sub_1", [{"id": "si_1", "discounts": [_discount("di_item"), _discount("di_sub")]}])]
+    found = list(_children(SUBSCRIPTION_DISCOUNTS, [subscription], None, None, {SUBSCRIPTION_ITEMS.table: items}))
     assert [(parent, [d["id"] for d in discounts]) for parent, discounts in found] == [("sub_1", ["di_sub", "di_item"])]
