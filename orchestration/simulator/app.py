@@ -110,6 +110,8 @@ class AccountRegistry:
         self.disconnected: set[str] = set()
         """Accounts not connected to the platform (never authorized it, or deauthorized it): the platform's
         key cannot act on them, their own keys still work."""
+        self.revoke_countdown: dict[str, int] = {}
+        """Accounts to revoke after that many more requests reading them (`revoke_after`)."""
         self.access_tokens: Callable[[str], str | None] = lambda key: None
         """The account an OAuth access token opens (None: not a token); set by the app to its
         `OAuthProvider.account_for`, which raises Stripe's 401 for an expired or revoked token."""
@@ -131,6 +133,8 @@ class AccountRegistry:
         key = _api_key(headers.get("authorization", ""))
         if not key:
             raise no_api_key()
+        if self.revoke_countdown:
+            self._count_down(headers.get("stripe-account") or self.api_keys.get(key))
         owner_id = self.api_keys.get(key) or self.access_tokens(key)
         if owner_id is None:
             raise invalid_api_key(key)
@@ -162,6 +166,24 @@ class AccountRegistry:
         """Ends access to `account_id`: its keys stop working, the platform loses it from `/v1/accounts`."""
         self._known(account_id)
         with self._lock:
+            self.revoked.add(account_id)
+            self._relist(account_id)
+
+    def revoke_after(self, account_id: str, requests: int) -> None:
+        """Serves `requests` more requests reading `account_id`, then revokes it: access ending mid-sync."""
+        self._known(account_id)
+        with self._lock:
+            self.revoke_countdown[account_id] = requests
+
+    def _count_down(self, account_id: str | None) -> None:
+        with self._lock:
+            left = self.revoke_countdown.get(account_id) if account_id else None
+            if left is None:
+                return
+            if left > 0:
+                self.revoke_countdown[account_id] = left - 1
+                return
+            del self.revoke_countdown[account_id]
             self.revoked.add(account_id)
             self._relist(account_id)
 

@@ -39,8 +39,8 @@ class SimulatorServer:
     when the server accepts connections. Use as a context manager, or call `start()`/`stop()`.
 
     While it runs, a test can change latency, rate limits and faults (`configure`), force a storm of
-    429s (`rate_limit_storm`), revoke an account's access (`revoke`/`restore`), and read how many
-    requests each account received (`stats`, `stats_total`).
+    429s (`rate_limit_storm`), revoke an account's access (`revoke`/`restore`, or `revoke_after` some
+    requests), and read how many requests each account received (`stats`, `stats_total`).
 
     It also plays Stripe's side of Connect OAuth and Stripe Apps OAuth (`oauth`, configured by `oauth=`
     `OAuthOptions`): its client ids, test controls (`oauth.configure`, `expire_access_tokens`), and
@@ -123,6 +123,11 @@ class SimulatorServer:
         """Ends access to an account, as when a connected account disconnects or its key is rolled:
         its own keys get 401 `api_key_invalid`, the platform's key 403 `account_invalid` for it."""
         self._registry.revoke(account_id)
+
+    def revoke_after(self, account_id: str, requests: int) -> None:
+        """Serves `requests` more requests reading the account, then revokes it as `revoke` does: access
+        that ends in the middle of a sync."""
+        self._registry.revoke_after(account_id, requests)
 
     def restore(self, account_id: str) -> None:
         self._registry.restore(account_id)

@@ -71,3 +71,19 @@ def test_restore_gives_access_back(connect):
     assert listed == {first.account_id, second.account_id}
     with pytest.raises(KeyError):
         server.revoke("acct_1NotServed000000")
+
+
+def test_revoke_after_serves_that_many_requests_then_revokes(connect):
+    server, _, first, second = connect
+    server.revoke_after(first.account_id, 2)
+    on_first = sdk_client(server.base_url, PLATFORM_KEY, stripe_account=first.account_id)
+
+    assert len(on_first.v1.customers.list().data) == 4
+    assert len(sdk_client(server.base_url, CONNECTED_KEY).v1.customers.list().data) == 4  # its own key counts too
+    with pytest.raises(stripe.PermissionError):
+        on_first.v1.customers.list()
+    with pytest.raises(stripe.AuthenticationError):
+        sdk_client(server.base_url, CONNECTED_KEY).v1.customers.list()
+    on_second = sdk_client(server.base_url, PLATFORM_KEY, stripe_account=second.account_id)
+    assert len(on_second.v1.customers.list().data) == 5
+    assert server.stats(first.account_id).rejected == 2
