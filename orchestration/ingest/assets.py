@@ -31,6 +31,10 @@ from orchestration.settings import Settings, StripeCredential
 
 INGEST_GROUP = "stripe_ingest"
 INGEST_OP_NAME = "stripe_ingest"
+FAILED_ACCOUNTS_METADATA = "failed_accounts"
+"""Every table's metadata: the accounts of the run whose sync failed, with Stripe's reason (no secret)."""
+SYNC_FAILED_METADATA = "sync_failed"
+"""A failed account's own partition: why its sync failed. Its rows are those of its last good sync."""
 ACCOUNTS_DESCRIPTION = "The Stripe accounts read, one row each: the key's own account or the connected account."
 
 
@@ -138,28 +142,45 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig) -> Iterator[
             rows_loaded = dict(pipeline.last_trace.last_normalize_info.row_counts)
     # Given the credentials the sync used, so a re-authentication made meanwhile is not undone.
     record_sync_outcome(settings, sync.report, credentials=credentials)
-    if credentials:
-        # The tables' total rows and columns, read once dlt has let go of the warehouse.
-        tables_metadata = table_metadata(settings, [raw_asset_key(table) for table in tables])
-        for table in tables:
-            key = raw_asset_key(table)
-            yield MaterializeResult(
-                asset_key=key,
-                metadata={
-                    **dlt_metadata.get(key, {}),
-                    "rows_loaded": MetadataValue.int(rows_loaded.get(table, 0)),
-                    **tables_metadata.get(key, {}),
-                    **_sync_metadata(table, sync.report),
-                },
-            )
-    if sync.report.failures:
+    failures = sync.report.failures
+    read = {reader.account_id_or_key for reader in sync.readers} if credentials else set()
+    if failures and not read - failures.keys():
+        # No account was read: nothing new to materialize, nothing for the models to build on.
         raise Failure(
-            description=(
-                f"{len(sync.report.failures)} Stripe account(s) failed; the others were loaded.\n"
-                + "\n".join(f"- {account}: {reason}" for account, reason in sorted(sync.report.failures.items()))
-            ),
+            description=_failures_text(f"Every Stripe account of the run failed ({len(failures)}).", failures),
             allow_retries=False,
         )
+    if failures:
+        # The accounts that loaded are materialized and the models build on them; the failed ones are named in
+        # the metadata of every table (and on their own partitions), where the data-lag check reads them.
+        context.log.error(
+            _failures_text(f"{len(failures)} Stripe account(s) failed; the others were loaded.", failures)
+        )
+        for account in sorted(failures.keys() & set(_partition_accounts(context) or ())):
+            for table in tables:
+                context.add_asset_metadata(
+                    {SYNC_FAILED_METADATA: MetadataValue.text(failures[account])},
+                    asset_key=raw_asset_key(table),
+                    partition_key=account,
+                )
+    # The tables' total rows and columns, read once dlt has let go of the warehouse.
+    tables_metadata = table_metadata(settings, [raw_asset_key(table) for table in tables])
+    for table in tables:
+        key = raw_asset_key(table)
+        yield MaterializeResult(
+            asset_key=key,
+            metadata={
+                **dlt_metadata.get(key, {}),
+                "rows_loaded": MetadataValue.int(rows_loaded.get(table, 0)),
+                **tables_metadata.get(key, {}),
+                **_sync_metadata(table, sync.report),
+                FAILED_ACCOUNTS_METADATA: MetadataValue.json(dict(sorted(failures.items()))),
+            },
+        )
+
+
+def _failures_text(headline: str, failures: dict[str, str]) -> str:
+    return "\n".join([headline, *(f"- {account}: {reason}" for account, reason in sorted(failures.items()))])
 
 
 def _raw_table_keys():

@@ -12,6 +12,8 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
     MetadataValue,
     PreviewWarning,
     TableColumn,
@@ -20,6 +22,7 @@ from dagster import (
     asset_check,
 )
 
+from orchestration.ingest.assets import SYNC_FAILED_METADATA
 from orchestration.orchestrate.concurrency import WAREHOUSE_POOL
 from orchestration.orchestrate.partitions import STRIPE_ACCOUNTS
 from orchestration.orchestrate.reads import fetch_rows
@@ -52,9 +55,16 @@ _SCHEMA = TableSchema(
 def _data_lag(context: AssetCheckExecutionContext) -> AssetCheckResult:
     accounts = set(context.partition_keys)
     settings = Settings.from_env()
+    failed = _failed_syncs(context.instance, accounts)
     _, built = fetch_rows(settings, _MODEL_BUILT_SQL)
     if not built:
         # An ingestion run without the dbt build, before any build: nothing to compare yet.
+        if failed:
+            return AssetCheckResult(
+                passed=False,
+                metadata={"failed_syncs": MetadataValue.json(failed)},
+                description="; ".join(f"{a}: its last sync failed: {reason}" for a, reason in failed.items()),
+            )
         return AssetCheckResult(
             passed=False,
             severity=AssetCheckSeverity.WARN,
@@ -85,15 +95,35 @@ def _data_lag(context: AssetCheckExecutionContext) -> AssetCheckResult:
         ),
         "max_lag_hours": MetadataValue.float(max((float(r[3]) for r in lags if r[3] is not None), default=0.0)),
         "accounts_without_load": MetadataValue.json(unloaded),
+        "failed_syncs": MetadataValue.json(failed),
     }
-    if unloaded or "error" in statuses:
-        problems = [f"{a}: no load recorded" for a in unloaded] + late
+    if failed or unloaded or "error" in statuses:
+        problems = [f"{a}: its last sync failed: {reason}" for a, reason in failed.items()]
+        problems += [f"{a}: no load recorded" for a in unloaded if a not in failed] + late
         return AssetCheckResult(passed=False, metadata=metadata, description="; ".join(problems))
     if "warn" in statuses:
         return AssetCheckResult(
             passed=False, severity=AssetCheckSeverity.WARN, metadata=metadata, description="; ".join(late)
         )
     return AssetCheckResult(passed=True, metadata=metadata)
+
+
+def _failed_syncs(instance: DagsterInstance, accounts: set[str]) -> dict[str, str]:
+    """Account → why its latest sync failed, for the accounts whose latest ingestion says so.
+
+    The ingestion step materializes every partition of its run and names the failed accounts on their own
+    partitions (`sync_failed`): their rows are those of an older sync, however fresh the lag looks.
+    """
+    failed = {}
+    for account in sorted(accounts):
+        records = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=ACCOUNTS_RAW, asset_partitions=[account]), limit=1
+        ).records
+        materialization = records[0].asset_materialization if records else None
+        reason = materialization.metadata.get(SYNC_FAILED_METADATA) if materialization else None
+        if reason is not None:
+            failed[account] = str(reason.value)
+    return failed
 
 
 # Partitioned asset checks are a Dagster preview feature (and say so at every load); they are what gives each
@@ -105,8 +135,8 @@ with warnings.catch_warnings():
         name="data_lag",
         description=(
             "Per account: the newest charge, invoice, subscription and event against the account's last load "
-            "(monitoring.stripe_data_lag). Warns past a table's warn threshold, fails past its error threshold "
-            "or when the account has no load at all."
+            "(monitoring.stripe_data_lag). Warns past a table's warn threshold, fails past its error threshold, "
+            "when the account has no load at all, or when its latest sync failed (with the reason)."
         ),
         partitions_def=STRIPE_ACCOUNTS,
         additional_deps=[DATA_LAG_MODEL],
