@@ -41,7 +41,8 @@ def dbt_target(tmp_path_factory, prime_dbt):
 @pytest.fixture
 def sync_two_accounts(accounts, dbt_target, fast_tmp_path, monkeypatch):
     """Runs the sync job over both connected accounts, as `stripe-warehouse run` does; `before_run(server,
-    failing_id)` revokes the failing account. Both were last synced at EARLIER_SYNC."""
+    failing_id)` revokes the failing account. Both were last synced at EARLIER_SYNC. Returns the run, the
+    settings, the stored connections after it, and how many requests of the failing account Stripe served."""
     from orchestration.definitions import defs
     from orchestration.orchestrate.once import sync_every_account
 
@@ -73,7 +74,9 @@ def sync_two_accounts(accounts, dbt_target, fast_tmp_path, monkeypatch):
             with DagsterInstance.ephemeral() as instance:
                 result = sync_every_account(defs, instance, settings)
             connections = {c.account_id: c for c in store.connections()}
-        return result, settings, connections
+            assert server.stats(failing.account_id).rejected > 0
+            served = server.stats(failing.account_id).served
+        return result, settings, connections, served
 
     return run
 
@@ -129,11 +132,13 @@ def _assert_isolated(result, settings, connections, accounts, *, failing_loaded_
 
 
 def test_an_account_revoked_before_the_run_fails_alone_and_the_models_build(sync_two_accounts, accounts):
-    result, settings, connections = sync_two_accounts(lambda server, failing: server.revoke(failing))
+    result, settings, connections, served = sync_two_accounts(lambda server, failing: server.revoke(failing))
+    assert served == 0
     _assert_isolated(result, settings, connections, accounts, failing_loaded_before_revocation=False)
 
 
 def test_an_account_revoked_during_the_run_fails_alone_and_the_models_build(sync_two_accounts, accounts):
     # A few of its lists are read, then Stripe refuses the rest.
-    result, settings, connections = sync_two_accounts(lambda server, failing: server.revoke_after(failing, 5))
+    result, settings, connections, served = sync_two_accounts(lambda server, failing: server.revoke_after(failing, 5))
+    assert served == 5
     _assert_isolated(result, settings, connections, accounts, failing_loaded_before_revocation=True)
