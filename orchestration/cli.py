@@ -71,11 +71,17 @@ def _run(_args: argparse.Namespace) -> int:
     from orchestration.definitions import defs
     from orchestration.ingest.client import StripeReadError
     from orchestration.orchestrate.once import run_problems, sync_every_account
+    from orchestration.orchestrate.stale_runs import WarehouseBusyError, reap_dead_runs, wait_for_the_warehouse
 
     with DagsterInstance.get() as instance:
+        for line in reap_dead_runs(instance):
+            print(f"stripe-warehouse run: {line}")
         try:
+            wait_for_the_warehouse(
+                instance, settings.warehouse_wait_seconds, lambda line: print(f"stripe-warehouse run: {line}")
+            )
             result = sync_every_account(defs, instance, settings)
-        except StripeReadError as exc:
+        except (StripeReadError, WarehouseBusyError) as exc:
             print(f"stripe-warehouse run failed: {exc}", file=sys.stderr)
             return 1
     problems = run_problems(result)

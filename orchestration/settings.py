@@ -105,6 +105,8 @@ class Settings:
     concurrency: int
     """Requests in flight at once, across objects and accounts."""
     connect: ConnectSettings
+    warehouse_wait_seconds: float = 3600.0
+    """How long `stripe-warehouse run` waits for another live run to release the warehouse before failing."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -136,6 +138,7 @@ class Settings:
             else None,
             concurrency=int(env.get("STRIPE_CONCURRENCY", "24")),
             connect=_connect_settings(env, data_dir),
+            warehouse_wait_seconds=_seconds(env, "STRIPE_WAREHOUSE_WAIT_SECONDS", 3600.0),
         )
 
     def rate_limit_for(self, credential: StripeCredential) -> float:
@@ -151,6 +154,17 @@ class Settings:
                 "(rk_...) key of the account to load."
             )
         return self.stripe_credentials
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    try:
+        seconds = float(value) if value else default
+    except ValueError:
+        seconds = -1.0
+    if seconds < 0:
+        raise ConfigurationError(f"{name}={value!r} is not a number of seconds: set it to e.g. 600, or unset it.")
+    return seconds
 
 
 def _credentials_from_env(env: dict[str, str]) -> tuple[StripeCredential, ...]:

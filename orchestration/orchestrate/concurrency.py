@@ -29,6 +29,11 @@ python_logs:
   managed_python_loggers:
     - orchestration
   python_log_level: INFO
+# A run worker the daemon launched (schedules, sensor, UI) that dies is marked failed and its slots freed;
+# `stripe-warehouse run` does the same for its own runs (stale_runs.py).
+run_monitoring:
+  enabled: true
+  free_slots_after_run_end_seconds: 30
 concurrency:
   pools:
     # Only one pool exists, `{WAREHOUSE_POOL}`: one step at a time opens the warehouse.

@@ -8,6 +8,7 @@ from dagster import AssetCheckSeverity, DagsterInstance, Definitions, ExecuteInP
 from orchestration.orchestrate.accounts import account_ids
 from orchestration.orchestrate.jobs import SYNC_JOB_NAME
 from orchestration.orchestrate.partitions import apply_partition_changes, every_account_tags, partition_changes
+from orchestration.orchestrate.stale_runs import owner_tags
 from orchestration.settings import Settings
 
 # Dagster's console logger defaults to DEBUG, which buries the progress lines in engine events.
@@ -15,10 +16,14 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def sync_every_account(defs: Definitions, instance: DagsterInstance, settings: Settings) -> ExecuteInProcessResult:
-    """Raises StripeReadError when the account of STRIPE_API_KEY cannot be read (a wrong or revoked key)."""
+    """Raises StripeReadError when the account of STRIPE_API_KEY cannot be read (a wrong or revoked key). The run
+    is tagged with this process as its owner, so that a later run can tell if it died (stale_runs)."""
     apply_partition_changes(instance, partition_changes(instance, account_ids(settings)))
     return defs.resolve_job_def(SYNC_JOB_NAME).execute_in_process(
-        instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG, tags=every_account_tags(instance)
+        instance=instance,
+        raise_on_error=False,
+        run_config=QUIET_RUN_CONFIG,
+        tags={**(every_account_tags(instance) or {}), **owner_tags()},
     )
 
 
