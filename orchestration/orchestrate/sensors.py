@@ -9,6 +9,7 @@ from orchestration.orchestrate.accounts import account_ids
 from orchestration.orchestrate.automation import Automation
 from orchestration.orchestrate.jobs import stripe_sync_job
 from orchestration.orchestrate.partitions import STRIPE_ACCOUNTS, partition_changes
+from orchestration.orchestrate.stale_runs import reap_dead_runs
 from orchestration.settings import Settings
 
 SENSOR_INTERVAL_SECONDS = 60
@@ -32,6 +33,11 @@ def build_accounts_sensor(automation: Automation) -> SensorDefinition:
     )
     def stripe_accounts_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
         from orchestration.ingest.client import StripeReadError
+
+        # A `stripe-warehouse run` killed on this machine would hold the warehouse from the scheduled runs:
+        # every minute the sensor frees what dead runs hold, as the next CLI run would.
+        for line in reap_dead_runs(context.instance):
+            context.log.warning(line)
 
         # The cursor remembers the account of each key (by fingerprint), so Stripe is asked once per key.
         resolved_keys: dict[str, str] = json.loads(context.cursor) if context.cursor else {}

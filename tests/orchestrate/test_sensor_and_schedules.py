@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 
 from dagster import (
     AddDynamicPartitionsRequest,
@@ -126,3 +127,21 @@ def test_the_switch_turns_the_automation_off():
     assert build_accounts_sensor(automation).default_status == DefaultSensorStatus.STOPPED
     assert SYNC_SCHEDULE.cron_schedule == "0 * * * *"
     assert RECONCILE_SCHEDULE.cron_schedule == "30 3 * * *"
+
+
+def test_the_sensor_frees_what_a_killed_run_held(instance, no_accounts_env):
+    from dagster import DagsterRunStatus
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from orchestration.orchestrate.concurrency import WAREHOUSE_POOL
+    from orchestration.orchestrate.stale_runs import OWNER_TAG
+
+    # A `stripe-warehouse run` of this machine whose process is gone (no pid reaches 999999999 on Linux).
+    dead = {OWNER_TAG: f"{socket.gethostname()}:999999999:1"}
+    instance.add_run(DagsterRun(job_name=SYNC_JOB_NAME, run_id="5" * 32, status=DagsterRunStatus.STARTED, tags=dead))
+    instance.event_log_storage.set_concurrency_slots(WAREHOUSE_POOL, 1)
+    assert instance.event_log_storage.claim_concurrency_slot(WAREHOUSE_POOL, "5" * 32, "stripe_ingest").is_claimed
+
+    assert isinstance(SENSOR(build_sensor_context(instance=instance)), SkipReason)  # no account: still cleans up
+    assert instance.get_run_by_id("5" * 32).status == DagsterRunStatus.FAILURE
+    assert instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).active_run_ids == set()
