@@ -17,7 +17,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import E2E_API_KEY
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from orchestration.cli import main
@@ -65,21 +64,15 @@ def _unfinished_runs(dagster_home: Path) -> list:
 
 
 def test_a_run_killed_at_any_point_is_cleaned_up_by_the_next(
-    simulator, simulated_account, tmp_path, prime_dbt, monkeypatch, capsys
+    pipeline_env, simulated_account, tmp_path, prime_dbt, monkeypatch, capsys
 ):
+    # pipeline_env points the environment at the session's simulator and a fresh data folder.
+    data_dir, dagster_home = pipeline_env, Path(os.environ["DAGSTER_HOME"])
     dbt_target = tmp_path / "dbt_target"
-    data_dir, dagster_home = tmp_path / "data", tmp_path / "dagster_home"
     prime_dbt(dbt_target, {"DUCKDB_PATH": str(data_dir / "warehouse.duckdb")})
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("STRIPE_ACCOUNT_IDS", "WAREHOUSE", "DBT_TARGET")},
-        "DATA_DIR": str(data_dir),
-        "DUCKDB_PATH": str(data_dir / "warehouse.duckdb"),
-        "DAGSTER_HOME": str(dagster_home),
-        "DBT_TARGET_PATH": str(dbt_target),
-        "STRIPE_API_BASE": simulator.base_url,
-        "STRIPE_API_KEY": E2E_API_KEY,
-        "PYTHONUNBUFFERED": "1",
-    }
+    monkeypatch.setenv("DUCKDB_PATH", str(data_dir / "warehouse.duckdb"))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(dbt_target))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for point, marker in KILL_POINTS.items():
         output = _run_until(env, marker, tmp_path)
         if point != "extract":  # each run after a crash says what it cleaned up
@@ -87,8 +80,6 @@ def test_a_run_killed_at_any_point_is_cleaned_up_by_the_next(
         dead = _unfinished_runs(dagster_home)
         assert len(dead) == 1, f"after the kill during {point}: {dead}"
 
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
     assert main(["run"]) == 0
     assert "died with its process" in capsys.readouterr().out
     assert _unfinished_runs(dagster_home) == []
