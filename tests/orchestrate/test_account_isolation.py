@@ -1,6 +1,7 @@
-"""One failing account of two: the sync job, as `stripe-warehouse run` launches it over every account partition,
-loads the healthy account and builds the models on it, while the failed account's data-lag check fails with
-Stripe's reason, the run reports the failure, and the failed account's last successful sync stays put."""
+"""Two failing accounts of three (one revoked before the run, one during it): the sync job, as `stripe-warehouse
+run` launches it over every account partition, loads the healthy account and builds the models on it, while the
+failed accounts' data-lag check fails with Stripe's reasons, the run reports the failure, and the failed accounts'
+last successful sync stays put. One run for both cases: each run builds every model."""
 
 from __future__ import annotations
 
@@ -22,45 +23,47 @@ DATA_LAG = AssetCheckKey(RAW_ACCOUNTS, "data_lag")
 
 @pytest.fixture(scope="module")
 def accounts():
-    """The platform, a healthy connected account and one that will fail: small, without the patterns."""
+    """The platform, a healthy connected account, one revoked before the run and one revoked during it: small,
+    without the patterns."""
     return (
         generate_account(seed=91, customers=3, patterns=False),
         generate_account(seed=92, customers=8, patterns=False),
         generate_account(seed=93, customers=6, patterns=False),
+        generate_account(seed=94, customers=6, patterns=False),
     )
 
 
 @pytest.fixture(scope="module")
-def dbt_target(tmp_path_factory, prime_dbt):
-    """The dbt project parsed once for the module's runs (their warehouses differ, the parse does not)."""
-    path = tmp_path_factory.mktemp("dbt_target")
-    prime_dbt(path)
-    return path
-
-
-@pytest.fixture
-def sync_two_accounts(accounts, dbt_target, fast_tmp_path, monkeypatch):
-    """Runs the sync job over both connected accounts, as `stripe-warehouse run` does; `before_run(server,
-    failing_id)` revokes the failing account. Both were last synced at EARLIER_SYNC. Returns the run, the
-    settings, the stored connections after it, and how many requests of the failing account Stripe served."""
+def run(accounts, tmp_path_factory, prime_dbt):
+    """One sync job over the three connected accounts, as `stripe-warehouse run` does, all last synced at
+    EARLIER_SYNC: the run, its settings, the stored connections after it, and the requests Stripe served each
+    failing account."""
     from orchestration.definitions import defs
     from orchestration.orchestrate.once import sync_every_account
 
-    platform, healthy, failing = accounts
-    data_dir = fast_tmp_path / "data"
-    monkeypatch.setenv("DATA_DIR", str(data_dir))
-    monkeypatch.setenv("STRIPE_PLATFORM_KEY", PLATFORM_KEY)
-    monkeypatch.setenv("STRIPE_REQUESTS_PER_SECOND", "1000")
-    monkeypatch.setenv("DBT_TARGET_PATH", str(dbt_target))
-    for name in ("STRIPE_API_KEY", "STRIPE_ACCOUNT_IDS", "CONNECTIONS_DB", "DUCKDB_PATH", "WAREHOUSE", "DBT_TARGET"):
-        monkeypatch.delenv(name, raising=False)
-
-    def run(before_run):
-        with SimulatorServer([platform, healthy, failing], api_keys={PLATFORM_KEY: platform.account_id}) as server:
+    platform, healthy, revoked_before, revoked_during = accounts
+    dbt_target = tmp_path_factory.mktemp("dbt_target")
+    prime_dbt(dbt_target)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("DATA_DIR", str(tmp_path_factory.mktemp("isolation") / "data"))
+        monkeypatch.setenv("STRIPE_PLATFORM_KEY", PLATFORM_KEY)
+        monkeypatch.setenv("STRIPE_REQUESTS_PER_SECOND", "1000")
+        monkeypatch.setenv("DBT_TARGET_PATH", str(dbt_target))
+        for name in (
+            "STRIPE_API_KEY",
+            "STRIPE_ACCOUNT_IDS",
+            "CONNECTIONS_DB",
+            "DUCKDB_PATH",
+            "WAREHOUSE",
+            "DBT_TARGET",
+        ):
+            monkeypatch.delenv(name, raising=False)
+        served = [platform, healthy, revoked_before, revoked_during]
+        with SimulatorServer(served, api_keys={PLATFORM_KEY: platform.account_id}) as server:
             monkeypatch.setenv("STRIPE_API_BASE", server.base_url)
             settings = Settings.from_env()
             store = ConnectionStore(settings.connect)
-            for account in (healthy, failing):
+            for account in (healthy, revoked_before, revoked_during):
                 store.save(
                     Connection(
                         account_id=account.account_id,
@@ -70,15 +73,16 @@ def sync_two_accounts(accounts, dbt_target, fast_tmp_path, monkeypatch):
                         last_synced_at=EARLIER_SYNC,
                     )
                 )
-            before_run(server, failing.account_id)
+            server.revoke(revoked_before.account_id)
+            # A few of its lists are read, then Stripe refuses the rest.
+            server.revoke_after(revoked_during.account_id, 5)
             with DagsterInstance.ephemeral() as instance:
                 result = sync_every_account(defs, instance, settings)
             connections = {c.account_id: c for c in store.connections()}
-            assert server.stats(failing.account_id).rejected > 0
-            served = server.stats(failing.account_id).served
-        return result, settings, connections, served
-
-    return run
+            stats = {a.account_id: server.stats(a.account_id) for a in (revoked_before, revoked_during)}
+            assert all(stat.rejected > 0 for stat in stats.values())
+            requests_served = {account_id: stat.served for account_id, stat in stats.items()}
+        yield result, settings, connections, requests_served
 
 
 def _customers_by_account(settings: Settings, table: str) -> dict[str, int]:
@@ -86,59 +90,52 @@ def _customers_by_account(settings: Settings, table: str) -> dict[str, int]:
         return dict(connection.sql(f"select account_id, count(*) from {table} group by account_id").fetchall())
 
 
-def _assert_isolated(result, settings, connections, accounts, *, failing_loaded_before_revocation: bool):
+def test_the_revoked_accounts_fail_alone_and_the_models_build(run, accounts):
     from orchestration.orchestrate.once import run_problems
 
-    _, healthy, failing = accounts
-    # The ingestion step succeeded, and so did dbt: nothing failed but the failing account's check.
+    result, settings, connections, served = run
+    _, healthy, revoked_before, revoked_during = accounts
+    failing = (revoked_before.account_id, revoked_during.account_id)
+    assert served == {revoked_before.account_id: 0, revoked_during.account_id: 5}
+
+    # The ingestion step succeeded, and so did dbt: nothing failed but the failing accounts' check.
     assert not [e.step_key for e in result.all_events if e.is_step_failure]
     ingested = [m.materialization for m in result.get_asset_materialization_events() if m.asset_key == RAW_ACCOUNTS]
-    [reason] = ingested[0].metadata["failed_accounts"].value.values()
-    assert set(ingested[0].metadata["failed_accounts"].value) == {failing.account_id}
-    assert "does not have access" in reason and "Connections page" in reason
+    reasons = ingested[0].metadata["failed_accounts"].value
+    assert set(reasons) == set(failing)
+    assert all("does not have access" in reason and "Connections page" in reason for reason in reasons.values())
     by_partition = {m.partition: m.metadata for m in ingested}
-    assert by_partition[failing.account_id]["sync_failed"].value == reason
+    for account in failing:
+        assert by_partition[account]["sync_failed"].value == reasons[account]
     assert "sync_failed" not in by_partition[healthy.account_id]
 
-    # The models were built with the healthy account's rows.
+    # The models were built with the healthy account's rows; the account revoked before the run has none.
     assert any(m.asset_key == CUSTOMERS for m in result.get_asset_materialization_events())
     raw = _customers_by_account(settings, "stripe_raw.customers")
     assert raw[healthy.account_id] == len(healthy.listable("customers"))
     assert _customers_by_account(settings, "stripe.customers")[healthy.account_id] > 0
     assert _customers_by_account(settings, "analytics.invoices")[healthy.account_id] > 0
-    if not failing_loaded_before_revocation:
-        assert failing.account_id not in raw
+    assert revoked_before.account_id not in raw
 
-    # The failed account's data-lag check failed, with the reason. The healthy account's sync is not blamed (a
+    # The failed accounts' data-lag check failed, with the reasons. The healthy account's sync is not blamed (a
     # small generated account's newest subscription may well be weeks old: a lag of its own).
     [lag] = [e for e in result.get_asset_check_evaluations() if e.asset_check_key == DATA_LAG]
     assert not lag.passed and lag.severity == AssetCheckSeverity.ERROR
-    assert f"{failing.account_id}: its last sync failed: {reason}" in lag.description
+    for account in failing:
+        assert f"{account}: its last sync failed: {reasons[account]}" in lag.description
     assert f"{healthy.account_id}: its last sync failed" not in lag.description
-    assert lag.metadata["failed_syncs"].value == {failing.account_id: reason}
+    assert lag.metadata["failed_syncs"].value == reasons
 
     # `stripe-warehouse run` exits non-zero on these problems (failed checks only, no failed step), and names
-    # the account and its reason.
+    # the accounts and their reasons.
     problems = run_problems(result)
     assert all(p.startswith("check ") for p in problems), problems
-    [named] = [p for p in problems if failing.account_id in p]
-    assert named.startswith("check stripe_raw/accounts data_lag failed: ") and reason in named
+    [named] = [p for p in problems if p.startswith("check stripe_raw/accounts data_lag failed: ")]
+    assert all(account in named and reasons[account] in named for account in failing)
 
-    # Its last successful sync did not move; the healthy account's did.
-    assert connections[failing.account_id].last_synced_at == EARLIER_SYNC
-    assert connections[failing.account_id].status is Status.NEEDS_REAUTH
+    # Their last successful sync did not move; the healthy account's did.
+    for account in failing:
+        assert connections[account].last_synced_at == EARLIER_SYNC
+        assert connections[account].status is Status.NEEDS_REAUTH
     assert connections[healthy.account_id].last_synced_at > EARLIER_SYNC
     assert connections[healthy.account_id].status is Status.ACTIVE
-
-
-def test_an_account_revoked_before_the_run_fails_alone_and_the_models_build(sync_two_accounts, accounts):
-    result, settings, connections, served = sync_two_accounts(lambda server, failing: server.revoke(failing))
-    assert served == 0
-    _assert_isolated(result, settings, connections, accounts, failing_loaded_before_revocation=False)
-
-
-def test_an_account_revoked_during_the_run_fails_alone_and_the_models_build(sync_two_accounts, accounts):
-    # A few of its lists are read, then Stripe refuses the rest.
-    result, settings, connections, served = sync_two_accounts(lambda server, failing: server.revoke_after(failing, 5))
-    assert served == 5
-    _assert_isolated(result, settings, connections, accounts, failing_loaded_before_revocation=True)
