@@ -4,8 +4,8 @@ Request flow: `StripeHeaders` (outermost) gives every response a `Request-Id` an
 header; then any `SimulatorOptions.middleware`; then the endpoint, which waits out the configured
 latency, authenticates the key (a secret key, or an OAuth access token), picks the account
 (`Stripe-Account` header for a platform key, if the account is connected), lets `Traffic` rate-limit,
-fail or drop the request, and serves it from the account's store as JSON bytes. The OAuth pages and token
-endpoints (`oauth_routes`) are routed ahead of the API.
+fail, drop, cut off or slow down the request, and serves it from the account's store as JSON bytes. The
+OAuth pages and token endpoints (`oauth_routes`) are routed ahead of the API.
 """
 
 from __future__ import annotations
@@ -71,6 +71,26 @@ class DroppedConnection(Response):
         self.traffic = traffic
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.traffic.drop(scope)
+
+
+class TruncatedResponse(Response):
+    """`response` cut off: its status, headers and full `Content-Length`, then half its body, then the
+    connection closes. The length is the point: it lets the client tell a cut-off answer from a short
+    one, as a real client must when a connection breaks mid-transfer."""
+
+    def __init__(self, response: Response, traffic: Traffic) -> None:
+        super().__init__()
+        self.response = response
+        self.traffic = traffic
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = bytes(self.response.body)
+        await send(
+            {"type": "http.response.start", "status": self.response.status_code, "headers": self.response.raw_headers}
+        )
+        # At least one byte short: a JSON body is never empty.
+        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
         await self.traffic.drop(scope)
 
 
@@ -280,13 +300,20 @@ def create_app(
         except StripeError as error:
             traffic.reject(registry.named_account(request.headers), path)
             return error_response(error, request.scope)
-        verdict = traffic.admit(account.account_id, request.method, path, request.scope["query_string"])
+        admission = traffic.admit(account.account_id, request.method, path, request.scope["query_string"])
+        if admission.delay:
+            await asyncio.sleep(admission.delay)
+        verdict = admission.verdict
         if verdict is Verdict.RATE_LIMIT:
             return error_response(rate_limited(), request.scope)
         if verdict is Verdict.FAULT:
-            return error_response(api_error(), request.scope)
+            return error_response(api_error(admission.status or 500), request.scope)
         if verdict is Verdict.DROP:
             return DroppedConnection(traffic)
+        response = serve(request, owner, account)
+        return TruncatedResponse(response, traffic) if verdict is Verdict.TRUNCATE else response
+
+    def serve(request: Request, owner: SimulatedAccount, account: SimulatedAccount) -> Response:
         try:
             return Response(_dispatch(request, registry, owner, account), media_type="application/json")
         except StripeError as error:

@@ -80,9 +80,10 @@ def rate_limited() -> StripeError:
     )
 
 
-def api_error() -> StripeError:
-    """Stripe's 500 for a failure on its side."""
-    return StripeError(500, "An unknown error occurred", type_="api_error", logged=False)
+def api_error(status: int = 500) -> StripeError:
+    """Stripe's answer to a failure on its side: 500, or another 5xx (`SimulatorOptions.fault_statuses`)
+    for the failures of what stands in front of it."""
+    return StripeError(status, "An unknown error occurred", type_="api_error", logged=False)
 
 
 def mask_key(key: str) -> str:

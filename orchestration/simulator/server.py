@@ -38,7 +38,8 @@ class SimulatorServer:
     first account). `port=0` picks a free port; `base_url` is known once `start()` returns, which is
     when the server accepts connections. Use as a context manager, or call `start()`/`stop()`.
 
-    While it runs, a test can change latency, rate limits and faults (`configure`), force a storm of
+    While it runs, a test can change latency, rate limits and faults (`configure`: random 429s, 5xx
+    errors, connections dropped before an answer or cut off in its middle, slow answers), force a storm of
     429s (`rate_limit_storm`), revoke an account's access (`revoke`/`restore`, or `revoke_after` some
     requests), and read how many requests each account received (`stats`, `stats_total`).
 
@@ -112,7 +113,8 @@ class SimulatorServer:
         return self._traffic.options
 
     def configure(self, **changes: Any) -> SimulatorOptions:
-        """Changes latency, rate limit or fault options while serving: `configure(fault_rate=0.1)`."""
+        """Changes latency, rate limit or fault options (`RUNTIME_OPTIONS`) while serving:
+        `configure(fault_rate=0.1, fault_statuses=(500, 503), truncate_rate=0.05)`."""
         return self._traffic.configure(**changes)
 
     def rate_limit_storm(self, requests: int | None = None, seconds: float | None = None) -> None:

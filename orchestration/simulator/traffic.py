@@ -1,9 +1,12 @@
 """What happens to a request before the account's data answers it: rate limits, injected faults, counters.
 
 `Traffic` decides, for each authenticated request, whether it is served, answered 429 (the account's
-token bucket is empty, or a forced storm is on), answered 500, or dropped; and counts every request per
-account, so tests and benchmarks can assert how a sync behaved. It runs on the server's event loop; its
-lock only guards against a test thread reading counters or changing options meanwhile.
+token bucket is empty, a forced storm is on, or at random), answered a 5xx `api_error`, dropped before
+any answer, or cut off in the middle of its body; and whether it is slowed down. It counts every request
+per account, so tests and benchmarks can assert how a sync behaved. Every random decision is a hash of
+the seed and the request (not a shared random generator), so which requests fail does not depend on how
+concurrent requests happen to interleave. It runs on the server's event loop; its lock only guards
+against a test thread reading counters or changing options meanwhile.
 """
 
 from __future__ import annotations
@@ -23,7 +26,19 @@ from starlette.types import Scope
 from orchestration.simulator.options import SimulatorOptions
 
 RUNTIME_OPTIONS = frozenset(
-    {"latency_ms", "rate_limit_per_second", "rate_limit_burst", "fault_rate", "drop_rate", "fault_seed"}
+    {
+        "latency_ms",
+        "rate_limit_per_second",
+        "rate_limit_burst",
+        "rate_limit_rate",
+        "fault_rate",
+        "fault_statuses",
+        "drop_rate",
+        "truncate_rate",
+        "fault_seed",
+        "slow_rate",
+        "slow_ms",
+    }
 )
 """The options `Traffic.configure` may change while the server runs (the others shape the app)."""
 
@@ -33,6 +48,18 @@ class Verdict(Enum):
     RATE_LIMIT = "rate_limit"
     FAULT = "fault"
     DROP = "drop"
+    TRUNCATE = "truncate"
+
+
+@dataclass(frozen=True)
+class Admission:
+    """How the app is to answer a request: `verdict`, with `status` for a fault, after waiting `delay`."""
+
+    verdict: Verdict
+    status: int | None = None
+    """The fault's HTTP status (among `SimulatorOptions.fault_statuses`); None unless `verdict` is FAULT."""
+    delay: float = 0.0
+    """Seconds to wait before answering (a slowed request), on top of the configured latency."""
 
 
 @dataclass
@@ -42,11 +69,17 @@ class TrafficStats:
     requests: int = 0
     """Every request, whatever its answer."""
     rate_limited: int = 0
-    """Answered 429."""
+    """Answered 429: by the token bucket, a storm, or `rate_limit_rate`."""
     faults: int = 0
-    """Answered with an injected 500."""
+    """Answered with an injected server error, whatever its status."""
+    fault_statuses: Counter[int] = field(default_factory=Counter)
+    """The injected server errors per status: {500: 3, 503: 1}."""
     dropped: int = 0
     """Connection closed without an answer."""
+    truncated: int = 0
+    """Connection closed in the middle of the answer's body: the client got no usable answer."""
+    slowed: int = 0
+    """Held back `slow_ms` before their answer; also counted as whatever that answer was."""
     rejected: int = 0
     """Refused by authentication: bad key, revoked access (counted for the account the request named)."""
     paths: Counter[str] = field(default_factory=Counter)
@@ -55,16 +88,19 @@ class TrafficStats:
     @property
     def served(self) -> int:
         """Requests the API answered (successfully or with a request error)."""
-        return self.requests - self.rate_limited - self.faults - self.dropped - self.rejected
+        return self.requests - self.rate_limited - self.faults - self.dropped - self.truncated - self.rejected
 
     def copy(self) -> TrafficStats:
-        return replace(self, paths=Counter(self.paths))
+        return replace(self, fault_statuses=Counter(self.fault_statuses), paths=Counter(self.paths))
 
     def add(self, other: TrafficStats) -> None:
         self.requests += other.requests
         self.rate_limited += other.rate_limited
         self.faults += other.faults
+        self.fault_statuses.update(other.fault_statuses)
         self.dropped += other.dropped
+        self.truncated += other.truncated
+        self.slowed += other.slowed
         self.rejected += other.rejected
         self.paths.update(other.paths)
 
@@ -95,7 +131,7 @@ class Traffic:
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
         self._seen: Counter[tuple[str, str, str, bytes]] = Counter()
-        """How often each (account, method, path, query) came: a retry draws its fault afresh."""
+        """How often each (account, method, path, query) came: a retry draws its fate afresh."""
         self._storm_requests = 0
         self._storm_until = 0.0
         self._stats: dict[str | None, TrafficStats] = {}
@@ -124,7 +160,7 @@ class Traffic:
             if seconds is not None:
                 self._storm_until = time.monotonic() + seconds
 
-    def admit(self, account_id: str, method: str, path: str, query: bytes) -> Verdict:
+    def admit(self, account_id: str, method: str, path: str, query: bytes) -> Admission:
         """The fate of a request reading `account_id`, counted."""
         options = self._options
         with self._lock:
@@ -133,16 +169,40 @@ class Traffic:
             stats.paths[route(path)] += 1
             if self._rate_limited(account_id, options):
                 stats.rate_limited += 1
-                return Verdict.RATE_LIMIT
-            if options.fault_rate or options.drop_rate:
-                draw = self._draw(options.fault_seed, account_id, method, path, query)
-                if draw < options.drop_rate:
-                    stats.dropped += 1
-                    return Verdict.DROP
-                if draw < options.drop_rate + options.fault_rate:
-                    stats.faults += 1
-                    return Verdict.FAULT
-            return Verdict.SERVE
+                return Admission(Verdict.RATE_LIMIT)
+            failing = options.drop_rate + options.truncate_rate + options.fault_rate + options.rate_limit_rate
+            if not failing and not options.slow_rate:
+                return Admission(Verdict.SERVE)
+            request = (account_id, method, path, query)
+            occurrence = self._seen[request]
+            self._seen[request] = occurrence + 1
+            seed = options.fault_seed
+            delay = 0.0
+            if options.slow_rate and _draw(seed, request, occurrence, salt="slow") < options.slow_rate:
+                stats.slowed += 1
+                delay = options.slow_ms / 1000
+            # Drops first, as they always were: without truncations and random 429s, a seed drops and
+            # fails the very requests it did before those existed.
+            draw = _draw(seed, request, occurrence)
+            bound = options.drop_rate
+            if draw < bound:
+                stats.dropped += 1
+                return Admission(Verdict.DROP, delay=delay)
+            bound += options.truncate_rate
+            if draw < bound:
+                stats.truncated += 1
+                return Admission(Verdict.TRUNCATE, delay=delay)
+            bound += options.fault_rate
+            if draw < bound:
+                statuses = options.fault_statuses
+                status = statuses[int(_draw(seed, request, occurrence, salt="status") * len(statuses))]
+                stats.faults += 1
+                stats.fault_statuses[status] += 1
+                return Admission(Verdict.FAULT, status=status, delay=delay)
+            if draw < bound + options.rate_limit_rate:
+                stats.rate_limited += 1
+                return Admission(Verdict.RATE_LIMIT, delay=delay)
+            return Admission(Verdict.SERVE, delay=delay)
 
     def reject(self, account_id: str | None, path: str) -> None:
         """Counts a request authentication refused; `account_id` is the account it named, if any."""
@@ -200,13 +260,14 @@ class Traffic:
             bucket = self._buckets[account_id] = _Bucket(rate, size, now)
         return not bucket.take(now)
 
-    def _draw(self, seed: int, account_id: str, method: str, path: str, query: bytes) -> float:
-        """A number in [0, 1) fixed by the seed, the request, and how often it came before."""
-        request = (account_id, method, path, query)
-        occurrence = self._seen[request]
-        self._seen[request] = occurrence + 1
-        text = f"{seed}|{account_id}|{method}|{path}|{occurrence}|".encode() + query
-        return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big") / 2**64
+
+def _draw(seed: int, request: tuple[str, str, str, bytes], occurrence: int, salt: str = "") -> float:
+    """A number in [0, 1) fixed by the seed, the request, how often it came before, and `salt`: each salt
+    gives a draw independent of the others, so a slowed request is no likelier to fail, say."""
+    account_id, method, path, query = request
+    salted = f"{salt}|" if salt else ""  # the unsalted draw is the one seeds were always drawn with
+    text = f"{seed}|{salted}{account_id}|{method}|{path}|{occurrence}|".encode() + query
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big") / 2**64
 
 
 def route(path: str) -> str:
