@@ -47,6 +47,16 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--customers", type=int, default=300)
     simulate.add_argument("--data-dir", type=Path, help="serve JSON dumps (one file per object) instead")
     simulate.add_argument("--api-key", default=DEMO_API_KEY, help="the secret key clients must send")
+    faults = simulate.add_argument_group("faults", "fractions of requests that fail (see SimulatorOptions)")
+    for name, effect in (
+        ("rate-limit-rate", "answered Stripe's 429 rate_limit"),
+        ("fault-rate", "answered Stripe's 500 api_error"),
+        ("drop-rate", "closed without an answer"),
+        ("truncate-rate", "cut off in the middle of their body"),
+        ("slow-rate", "answered 2 s late"),
+    ):
+        faults.add_argument(f"--{name}", type=float, default=0.0, metavar="FRACTION", help=effect)
+    faults.add_argument("--fault-seed", type=int, default=0, help="which requests fail: same seed, same ones")
     simulate.set_defaults(handler=_simulate)
 
     ui = commands.add_parser("ui", help="start the Dagster UI on this project")
@@ -107,14 +117,28 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from orchestration.simulator import generate_account, load_account_from_dir, serve
+    from orchestration.simulator import SimulatorOptions, generate_account, load_account_from_dir, serve
 
+    try:
+        options = SimulatorOptions(
+            rate_limit_rate=args.rate_limit_rate,
+            fault_rate=args.fault_rate,
+            drop_rate=args.drop_rate,
+            truncate_rate=args.truncate_rate,
+            slow_rate=args.slow_rate,
+            fault_seed=args.fault_seed,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.data_dir:
         account = load_account_from_dir(args.data_dir)
     else:
         account = generate_account(seed=args.seed, customers=args.customers)
     print(f"Serving account {account.account_id} on http://{args.host}:{args.port} (key {args.api_key})")
-    serve(host=args.host, port=args.port, accounts=[account], api_keys={args.api_key: account.account_id})
+    serve(
+        host=args.host, port=args.port, accounts=[account], api_keys={args.api_key: account.account_id}, options=options
+    )
     return 0
 
 
