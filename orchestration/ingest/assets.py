@@ -140,6 +140,7 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig) -> Iterator[
             ):
                 dlt_metadata[result.asset_key] = dict(result.metadata or {})
             rows_loaded = dict(pipeline.last_trace.last_normalize_info.row_counts)
+    context.log.info(sync.report.traffic_summary())
     # Given the credentials the sync used, so a re-authentication made meanwhile is not undone.
     record_sync_outcome(settings, sync.report, credentials=credentials)
     failures = sync.report.failures
@@ -218,8 +219,7 @@ def _sync_metadata(table: str, report: SyncReport) -> dict[str, Any]:
         "sync_mode": MetadataValue.text(", ".join(sorted({p.mode for p in progress}))),
         "cursor_created": MetadataValue.json({p.account_id: p.cursor for p in progress}),
         # Requests are counted per account, not per table: these are the whole sync's, every table shows them.
-        "requests_this_sync": MetadataValue.int(sum(report.requests.values())),
-        "rate_limited_this_sync": MetadataValue.int(sum(report.rate_limited.values())),
-        "requests_by_account": MetadataValue.json(report.requests),
-        "rate_limited_by_account": MetadataValue.json(report.rate_limited),
+        "requests_this_sync": MetadataValue.int(report.requests()),
+        "faults_retried_this_sync": MetadataValue.json(report.faults()),
+        "requests_by_account": MetadataValue.json(report.traffic),
     }

@@ -1,9 +1,11 @@
 """Reading one Stripe account over HTTP with the official SDK.
 
-The SDK does the HTTP, authentication, API-version pinning, `Stripe-Account` and retries of 5xx and
-dropped connections; this module adds what it leaves out: a rate limit, backing off on 429 (which the SDK
-does not retry and Stripe sends without Retry-After), fast JSON, and errors that name the account and
-the fix. Any other 4xx fails loudly: a swallowed 400/403/404 is how connectors silently lose records.
+The SDK does the HTTP, authentication, API-version pinning and `Stripe-Account`; this module adds a rate
+limit, fast JSON, errors that name the account and the fix, and every retry, so each fault is counted:
+429s back off (Stripe sends no Retry-After), 5xx answers and connections lost before or during an answer
+are retried a few times. The SDK would not retry a connection dropped in the middle of a body (requests'
+`ChunkedEncodingError`), and its own retries would hide how many faults a sync met. Any other 4xx fails
+loudly: a swallowed 400/403/404 is how connectors silently lose records.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100  # Stripe's maximum
 MAX_BACKOFF_SECONDS = 8.0
+FIRST_RETRY_SECONDS = 0.5  # the SDK's own first delay for a 5xx or a lost connection
 
 
 class StripeReadError(Exception):
@@ -43,14 +46,32 @@ class StripeNotFound(StripeReadError):
 
 @dataclass
 class RequestStats:
+    """The requests a reader sent and the faults they met; each fault was retried (or failed the read)."""
+
     requests: int = 0
     rate_limited: int = 0
+    """Answered 429."""
+    server_errors: int = 0
+    """Answered 5xx."""
+    connection_errors: int = 0
+    """No complete answer: the connection failed, was closed before an answer or in the middle of its body."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def count(self, *, rate_limited: bool = False) -> None:
+    def count(self, outcome: str | None = None) -> None:
+        """One request; `outcome` names the fault it met, if any (a field of this class)."""
         with self._lock:
             self.requests += 1
-            self.rate_limited += rate_limited
+            if outcome is not None:
+                setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def as_dict(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "rate_limited": self.rate_limited,
+                "server_errors": self.server_errors,
+                "connection_errors": self.connection_errors,
+            }
 
 
 class StripeReader:
@@ -98,7 +119,7 @@ class StripeReader:
             stripe_account=credential.stripe_account,
             stripe_version=STRIPE_API_VERSION,
             base_addresses={"api": self._api_base},
-            max_network_retries=self._max_network_retries,
+            max_network_retries=0,  # `get` retries, counting each fault
         )
         refresh_at = float("inf")
         if credential.refresh is not None and credential.expires_at is not None:
@@ -168,11 +189,11 @@ class StripeReader:
             query["starting_after"] = objects[-1]["id"]
 
     def get(self, path: str, params: dict[str, Any] | None = None, *, lazy: bool = False) -> Any:
-        """One GET, rate limited, with 429s backed off; raises StripeReadError for anything else.
+        """One GET, rate limited, with its faults retried; raises StripeReadError for anything else.
 
         The answer as dicts, or `lazy`: parsed by simdjson, its fields read on demand (list pages)."""
         give_up = time.monotonic() + self._rate_limit_patience
-        attempt = 0
+        rate_limits = failures = 0
         refreshed = False
         while True:
             self._bucket.acquire()
@@ -181,24 +202,54 @@ class StripeReader:
                 body, status, headers = client._requestor.request_raw(  # noqa: SLF001
                     "get", path, params=params or {}, base_address="api", api_mode="V1"
                 )
-            except stripe.StripeError as exc:  # connection errors, after the SDK's own retries
+            except stripe.APIConnectionError as exc:
+                failures = self._retry_fault("connection_errors", failures, path, exc.user_message or str(exc))
+                continue
+            except stripe.StripeError as exc:
                 raise self._read_error(path, f"no response: {exc.user_message or exc}") from None
-            self.stats.count(rate_limited=status == 429)
             if status < 300:
-                return parse_lazily(body) if lazy else orjson.loads(body)
+                try:
+                    answer = parse_lazily(body) if lazy else orjson.loads(body)
+                except ValueError:
+                    # Only a body cut short gets here unnoticed by the HTTP client (a connection closed without
+                    # Content-Length): read again, never taken for a short page.
+                    failures = self._retry_fault("connection_errors", failures, path, "an incomplete JSON body")
+                    continue
+                self.stats.count()
+                return answer
+            if status >= 500:
+                failures = self._retry_fault("server_errors", failures, path, f"HTTP {status}", body, status, headers)
+                continue
             # A token that expired (earlier than announced, or while the request waited) is refreshed and the
             # request retried once; a second 401 is the credential's.
             if status == 401 and not refreshed and credential.refresh is not None:
+                self.stats.count()
                 refreshed = True
                 if self._refreshed(credential.api_key):
                     continue
             if status != 429:
+                self.stats.count()
                 self._raise_for(path, body, status, headers)
+            self.stats.count("rate_limited")
             if time.monotonic() > give_up:
                 raise self._read_error(path, "still rate limited after backing off; lower STRIPE_REQUESTS_PER_SECOND")
             # Exponential backoff with full jitter: Stripe sends no Retry-After.
-            time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.1 * 2**attempt)))
-            attempt += 1
+            time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.1 * 2**rate_limits)))
+            rate_limits += 1
+
+    def _retry_fault(self, fault: str, failures: int, path: str, reason: str, *answer: Any) -> int:
+        """Counts a transient fault and waits before the next attempt, or raises once they are used up; the
+        consecutive failures so far, this one included."""
+        self.stats.count(fault)
+        failures += 1
+        if failures > self._max_network_retries:
+            if answer:  # Stripe's error body says more than the status alone
+                self._raise_for(path, *answer)
+            raise self._read_error(path, f"no response after {failures} attempts: {reason}")
+        # Half to all of the SDK's exponential delay: the jitter spreads the retries of concurrent reads.
+        delay = min(MAX_BACKOFF_SECONDS, FIRST_RETRY_SECONDS * 2 ** (failures - 1))
+        time.sleep(random.uniform(delay / 2, delay))
+        return failures
 
     def _raise_for(self, path: str, body: Any, status: int, headers: Any) -> None:
         # A credential that knows its account id is a stored connection: re-authenticating it is the fix.

@@ -32,8 +32,9 @@ class SyncReport:
     """Account id → why its sync failed; the other accounts go on."""
     needs_reauth: set[str] = field(default_factory=set)
     """Accounts whose credential Stripe rejected (revoked, expired, wrong key): reconnecting is the fix."""
-    requests: dict[str, int] = field(default_factory=dict)
-    rate_limited: dict[str, int] = field(default_factory=dict)
+    traffic: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Account → its requests and the faults they met (`RequestStats.as_dict`): rate_limited, server_errors,
+    connection_errors."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def start(self, table: str, account_id: str, mode: str) -> ObjectProgress:
@@ -49,3 +50,18 @@ class SyncReport:
 
     def for_table(self, table: str) -> list[ObjectProgress]:
         return [p for (t, _), p in self.progress.items() if t == table]
+
+    def requests(self) -> int:
+        return sum(counts["requests"] for counts in self.traffic.values())
+
+    def faults(self) -> dict[str, int]:
+        """Faults met over every account, by kind; each was retried, or failed its account's sync."""
+        kinds = ("rate_limited", "server_errors", "connection_errors")
+        return {kind: sum(counts.get(kind, 0) for counts in self.traffic.values()) for kind in kinds}
+
+    def traffic_summary(self) -> str:
+        faults = self.faults()
+        return (
+            f"{self.requests()} Stripe requests; retried {faults['rate_limited']} rate-limited (429), "
+            f"{faults['server_errors']} server errors (5xx) and {faults['connection_errors']} lost connections"
+        )

@@ -88,8 +88,7 @@ class SyncContext:
         if "executor" in self.__dict__:
             self.executor.shutdown(wait=False, cancel_futures=True)
         for reader in self.__dict__.get("readers", ()):
-            self.report.requests[reader.account_id_or_key] = reader.stats.requests
-            self.report.rate_limited[reader.account_id_or_key] = reader.stats.rate_limited
+            self.report.traffic[reader.account_id_or_key] = reader.stats.as_dict()
 
     def __enter__(self) -> SyncContext:
         return self

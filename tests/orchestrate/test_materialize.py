@@ -30,7 +30,7 @@ def test_the_partition_loads_that_account(run, simulated_account):
     metadata = coupons.metadata
     assert metadata["objects_read"].value == len(simulated_account.listable("coupons"))
     assert metadata["requests_this_sync"].value > 0
-    assert metadata["rate_limited_this_sync"].value == 0
+    assert metadata["faults_retried_this_sync"].value == {"rate_limited": 0, "server_errors": 0, "connection_errors": 0}
     assert metadata["cursor_created"].value[simulated_account.account_id] is not None
     assert metadata["dagster/row_count"].value == len(simulated_account.listable("coupons"))
     assert "id" in {c.name for c in metadata["dagster/column_schema"].value.columns}

@@ -1,0 +1,95 @@
+"""The reader's retries: every fault is retried a bounded number of times, counted, and never taken for data."""
+
+import http.server
+import threading
+
+import pytest
+from warehouse_state import PLATFORM_KEY
+
+from orchestration.ingest.client import StripeReader, StripeReadError
+from orchestration.settings import Secret, StripeCredential
+from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
+
+NOW = 1_790_000_000
+
+
+@pytest.fixture(scope="module")
+def account():
+    return generate_account(seed=5, customers=3, now=NOW, account_id="acct_client0000001")
+
+
+def _reader(base_url: str, retries: int = 2) -> StripeReader:
+    credential = StripeCredential(Secret(PLATFORM_KEY))
+    return StripeReader(base_url, credential, requests_per_second=1000, max_network_retries=retries)
+
+
+@pytest.mark.parametrize(
+    ("fault", "counted", "reason"),
+    [
+        ({"fault_rate": 1.0, "fault_statuses": (502,)}, "server_errors", "HTTP 502"),
+        ({"drop_rate": 1.0}, "connection_errors", "no response after 3 attempts"),
+        # A body cut in the middle is an error, never a short page.
+        ({"truncate_rate": 1.0}, "connection_errors", "no response after 3 attempts"),
+    ],
+)
+def test_a_fault_that_persists_fails_the_read_after_its_retries(account, fault, counted, reason):
+    options = SimulatorOptions(**fault)
+    with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}, options=options) as server:
+        reader = _reader(server.base_url)
+        with pytest.raises(StripeReadError, match=reason) as raised:
+            reader.get("/v1/customers", {"limit": 100})
+        stats = server.stats(account.account_id)
+    assert str(raised.value).startswith("Stripe refused GET /v1/customers for the account of key ")
+    assert PLATFORM_KEY not in str(raised.value)
+    assert reader.stats.as_dict()[counted] == 3 == stats.requests
+    assert reader.stats.requests == 3
+
+
+def test_faults_that_pass_are_retried_and_the_list_is_whole(account):
+    options = SimulatorOptions(
+        rate_limit_rate=0.3, fault_rate=0.1, fault_statuses=(500, 503), drop_rate=0.1, truncate_rate=0.1, fault_seed=3
+    )
+    with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}, options=options) as server:
+        reader = _reader(server.base_url, retries=8)
+        ids = [obj["id"] for page in reader.list_pages("/v1/invoices", {"limit": 3}) for obj in page]
+        stats = server.stats(account.account_id)
+    assert ids == [invoice["id"] for invoice in account.listable("invoices")]
+    assert reader.stats.as_dict() == {
+        "requests": stats.requests,
+        "rate_limited": stats.rate_limited,
+        "server_errors": stats.faults,
+        "connection_errors": stats.dropped + stats.truncated,
+    }
+    assert stats.rate_limited and stats.faults and stats.dropped and stats.truncated, stats
+
+
+class _CutOnceHandler(http.server.BaseHTTPRequestHandler):
+    """Answers HTTP/1.0 without Content-Length, so the client cannot tell a cut body from a whole one: the
+    first answer stops in the middle of the page."""
+
+    protocol_version = "HTTP/1.0"
+    answered = 0
+    page = b'{"object":"list","url":"/v1/customers","has_more":false,"data":[{"id":"cus_1","object":"customer"}]}'
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        type(self).answered += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(self.page[:40] if self.answered == 1 else self.page)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_body_cut_without_content_length_is_read_again_not_parsed_short():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CutOnceHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        reader = _reader(f"http://127.0.0.1:{server.server_address[1]}")
+        pages = list(reader.list_pages("/v1/customers"))
+    finally:
+        server.shutdown()
+    assert [[obj["id"] for obj in page] for page in pages] == [["cus_1"]]
+    assert reader.stats.as_dict()["connection_errors"] == 1 and _CutOnceHandler.answered == 2
