@@ -57,8 +57,18 @@ def _without_expandable(value: Any) -> Any:
     return value
 
 
+def duplicate_keys(duckdb_path: Path, table: str) -> list[tuple[str, str, int]]:
+    """(account_id, id, rows) of every key stripe_raw.<table> holds more than once: a merge that went wrong."""
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        return connection.sql(
+            f"select account_id, id, count(*) from stripe_raw.{table} group by all having count(*) > 1"
+        ).fetchall()
+
+
 def assert_table_matches(duckdb_path: Path, account, table: str) -> None:
-    """Every live object is in the warehouse, field for field; every other row is marked deleted."""
+    """Every live object is in the warehouse once, field for field; every other row is marked deleted."""
+    duplicates = duplicate_keys(duckdb_path, table)
+    assert not duplicates, f"{table}: {len(duplicates)} keys held more than once, e.g. {duplicates[:3]}"
     rows = {i: v for (a, i), v in warehouse_rows(duckdb_path, table).items() if a == account.account_id}
     expected = simulator_objects(account, table)
     missing = expected.keys() - rows.keys()
