@@ -1,25 +1,31 @@
 {#
-    Reading fields out of the raw `object_json` column (the Stripe object as JSON text).
+    Reading fields out of JSON text, such as the raw `object_json` column (the Stripe object as JSON text).
 
     Paths are dotted Stripe field names, e.g. 'payment_method_details.card.brand'; an all-digit segment is an
     array index ('lines.data.0.id'). A missing key and a JSON null both give SQL null, so deleted-object
     stubs ({"id", "object", "deleted"}) simply yield nulls.
 
-    Only json_text, json_fragment and json_array_sum differ per warehouse; the typed helpers are casts of
-    json_text and so are portable as they are.
+    Two kinds of column are read:
+    - `object_json`, in a staging model. Its fields are extracted once, in the model's source CTE, by
+      stripe_source (macros/stripe_source.sql) from the lists of paths the model passes it: each becomes a
+      column named after its path, "object_json->>path" (the value as text) or "object_json->path" (the
+      JSON value), and the macros below read that column. A path the lists lack is an error when the model
+      runs ("column not found"), on every warehouse.
+    - any other JSON text column (an event's data_object, an element of a JSON array): the path is extracted
+      where it is read.
 
-    Cost on DuckDB: it has no parsed JSON type, so every extraction parses the whole document again, and a
+    Why the lists: DuckDB has no parsed JSON type, so every extraction parses the whole document again, and a
     staging model reading 40 fields of a 4 kB invoice parsed each invoice 40 times (95 s of the benchmark's
-    build). DuckDB parses a document once when one call extracts a list of paths. So a staging model's source
-    CTE (stripe_source, stripe_source_with_currency_exponent) extracts, once, every path the model's own SQL
-    reads from object_json (found there by _json_paths_in_model) into two list columns, and each field is an
-    element of them. Elsewhere a field is element k of one list extraction repeated in the select list, which
-    DuckDB computes once per row (common subexpressions); a path the SQL does not spell out (one built by a
-    macro) is extracted on its own.
+    build). DuckDB parses a document once when one call extracts a list of paths: json_fields_select makes
+    that one call per kind. Postgres casts the text to jsonb per field either way.
 #}
 
 {% macro json_text(column, path) -%}
+    {%- if _is_object_json(column) -%}
+    {{ _json_field_column(column, path, 'text') }}
+    {%- else -%}
     {{ return(adapter.dispatch('json_text')(column, path)) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro default__json_text(column, path) -%}
@@ -27,12 +33,7 @@
 {%- endmacro %}
 
 {% macro duckdb__json_text(column, path) -%}
-    {%- set parsed = _duckdb_parsed_element(column, path, 'text') -%}
-    {%- if parsed -%}
-    {{ parsed }}
-    {%- else -%}
     json_extract_string({{ column }}, '{{ _duckdb_json_path(path) }}')
-    {%- endif -%}
 {%- endmacro %}
 
 {% macro postgres__json_text(column, path) -%}
@@ -42,39 +43,50 @@
 
 {# The JSON value at `path` (an object or array) serialized as JSON text; SQL null when missing or null. #}
 {% macro json_fragment(column, path) -%}
-    {{ return(adapter.dispatch('json_fragment')(column, path)) }}
+    nullif(cast({{ json_value(column, path) }} as {{ dbt.type_string() }}), 'null')
 {%- endmacro %}
 
-{% macro default__json_fragment(column, path) -%}
-    {{ exceptions.raise_compiler_error("json_fragment is not implemented for adapter " ~ adapter.type()) }}
+
+{#
+    The JSON value at `path`, typed as the warehouse's JSON (DuckDB json, Postgres jsonb): 'null' for a JSON
+    null, SQL null when missing. What json_fragment serializes and json_array_sum sums over.
+#}
+{% macro json_value(column, path) -%}
+    {%- if _is_object_json(column) -%}
+    {{ _json_field_column(column, path, 'json') }}
+    {%- else -%}
+    {{ return(adapter.dispatch('json_value')(column, path)) }}
+    {%- endif -%}
 {%- endmacro %}
 
-{% macro duckdb__json_fragment(column, path) -%}
-    nullif(cast({{ _duckdb_json_value(column, path) }} as {{ dbt.type_string() }}), 'null')
+{% macro default__json_value(column, path) -%}
+    {{ exceptions.raise_compiler_error("json_value is not implemented for adapter " ~ adapter.type()) }}
 {%- endmacro %}
 
-{% macro postgres__json_fragment(column, path) -%}
-    nullif(cast(cast({{ column }} as jsonb) #> '{{ _postgres_json_path(path) }}' as {{ dbt.type_string() }}), 'null')
+{% macro duckdb__json_value(column, path) -%}
+    json_extract({{ column }}, '{{ _duckdb_json_path(path) }}')
+{%- endmacro %}
+
+{% macro postgres__json_value(column, path) -%}
+    (cast({{ column }} as jsonb) #> '{{ _postgres_json_path(path) }}')
 {%- endmacro %}
 
 
 {#
     Sum of the integer field `field` over the elements of the array at `array_path`, as bigint:
     0 for an empty array, null when the array itself is missing or null (e.g. a deleted-object stub).
-    Used for Stripe's lists of amounts such as invoice.total_discount_amounts[].amount.
+    Used for Stripe's lists of amounts such as invoice.total_discount_amounts[].amount. The array is
+    extracted once (json_value); the sum then reads only the array.
 #}
 {% macro json_array_sum(column, array_path, field) -%}
-    {{ return(adapter.dispatch('json_array_sum')(column, array_path, field)) }}
+    {{ return(adapter.dispatch('json_array_sum')(json_value(column, array_path), field)) }}
 {%- endmacro %}
 
-{% macro default__json_array_sum(column, array_path, field) -%}
+{% macro default__json_array_sum(array, field) -%}
     {{ exceptions.raise_compiler_error("json_array_sum is not implemented for adapter " ~ adapter.type()) }}
 {%- endmacro %}
 
-{% macro duckdb__json_array_sum(column, array_path, field) -%}
-    {#- The array is extracted once (an element of the model's fragment list when it has one); the sum then
-        parses only the array. -#}
-    {%- set array = _duckdb_json_value(column, array_path) -%}
+{% macro duckdb__json_array_sum(array, field) -%}
     case
         when json_type({{ array }}) = 'ARRAY'
             then cast(coalesce(list_sum(cast(
@@ -84,12 +96,12 @@
     end
 {%- endmacro %}
 
-{% macro postgres__json_array_sum(column, array_path, field) -%}
+{% macro postgres__json_array_sum(array, field) -%}
     case
-        when jsonb_typeof(cast({{ column }} as jsonb) #> '{{ _postgres_json_path(array_path) }}') = 'array'
+        when jsonb_typeof({{ array }}) = 'array'
             then (
                 select cast(coalesce(sum(cast(array_element #>> '{{ _postgres_json_path(field) }}' as {{ dbt.type_bigint() }})), 0) as {{ dbt.type_bigint() }})
-                from jsonb_array_elements(cast({{ column }} as jsonb) #> '{{ _postgres_json_path(array_path) }}') as array_elements (array_element)
+                from jsonb_array_elements({{ array }}) as array_elements (array_element)
             )
     end
 {%- endmacro %}
@@ -122,6 +134,78 @@
 {%- endmacro %}
 
 
+{#
+    The select of `relation` (a table with a JSON text column `object_json`) with each path of `fields`
+    extracted as text into the column "object_json->>path", and each of `json_fields` as a JSON value into
+    "object_json->path": what json_text and json_value read in a staging model. stripe_source calls it.
+#}
+{% macro json_fields_select(relation, fields, json_fields) -%}
+    {%- for paths in [fields, json_fields] -%}
+        {%- for path in paths -%}
+            {%- if path is not string or path == '' -%}
+                {{ exceptions.raise_compiler_error("A JSON field is a dotted path such as 'address.country', not " ~ path) }}
+            {%- endif -%}
+            {%- if paths[:loop.index0] | select('equalto', path) | list -%}
+                {{ exceptions.raise_compiler_error("The JSON field '" ~ path ~ "' is listed twice") }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(adapter.dispatch('json_fields_select')(relation, fields, json_fields)) }}
+{%- endmacro %}
+
+{% macro default__json_fields_select(relation, fields, json_fields) -%}
+    {#- The adapter's own extraction: json_text and json_value of object_json would name these columns. -#}
+    select
+        raw.*
+        {%- for path in fields %},
+        {{ adapter.dispatch('json_text')('raw.object_json', path) }} as {{ _json_field_name(path, 'text') }}
+        {%- endfor %}
+        {%- for path in json_fields %},
+        {{ adapter.dispatch('json_value')('raw.object_json', path) }} as {{ _json_field_name(path, 'json') }}
+        {%- endfor %}
+    from {{ relation }} as raw
+{%- endmacro %}
+
+{% macro duckdb__json_fields_select(relation, fields, json_fields) -%}
+    {#- One parse per kind: the list extraction is a column of the inner select, each field an element of it. -#}
+    select
+        parsed.*
+        {%- for path in fields %},
+        parsed.object_json__texts[{{ loop.index }}] as {{ _json_field_name(path, 'text') }}
+        {%- endfor %}
+        {%- for path in json_fields %},
+        parsed.object_json__values[{{ loop.index }}] as {{ _json_field_name(path, 'json') }}
+        {%- endfor %}
+    from (
+        select
+            raw.*
+            {%- if fields %},
+            json_extract_string(raw.object_json, {{ _duckdb_json_path_list(fields) }}) as object_json__texts
+            {%- endif %}
+            {%- if json_fields %},
+            json_extract(raw.object_json, {{ _duckdb_json_path_list(json_fields) }}) as object_json__values
+            {%- endif %}
+        from {{ relation }} as raw
+    ) as parsed
+{%- endmacro %}
+
+
+{# `column` is the raw object_json, bare or qualified ('object_json', 'source.object_json'). #}
+{% macro _is_object_json(column) -%}
+    {{ return(column.split('.')[-1] == 'object_json') }}
+{%- endmacro %}
+
+{# The column json_fields_select extracted `path` of object_json into, qualified as `column` is. #}
+{% macro _json_field_column(column, path, kind) -%}
+    {%- set qualifier = column[:-('object_json' | length)] -%}
+    {{ qualifier }}{{ _json_field_name(path, kind) }}
+{%- endmacro %}
+
+{% macro _json_field_name(path, kind) -%}
+    "object_json{{ '->>' if kind == 'text' else '->' }}{{ path }}"
+{%- endmacro %}
+
+
 {# Path builders. Keys are quoted for DuckDB so that any Stripe key is safe; digits become array indexes. #}
 {% macro _duckdb_json_path(path) -%}
     ${% for segment in path.split('.') %}{% if segment.isdigit() %}[{{ segment }}]{% else %}."{{ segment }}"{% endif %}{% endfor %}
@@ -129,86 +213,6 @@
 
 {% macro _postgres_json_path(path) -%}
     {{ '{' ~ path.split('.') | join(',') ~ '}' }}
-{%- endmacro %}
-
-
-{#
-    The select-list additions of a staging model's source CTE (see the header): on DuckDB, `object_json__texts`
-    and `object_json__fragments`, every path of kind text and fragment the model reads from object_json,
-    extracted in one parse each; nothing on other warehouses, whose json macros read object_json itself.
-#}
-{% macro json_parsed_columns(column) -%}
-    {{ return(adapter.dispatch('json_parsed_columns')(column)) }}
-{%- endmacro %}
-
-{% macro default__json_parsed_columns(column) -%}
-{%- endmacro %}
-
-{% macro duckdb__json_parsed_columns(column) -%}
-    {%- for kind, function in [('text', 'json_extract_string'), ('fragment', 'json_extract')] -%}
-        {%- set paths = _json_paths_in_model(column, kind) -%}
-        {%- if paths -%}
-        , {{ function }}({{ column }}, {{ _duckdb_json_path_list(paths) }}) as object_json__{{ kind }}s
-        {%- endif -%}
-    {%- endfor -%}
-{%- endmacro %}
-
-
-{#
-    The paths the SQL of the model being compiled reads from `column` with the json_text family ('text':
-    json_text and its typed helpers) or as JSON ('fragment': json_fragment, and json_array_sum's array), in
-    order of first use, without repeats. Read from the model's raw SQL, so a model needs no list of its own;
-    empty outside a model. For the raw object_json, however a CTE qualifies it ('object_json',
-    'source.object_json'), the paths under every spelling count, and a staging source CTE's currency join adds
-    'currency'.
-#}
-{% macro _json_paths_in_model(column, kind) -%}
-    {%- set raw_code = model.raw_code if model is defined and model.raw_code is defined else '' -%}
-    {%- set is_raw = column.split('.')[-1] == 'object_json' -%}
-    {%- set column_pattern = '(?:\\w+\\.)?object_json' if is_raw else modules.re.escape(column) -%}
-    {%- if kind == 'fragment' -%}
-        {%- set functions = '(?:json_fragment|json_array_sum)' -%}
-    {%- else -%}
-        {%- set functions = 'json_(?:text|bigint|numeric_exact|numeric|boolean|timestamp)' -%}
-    {%- endif -%}
-    {%- set pattern = '\\b' ~ functions ~ "\\(\\s*'" ~ column_pattern ~ "'\\s*,\\s*'([^']+)'" -%}
-    {%- set paths = [] -%}
-    {%- if is_raw and kind == 'text' and 'stripe_source_with_currency_exponent' in raw_code -%}
-        {%- do paths.append('currency') -%}
-    {%- endif -%}
-    {%- for found in modules.re.findall(pattern, raw_code or '') -%}
-        {%- if found not in paths -%}{%- do paths.append(found) -%}{%- endif -%}
-    {%- endfor -%}
-    {{ return(paths) }}
-{%- endmacro %}
-
-{#
-    Element k of the model's list extraction of `path` from `column`, or none when the model's SQL does not
-    read that path: the list column of the staging source CTE for object_json in a model that has one, else
-    the list extraction itself (computed once per row as a common subexpression).
-#}
-{% macro _duckdb_parsed_element(column, path, kind) -%}
-    {%- set paths = _json_paths_in_model(column, kind) -%}
-    {%- if path not in paths -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set raw_code = model.raw_code if model is defined and model.raw_code is defined else '' -%}
-    {%- set index = paths.index(path) + 1 -%}
-    {%- if column.split('.')[-1] == 'object_json' and 'stripe_source' in raw_code -%}
-        {{ return(column ~ '__' ~ kind ~ 's[' ~ index ~ ']') }}
-    {%- endif -%}
-    {%- set function = 'json_extract' if kind == 'fragment' else 'json_extract_string' -%}
-    {{ return(function ~ '(' ~ column ~ ', ' ~ _duckdb_json_path_list(paths) ~ ')[' ~ index ~ ']') }}
-{%- endmacro %}
-
-{# The JSON value at `path` (type JSON, 'null' for a JSON null, SQL null when missing). #}
-{% macro _duckdb_json_value(column, path) -%}
-    {%- set parsed = _duckdb_parsed_element(column, path, 'fragment') -%}
-    {%- if parsed -%}
-    {{ parsed }}
-    {%- else -%}
-    json_extract({{ column }}, '{{ _duckdb_json_path(path) }}')
-    {%- endif -%}
 {%- endmacro %}
 
 {% macro _duckdb_json_path_list(paths) -%}

@@ -2,7 +2,16 @@ with
 
 source as (
 
-    {{ stripe_source('accounts') }}
+    {{ stripe_source(
+        source('stripe_raw', 'accounts'),
+        fields=[
+            'business_profile.name', 'settings.dashboard.display_name', 'business_profile.url',
+            'business_profile.mcc', 'business_type', 'type', 'email', 'country', 'default_currency',
+            'settings.dashboard.timezone', 'settings.payouts.schedule.interval',
+            'requirements.disabled_reason', 'charges_enabled', 'payouts_enabled', 'details_submitted',
+        ],
+        json_fields=['metadata'],
+    ) }}
 
 ),
 
@@ -36,8 +45,7 @@ final as (
         {{ json_boolean('object_json', 'charges_enabled') }} as is_charges_enabled,
         {{ json_boolean('object_json', 'payouts_enabled') }} as is_payouts_enabled,
         {{ json_boolean('object_json', 'details_submitted') }} as is_details_submitted,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

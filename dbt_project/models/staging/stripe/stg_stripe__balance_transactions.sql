@@ -3,7 +3,15 @@ with
 source_with_exponent as (
 
     -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
-    {{ stripe_source_with_currency_exponent('balance_transactions') }}
+    {{ stripe_source(
+        source('stripe_raw', 'balance_transactions'),
+        fields=[
+            'currency', 'amount', 'fee', 'net', 'source', 'type', 'reporting_category', 'status',
+            'balance_type', 'description', 'exchange_rate', 'available_on',
+        ],
+        json_fields=['fee_details'],
+        currency_exponents=ref('currency_exponents'),
+    ) }}
 
 ),
 
@@ -48,8 +56,7 @@ final as (
         {{ json_numeric_exact('object_json', 'exchange_rate') }} as exchange_rate,
 
         -- booleans
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

@@ -3,7 +3,19 @@ with
 source_with_exponent as (
 
     -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
-    {{ stripe_source_with_currency_exponent('charges') }}
+    {{ stripe_source(
+        source('stripe_raw', 'charges'),
+        fields=[
+            'currency', 'customer', 'payment_intent', 'balance_transaction', 'payment_method', 'status',
+            'description', 'failure_code', 'failure_message', 'outcome.type', 'outcome.reason',
+            'payment_method_details.type', 'payment_method_details.card.brand',
+            'payment_method_details.card.funding', 'payment_method_details.card.country', 'receipt_email',
+            'statement_descriptor', 'amount', 'amount_captured', 'amount_refunded', 'application_fee_amount',
+            'paid', 'captured', 'refunded', 'disputed', 'livemode',
+        ],
+        json_fields=['metadata'],
+        currency_exponents=ref('currency_exponents'),
+    ) }}
 
 ),
 
@@ -52,8 +64,7 @@ final as (
         {{ json_boolean('object_json', 'refunded') }} as is_refunded,
         {{ json_boolean('object_json', 'disputed') }} as is_disputed,
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

@@ -4,7 +4,15 @@ source_with_exponent as (
 
     -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
     -- Percent-off coupons have no currency; their amount_off is null anyway.
-    {{ stripe_source_with_currency_exponent('coupons') }}
+    {{ stripe_source(
+        source('stripe_raw', 'coupons'),
+        fields=[
+            'currency', 'name', 'duration', 'percent_off', 'amount_off', 'duration_in_months',
+            'max_redemptions', 'times_redeemed', 'valid', 'livemode', 'redeem_by',
+        ],
+        json_fields=['metadata'],
+        currency_exponents=ref('currency_exponents'),
+    ) }}
 
 ),
 
@@ -34,8 +42,7 @@ final as (
         -- booleans
         {{ json_boolean('object_json', 'valid') }} as is_valid,
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ json_timestamp('object_json', 'redeem_by') }} as redeem_by_at,

@@ -2,7 +2,14 @@ with
 
 source as (
 
-    {{ stripe_source('credit_note_line_items') }}
+    {{ stripe_source(
+        source('stripe_raw', 'credit_note_line_items'),
+        fields=[
+            'invoice_line_item', 'type', 'description', 'amount', 'discount_amount', 'unit_amount',
+            'unit_amount_decimal', 'quantity', 'livemode',
+        ],
+        json_fields=['metadata'],
+    ) }}
 
 ),
 
@@ -34,8 +41,7 @@ final as (
 
         -- booleans
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         -- Lines carry no creation time of their own: the credit note's created_at applies.

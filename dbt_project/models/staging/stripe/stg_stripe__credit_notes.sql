@@ -3,7 +3,17 @@ with
 source_with_exponent as (
 
     -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
-    {{ stripe_source_with_currency_exponent('credit_notes') }}
+    {{ stripe_source(
+        source('stripe_raw', 'credit_notes'),
+        fields=[
+            'currency', 'amount', 'subtotal', 'subtotal_excluding_tax', 'total', 'total_excluding_tax',
+            'discount_amount', 'amount_shipping', 'out_of_band_amount', 'pre_payment_amount',
+            'post_payment_amount', 'invoice', 'customer', 'customer_balance_transaction', 'number', 'status',
+            'type', 'reason', 'memo', 'livemode', 'effective_at', 'voided_at',
+        ],
+        json_fields=['metadata'],
+        currency_exponents=ref('currency_exponents'),
+    ) }}
 
 ),
 
@@ -71,8 +81,7 @@ final as (
 
         -- booleans
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

@@ -3,7 +3,15 @@ with
 source_with_exponent as (
 
     -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
-    {{ stripe_source_with_currency_exponent('customers') }}
+    {{ stripe_source(
+        source('stripe_raw', 'customers'),
+        fields=[
+            'currency', 'invoice_settings.default_payment_method', 'default_source', 'email', 'name',
+            'description', 'phone', 'address.country', 'tax_exempt', 'balance', 'delinquent', 'livemode',
+        ],
+        json_fields=['metadata'],
+        currency_exponents=ref('currency_exponents'),
+    ) }}
 
 ),
 
@@ -34,8 +42,7 @@ final as (
         -- booleans
         {{ json_boolean('object_json', 'delinquent') }} as is_delinquent,
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

@@ -2,7 +2,13 @@ with
 
 source as (
 
-    {{ stripe_source('discounts') }}
+    {{ stripe_source(
+        source('stripe_raw', 'discounts'),
+        fields=[
+            'source.coupon', 'customer', 'subscription', 'subscription_item', 'invoice', 'invoice_item',
+            'promotion_code', 'checkout_session', 'source.type', 'start', 'end',
+        ],
+    ) }}
 
 ),
 
@@ -26,8 +32,7 @@ final as (
         {{ json_text('object_json', 'source.type') }} as source_type,
 
         -- booleans
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         -- Discounts carry no creation time; start_at is when the discount was applied.

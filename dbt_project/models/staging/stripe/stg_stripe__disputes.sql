@@ -3,7 +3,17 @@ with
 source_with_exponent as (
 
     -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
-    {{ stripe_source_with_currency_exponent('disputes') }}
+    {{ stripe_source(
+        source('stripe_raw', 'disputes'),
+        fields=[
+            'currency', 'charge', 'payment_intent', 'status', 'reason', 'payment_method_details.type',
+            'payment_method_details.card.brand', 'payment_method_details.card.network_reason_code', 'amount',
+            'evidence_details.submission_count', 'is_charge_refundable', 'evidence_details.has_evidence',
+            'evidence_details.past_due', 'livemode', 'evidence_details.due_by',
+        ],
+        json_fields=['metadata'],
+        currency_exponents=ref('currency_exponents'),
+    ) }}
 
 ),
 
@@ -35,8 +45,7 @@ final as (
         {{ json_boolean('object_json', 'evidence_details.has_evidence') }} as has_evidence,
         {{ json_boolean('object_json', 'evidence_details.past_due') }} as is_evidence_past_due,
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

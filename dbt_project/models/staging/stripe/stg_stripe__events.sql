@@ -2,7 +2,14 @@ with
 
 source as (
 
-    {{ stripe_source('events') }}
+    {{ stripe_source(
+        source('stripe_raw', 'events'),
+        fields=[
+            'data.object.id', 'request.id', 'type', 'data.object.object', 'api_version',
+            'request.idempotency_key', 'pending_webhooks', 'livemode',
+        ],
+        json_fields=['data.object', 'data.previous_attributes'],
+    ) }}
 
 ),
 
@@ -30,8 +37,7 @@ final as (
 
         -- booleans
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

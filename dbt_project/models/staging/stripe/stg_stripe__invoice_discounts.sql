@@ -4,7 +4,13 @@ with
 
 source as (
 
-    {{ stripe_source('invoice_discounts') }}
+    {{ stripe_source(
+        source('stripe_raw', 'invoice_discounts'),
+        fields=[
+            'source.coupon', 'customer', 'subscription', 'subscription_item', 'invoice', 'invoice_item',
+            'promotion_code', 'checkout_session', 'source.type', 'start', 'end',
+        ],
+    ) }}
 
 ),
 
@@ -31,7 +37,7 @@ final as (
 
         -- booleans
         -- Stripe expands a discount removed since as a deleted_discount (`deleted: true`, no `end`).
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ json_timestamp('object_json', 'start') }} as start_at,

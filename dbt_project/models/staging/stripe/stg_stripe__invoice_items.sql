@@ -3,7 +3,18 @@ with
 source_with_exponent as (
 
     -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
-    {{ stripe_source_with_currency_exponent('invoice_items') }}
+    {{ stripe_source(
+        source('stripe_raw', 'invoice_items'),
+        fields=[
+            'currency', 'amount', 'net_amount', 'pricing.unit_amount_decimal', 'customer', 'invoice',
+            'parent.subscription_details.subscription', 'parent.subscription_details.subscription_item',
+            'pricing.price_details.price', 'pricing.price_details.product', 'parent.type', 'description',
+            'quantity', 'quantity_decimal', 'proration', 'discountable', 'livemode', 'date', 'period.start',
+            'period.end',
+        ],
+        json_fields=['discounts', 'metadata'],
+        currency_exponents=ref('currency_exponents'),
+    ) }}
 
 ),
 
@@ -56,8 +67,7 @@ final as (
         {{ json_boolean('object_json', 'proration') }} as is_proration,
         {{ json_boolean('object_json', 'discountable') }} as is_discountable,
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         -- Invoice items carry their creation time as `date`, not `created`.

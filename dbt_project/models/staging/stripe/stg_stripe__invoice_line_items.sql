@@ -3,7 +3,20 @@ with
 source_with_exponent as (
 
     -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
-    {{ stripe_source_with_currency_exponent('invoice_line_items') }}
+    {{ stripe_source(
+        source('stripe_raw', 'invoice_line_items'),
+        fields=[
+            'currency', 'amount', 'pricing.unit_amount_decimal', 'invoice',
+            'parent.subscription_item_details.subscription', 'parent.invoice_item_details.subscription',
+            'parent.subscription_item_details.subscription_item', 'parent.invoice_item_details.invoice_item',
+            'parent.subscription_item_details.invoice_item', 'pricing.price_details.price',
+            'pricing.price_details.product', 'parent.type', 'pricing.type', 'description', 'quantity',
+            'quantity_decimal', 'parent.subscription_item_details.proration',
+            'parent.invoice_item_details.proration', 'discountable', 'livemode', 'period.start', 'period.end',
+        ],
+        json_fields=['discount_amounts', 'taxes', 'discounts', 'metadata'],
+        currency_exponents=ref('currency_exponents'),
+    ) }}
 
 ),
 
@@ -69,8 +82,7 @@ final as (
         ) as is_proration,
         {{ json_boolean('object_json', 'discountable') }} as is_discountable,
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         -- Lines carry no creation time of their own: the invoice's created_at applies.

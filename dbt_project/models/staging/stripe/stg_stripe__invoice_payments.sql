@@ -3,7 +3,15 @@ with
 source_with_exponent as (
 
     -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
-    {{ stripe_source_with_currency_exponent('invoice_payments') }}
+    {{ stripe_source(
+        source('stripe_raw', 'invoice_payments'),
+        fields=[
+            'currency', 'amount_paid', 'amount_requested', 'invoice', 'payment.payment_intent',
+            'payment.charge', 'payment.type', 'status', 'is_default', 'livemode',
+            'status_transitions.paid_at', 'status_transitions.canceled_at',
+        ],
+        currency_exponents=ref('currency_exponents'),
+    ) }}
 
 ),
 
@@ -43,8 +51,7 @@ final as (
         -- booleans
         {{ json_boolean('object_json', 'is_default') }} as is_default,
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

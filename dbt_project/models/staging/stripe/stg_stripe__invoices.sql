@@ -3,7 +3,21 @@ with
 source_with_exponent as (
 
     -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
-    {{ stripe_source_with_currency_exponent('invoices') }}
+    {{ stripe_source(
+        source('stripe_raw', 'invoices'),
+        fields=[
+            'currency', 'subtotal', 'subtotal_excluding_tax', 'total', 'total_excluding_tax', 'amount_due',
+            'amount_paid', 'amount_remaining', 'amount_shipping', 'starting_balance', 'ending_balance',
+            'customer', 'parent.subscription_details.subscription', 'parent.quote_details.quote', 'number',
+            'status', 'billing_reason', 'collection_method', 'parent.type', 'customer_email', 'description',
+            'attempt_count', 'attempted', 'auto_advance', 'livemode', 'status_transitions.finalized_at',
+            'status_transitions.paid_at', 'status_transitions.voided_at',
+            'status_transitions.marked_uncollectible_at', 'due_date', 'effective_at', 'next_payment_attempt',
+            'period_start', 'period_end',
+        ],
+        json_fields=['total_discount_amounts', 'metadata'],
+        currency_exponents=ref('currency_exponents'),
+    ) }}
 
 ),
 
@@ -81,8 +95,7 @@ final as (
         {{ json_boolean('object_json', 'attempted') }} as is_attempted,
         {{ json_boolean('object_json', 'auto_advance') }} as is_auto_advance,
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

@@ -3,7 +3,18 @@ with
 source_with_exponent as (
 
     -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
-    {{ stripe_source_with_currency_exponent('payment_intents') }}
+    {{ stripe_source(
+        source('stripe_raw', 'payment_intents'),
+        fields=[
+            'currency', 'amount', 'amount_received', 'amount_capturable', 'application_fee_amount',
+            'customer', 'latest_charge', 'payment_method', 'status', 'capture_method', 'confirmation_method',
+            'cancellation_reason', 'setup_future_usage', 'last_payment_error.type', 'last_payment_error.code',
+            'last_payment_error.decline_code', 'last_payment_error.message', 'description', 'receipt_email',
+            'statement_descriptor', 'livemode', 'canceled_at',
+        ],
+        json_fields=['payment_method_types', 'metadata'],
+        currency_exponents=ref('currency_exponents'),
+    ) }}
 
 ),
 
@@ -59,8 +70,7 @@ final as (
 
         -- booleans
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

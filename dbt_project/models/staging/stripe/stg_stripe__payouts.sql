@@ -3,7 +3,17 @@ with
 source_with_exponent as (
 
     -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
-    {{ stripe_source_with_currency_exponent('payouts') }}
+    {{ stripe_source(
+        source('stripe_raw', 'payouts'),
+        fields=[
+            'currency', 'balance_transaction', 'failure_balance_transaction', 'destination',
+            'original_payout', 'status', 'type', 'method', 'source_type', 'reconciliation_status',
+            'failure_code', 'failure_message', 'description', 'statement_descriptor', 'amount', 'automatic',
+            'livemode', 'arrival_date',
+        ],
+        json_fields=['metadata'],
+        currency_exponents=ref('currency_exponents'),
+    ) }}
 
 ),
 
@@ -39,8 +49,7 @@ final as (
         -- booleans
         {{ json_boolean('object_json', 'automatic') }} as is_automatic,
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

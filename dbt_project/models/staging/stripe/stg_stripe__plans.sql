@@ -3,7 +3,15 @@ with
 source_with_exponent as (
 
     -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
-    {{ stripe_source_with_currency_exponent('plans') }}
+    {{ stripe_source(
+        source('stripe_raw', 'plans'),
+        fields=[
+            'currency', 'product', 'nickname', 'interval', 'usage_type', 'billing_scheme', 'tiers_mode',
+            'amount', 'amount_decimal', 'interval_count', 'trial_period_days', 'active', 'livemode',
+        ],
+        json_fields=['metadata'],
+        currency_exponents=ref('currency_exponents'),
+    ) }}
 
 ),
 
@@ -38,8 +46,7 @@ final as (
         -- booleans
         {{ json_boolean('object_json', 'active') }} as is_active,
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

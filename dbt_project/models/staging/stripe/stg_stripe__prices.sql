@@ -3,7 +3,17 @@ with
 source_with_exponent as (
 
     -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
-    {{ stripe_source_with_currency_exponent('prices') }}
+    {{ stripe_source(
+        source('stripe_raw', 'prices'),
+        fields=[
+            'currency', 'product', 'recurring.meter', 'nickname', 'lookup_key', 'type', 'billing_scheme',
+            'tiers_mode', 'recurring.interval', 'recurring.usage_type', 'transform_quantity.round',
+            'tax_behavior', 'unit_amount', 'unit_amount_decimal', 'recurring.interval_count',
+            'recurring.trial_period_days', 'transform_quantity.divide_by', 'active', 'livemode',
+        ],
+        json_fields=['tiers', 'metadata'],
+        currency_exponents=ref('currency_exponents'),
+    ) }}
 
 ),
 
@@ -48,8 +58,7 @@ final as (
         -- booleans
         {{ json_boolean('object_json', 'active') }} as is_active,
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

@@ -2,7 +2,14 @@ with
 
 source as (
 
-    {{ stripe_source('products') }}
+    {{ stripe_source(
+        source('stripe_raw', 'products'),
+        fields=[
+            'default_price', 'tax_code', 'name', 'description', 'type', 'unit_label', 'statement_descriptor',
+            'url', 'active', 'shippable', 'livemode', 'updated',
+        ],
+        json_fields=['metadata'],
+    ) }}
 
 ),
 
@@ -29,8 +36,7 @@ final as (
         {{ json_boolean('object_json', 'active') }} as is_active,
         {{ json_boolean('object_json', 'shippable') }} as is_shippable,
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

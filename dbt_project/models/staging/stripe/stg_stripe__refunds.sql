@@ -3,7 +3,16 @@ with
 source_with_exponent as (
 
     -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
-    {{ stripe_source_with_currency_exponent('refunds') }}
+    {{ stripe_source(
+        source('stripe_raw', 'refunds'),
+        fields=[
+            'currency', 'charge', 'payment_intent', 'balance_transaction', 'failure_balance_transaction',
+            'customer', 'status', 'reason', 'failure_reason', 'receipt_number', 'destination_details.type',
+            'amount',
+        ],
+        json_fields=['metadata'],
+        currency_exponents=ref('currency_exponents'),
+    ) }}
 
 ),
 
@@ -33,8 +42,7 @@ final as (
         {{ to_major_units(json_bigint('object_json', 'amount'), 'currency_exponent') }} as amount_decimal,
 
         -- booleans
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

@@ -2,7 +2,14 @@ with
 
 source as (
 
-    {{ stripe_source('subscription_items') }}
+    {{ stripe_source(
+        source('stripe_raw', 'subscription_items'),
+        fields=[
+            'subscription', 'price.id', 'plan.id', 'price.product', 'quantity', 'current_period_start',
+            'current_period_end',
+        ],
+        json_fields=['discounts', 'metadata'],
+    ) }}
 
 ),
 
@@ -27,8 +34,7 @@ final as (
         {{ json_bigint('object_json', 'quantity') }} as quantity,
 
         -- booleans
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         {{ epoch_to_timestamp('created') }} as created_at,

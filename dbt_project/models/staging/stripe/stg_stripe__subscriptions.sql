@@ -2,7 +2,16 @@ with
 
 source as (
 
-    {{ stripe_source('subscriptions') }}
+    {{ stripe_source(
+        source('stripe_raw', 'subscriptions'),
+        fields=[
+            'customer', 'latest_invoice', 'default_payment_method', 'schedule', 'status', 'collection_method',
+            'cancellation_details.reason', 'cancellation_details.feedback', 'pause_collection.behavior',
+            'description', 'currency', 'days_until_due', 'cancel_at_period_end', 'livemode', 'start_date',
+            'trial_start', 'trial_end', 'billing_cycle_anchor', 'cancel_at', 'canceled_at', 'ended_at',
+        ],
+        json_fields=['metadata'],
+    ) }}
 
 ),
 
@@ -34,8 +43,7 @@ final as (
         -- Stripe's name, kept as the analytics contract uses it: it reads as a boolean already.
         {{ json_boolean('object_json', 'cancel_at_period_end') }} as cancel_at_period_end,
         {{ json_boolean('object_json', 'livemode') }} as is_livemode,
-        -- The ingester may leave it null for live objects; false reads better and is testable.
-        coalesce(is_deleted, false) as is_deleted,
+        is_deleted,
 
         -- timestamps
         -- current_period_* lives on subscription items since API version 2025-03-31.
