@@ -48,6 +48,8 @@ ANALYTICS_TABLES = (
     "customer_revenue",
     "subscriptions",
     "daily_overview",
+    "customer_mrr_monthly",
+    "mrr_monthly",
 )
 
 

@@ -76,7 +76,7 @@ def dbt_build(run_dir: Path, as_of: int) -> None:
         target,
         "build",
         "--select",
-        "+customer_mrr_monthly +mrr_monthly +stripe__customers",
+        "+analytics__customer_mrr_monthly +analytics__mrr_monthly +stripe__customers",
         # Only the tests whose every parent is built here (not the other marts' tests on customers).
         "--indirect-selection",
         "cautious",

@@ -66,7 +66,7 @@ def warehouse(accounts, tmp_path_factory: pytest.TempPathFactory) -> Path:
         run_dir / "target",
         "build",
         "--select",
-        "+customer_mrr_monthly +mrr_monthly",
+        "+analytics__customer_mrr_monthly +analytics__mrr_monthly",
         "--indirect-selection",
         "cautious",
         "--exclude-resource-type",

@@ -5,13 +5,13 @@ with
 
 mrr_monthly as (
 
-    select * from {{ ref('mrr_monthly') }}
+    select * from {{ ref('analytics__mrr_monthly') }}
 
 ),
 
 customer_mrr_monthly as (
 
-    select * from {{ ref('customer_mrr_monthly') }}
+    select * from {{ ref('analytics__customer_mrr_monthly') }}
 
 ),
 

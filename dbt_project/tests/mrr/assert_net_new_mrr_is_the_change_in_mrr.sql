@@ -7,7 +7,7 @@ with
 
 mrr_monthly as (
 
-    select * from {{ ref('mrr_monthly') }}
+    select * from {{ ref('analytics__mrr_monthly') }}
 
 ),
 

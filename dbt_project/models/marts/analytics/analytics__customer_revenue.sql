@@ -1,7 +1,6 @@
 -- The analysts' `analytics.customer_revenue`: one row per account, customer and currency the customer was
 -- charged in. Payments without a customer form their own row (customer_id null), so that the totals here add
 -- up to analytics.payments (the customer overview failure of fivetran/dbt_stripe#28).
-{{ config(alias='customer_revenue') }}
 
 with
 

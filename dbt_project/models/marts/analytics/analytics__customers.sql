@@ -1,7 +1,6 @@
 -- The analysts' `analytics.customers`: one row per customer, with what it paid and its MRR now. Sums of money
 -- are only meaningful within one currency: for a customer charged in several, the per-currency figures are in
 -- analytics.customer_revenue and the totals here are null.
-{{ config(alias='customers') }}
 
 with
 

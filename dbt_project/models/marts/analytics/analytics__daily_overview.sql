@@ -3,7 +3,6 @@
 -- charge/payment, refunds refund/payment_refund, payouts dated by available_on) beside the day's failed
 -- payments, sign-ups and disputes. Every day from the first activity in a currency to the account's last
 -- load is a row, quiet days with zeros. Definitions in _analytics__models.yml.
-{{ config(alias='daily_overview') }}
 
 with
 

@@ -1,6 +1,5 @@
 -- The analysts' `analytics.invoice_line_items`: one row per invoice line, with its invoice's customer and
 -- status beside it.
-{{ config(alias='invoice_line_items') }}
 
 with
 

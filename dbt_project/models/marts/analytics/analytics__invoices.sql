@@ -1,6 +1,5 @@
 -- The analysts' `analytics.invoices`: one row per invoice, with its line count, how long it took to be paid
 -- and whether it is overdue now.
-{{ config(alias='invoices') }}
 
 with
 

@@ -1,7 +1,5 @@
 -- The analysts' `analytics.payments`: one row per charge, with its fees from the balance and the invoice and
--- subscription it paid. dbt model names are unique project-wide, so the model is analytics__payments and the
--- alias names the table.
-{{ config(alias='payments') }}
+-- subscription it paid.
 
 with
 

@@ -1,6 +1,5 @@
 -- The analysts' `analytics.subscriptions`: one row per subscription, with its MRR now and what its invoices
 -- collected.
-{{ config(alias='subscriptions') }}
 
 with
 

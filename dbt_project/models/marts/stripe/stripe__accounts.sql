@@ -1,6 +1,4 @@
--- The clean `stripe.accounts` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__accounts and the alias names the table.
-{{ config(alias='accounts') }}
+-- The clean `stripe.accounts` table.
 
 with
 

@@ -1,6 +1,4 @@
--- The clean `stripe.balance_transactions` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__balance_transactions and the alias names the table.
-{{ config(alias='balance_transactions') }}
+-- The clean `stripe.balance_transactions` table.
 
 with
 

@@ -1,6 +1,4 @@
--- The clean `stripe.charges` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__charges and the alias names the table.
-{{ config(alias='charges') }}
+-- The clean `stripe.charges` table.
 
 with
 

@@ -1,6 +1,4 @@
--- The clean `stripe.coupons` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__coupons and the alias names the table.
-{{ config(alias='coupons') }}
+-- The clean `stripe.coupons` table.
 
 with
 

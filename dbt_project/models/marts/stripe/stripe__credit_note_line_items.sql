@@ -1,7 +1,4 @@
--- The clean `stripe.credit_note_line_items` table. dbt model names are unique project-wide and the analytics
--- schema has tables of the same plain names, so the model is stripe__credit_note_line_items and the alias
--- names the table.
-{{ config(alias='credit_note_line_items') }}
+-- The clean `stripe.credit_note_line_items` table.
 
 with
 

@@ -1,6 +1,4 @@
--- The clean `stripe.credit_notes` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__credit_notes and the alias names the table.
-{{ config(alias='credit_notes') }}
+-- The clean `stripe.credit_notes` table.
 
 with
 

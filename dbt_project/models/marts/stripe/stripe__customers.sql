@@ -1,6 +1,4 @@
--- The clean `stripe.customers` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__customers and the alias names the table.
-{{ config(alias='customers') }}
+-- The clean `stripe.customers` table.
 
 with
 

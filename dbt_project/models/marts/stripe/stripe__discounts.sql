@@ -1,13 +1,10 @@
--- The clean `stripe.discounts` table: every discount the account's objects name, ended ones included. dbt
--- model names are unique project-wide and the analytics schema has tables of the same plain names, so the
--- model is stripe__discounts and the alias names the table.
+-- The clean `stripe.discounts` table: every discount the account's objects name, ended ones included.
 -- Stripe has no list endpoint for discounts, and removes a discount from its subscription (and item) when it
 -- ends: a `once` coupon's after its first invoice, a `repeating` one's after its months. So each discount is
 -- read wherever it is still named: its subscription or item while it applies, the invoices and invoice lines
 -- it discounted for ever after, and the customer.discount.* events of the last 30 days. One row per discount:
 -- the subscription's view first, then an invoice's, then the newest event's; fields one view lacks (a
 -- deleted_discount has no `end`) are taken from the others.
-{{ config(alias='discounts') }}
 {#- The columns every view of a discount gives, in one order for the union of the views. #}
 {%- set read_columns -%}
     account_id, discount_id, coupon_id, customer_id, subscription_id, subscription_item_id, invoice_id,

@@ -1,6 +1,4 @@
--- The clean `stripe.disputes` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__disputes and the alias names the table.
-{{ config(alias='disputes') }}
+-- The clean `stripe.disputes` table.
 
 with
 

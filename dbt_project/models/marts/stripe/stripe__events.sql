@@ -1,6 +1,4 @@
--- The clean `stripe.events` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__events and the alias names the table.
-{{ config(alias='events') }}
+-- The clean `stripe.events` table.
 
 with
 

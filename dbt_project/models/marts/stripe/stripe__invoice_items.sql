@@ -1,6 +1,4 @@
--- The clean `stripe.invoice_items` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__invoice_items and the alias names the table.
-{{ config(alias='invoice_items') }}
+-- The clean `stripe.invoice_items` table.
 
 with
 

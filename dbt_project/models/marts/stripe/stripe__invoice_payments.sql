@@ -1,6 +1,4 @@
--- The clean `stripe.invoice_payments` table. dbt model names are unique project-wide and the analytics schema
--- has tables of the same plain names, so the model is stripe__invoice_payments and the alias names the table.
-{{ config(alias='invoice_payments') }}
+-- The clean `stripe.invoice_payments` table.
 
 with
 

@@ -1,6 +1,4 @@
--- The clean `stripe.invoices` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__invoices and the alias names the table.
-{{ config(alias='invoices') }}
+-- The clean `stripe.invoices` table.
 
 with
 

@@ -1,6 +1,4 @@
--- The clean `stripe.payment_intents` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__payment_intents and the alias names the table.
-{{ config(alias='payment_intents') }}
+-- The clean `stripe.payment_intents` table.
 
 with
 

@@ -1,6 +1,4 @@
--- The clean `stripe.payouts` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__payouts and the alias names the table.
-{{ config(alias='payouts') }}
+-- The clean `stripe.payouts` table.
 
 with
 

@@ -1,6 +1,4 @@
--- The clean `stripe.plans` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__plans and the alias names the table.
-{{ config(alias='plans') }}
+-- The clean `stripe.plans` table.
 
 with
 

@@ -1,6 +1,4 @@
--- The clean `stripe.prices` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__prices and the alias names the table.
-{{ config(alias='prices') }}
+-- The clean `stripe.prices` table.
 
 with
 

@@ -1,6 +1,4 @@
--- The clean `stripe.products` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__products and the alias names the table.
-{{ config(alias='products') }}
+-- The clean `stripe.products` table.
 
 with
 

@@ -1,6 +1,4 @@
--- The clean `stripe.refunds` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__refunds and the alias names the table.
-{{ config(alias='refunds') }}
+-- The clean `stripe.refunds` table.
 
 with
 

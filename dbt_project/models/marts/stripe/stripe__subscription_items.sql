@@ -1,6 +1,4 @@
--- The clean `stripe.subscription_items` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__subscription_items and the alias names the table.
-{{ config(alias='subscription_items') }}
+-- The clean `stripe.subscription_items` table.
 
 with
 

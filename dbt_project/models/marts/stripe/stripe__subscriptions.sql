@@ -1,6 +1,4 @@
--- The clean `stripe.subscriptions` table. dbt model names are unique project-wide and the analytics schema has
--- tables of the same plain names, so the model is stripe__subscriptions and the alias names the table.
-{{ config(alias='subscriptions') }}
+-- The clean `stripe.subscriptions` table.
 
 with
 

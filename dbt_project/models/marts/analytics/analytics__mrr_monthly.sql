@@ -6,7 +6,7 @@ with
 
 customer_mrr as (
 
-    select * from {{ ref('customer_mrr_monthly') }}
+    select * from {{ ref('analytics__customer_mrr_monthly') }}
 
 ),
 
