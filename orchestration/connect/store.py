@@ -6,6 +6,10 @@ SQLite connection, so the store is safe to use from any thread or process. `refr
 at a time, across threads and processes, refresh an account's tokens (a Stripe App's refresh token rotates:
 two refreshes at once would lose the connection) without holding SQLite's database-wide write lock while
 Stripe answers.
+
+Secrets are encrypted with the master key (`encryption`), whose fingerprint the store keeps: the key is
+checked before any secret is encrypted or decrypted, and `rotate_key()` re-encrypts every secret with a new
+key in one transaction. What needs no secret (listing, finding, removing a connection) needs no key.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
+from stat import S_IMODE
 
-from orchestration.connect.encryption import SecretBox, secret_box
-from orchestration.settings import ConnectSettings, Secret
+from orchestration.connect import encryption
+from orchestration.connect.encryption import KEY_SETTING, MasterKey, SecretBox, SecretsUnreadable
+from orchestration.settings import ConfigurationError, ConnectSettings, Secret
 
 BUSY_TIMEOUT_SECONDS = 60
 # Longer than a token request may take (oauth.TIMEOUT_SECONDS, twice over): a waiter that gave up sooner
@@ -59,6 +64,10 @@ create table if not exists admin (
     failed_logins integer not null default 0,
     locked_until real not null default 0
 );
+create table if not exists store_meta (
+    name text primary key,
+    value text not null
+);
 """
 # Columns newer than the first release, added to an older file when it is opened.
 ADDED_COLUMNS = (
@@ -67,6 +76,11 @@ ADDED_COLUMNS = (
     ("admin", "session_epoch", "integer not null default 0"),
     ("admin", "failed_logins", "integer not null default 0"),
     ("admin", "locked_until", "real not null default 0"),
+)
+FORGOTTEN_REASON = (
+    "Its stored secret could not be decrypted (the key that encrypted it was lost) and was dropped when the key "
+    "was rotated: re-authenticate it (stripe-warehouse web → Re-authenticate, or `stripe-warehouse connections "
+    "add-key --account {account_id}` for a key)."
 )
 # An update "of the credential version the caller saw", or of any version when it passes None.
 _OF_VERSION = " and (? is null or credential_version = ?)"
@@ -140,18 +154,102 @@ class AdminRecord:
     locked_until: float
 
 
+@dataclass(frozen=True)
+class Rotation:
+    """What `rotate_key()` did."""
+
+    resealed: int
+    """Secrets re-encrypted with the new key."""
+    forgotten: tuple[str, ...]
+    """Accounts whose secret could not be decrypted and was dropped (`forget_unreadable`), now marked for
+    re-authentication."""
+    new_key: Secret | None
+    """The new key when the key is CONNECTIONS_SECRET_KEY, which the admin must now set; None when it went to
+    the key file."""
+
+
 class ConnectionStore:
     def __init__(self, settings: ConnectSettings) -> None:
         self.settings = settings
         self.path = settings.db_path
-
-    @cached_property
-    def _box(self) -> SecretBox:
-        # Only reading or writing a secret needs the key: listing accounts works without it.
-        return secret_box(self.settings)
+        self._box: SecretBox | None = None
+        """The key last found right, kept while the store's fingerprint still names it."""
 
     def exists(self) -> bool:
         return self.path.exists()
+
+    # The key.
+
+    def check_key(self) -> None:
+        """Raises SecretsUnreadable (a ConfigurationError naming CONNECTIONS_SECRET_KEY or the key file, and the
+        fix) unless the key is valid and the one that encrypted the stored secrets. Decrypts nothing, except
+        once in a store of a release that kept no fingerprint; generates the key file if there is none and
+        nothing is encrypted yet."""
+        self._checked_box()
+
+    def rotate_key(self, *, forget_unreadable: bool = False) -> Rotation:
+        """Re-encrypts every stored secret with a new key, in one transaction.
+
+        With the key file, the new key is written beside it (`.new`, exclusively, mode 600) and the old one
+        kept (`.old`) until the transaction commits; then the new file replaces the old one atomically. A
+        rotation killed after its commit leaves the new key in `.new`, which the store reads until the next
+        rotation tidies up. With CONNECTIONS_SECRET_KEY the new key is returned, for the admin to set.
+
+        A secret that cannot be decrypted stops the rotation (nothing changes), unless `forget_unreadable`: then
+        it is dropped and its connection marked for re-authentication, which also recovers from a lost key.
+        """
+        settings = self.settings
+        in_file = settings.secret_key is None
+        with self._db() as db:
+            db.execute("begin immediate")  # one rotation at a time, and no secret written meanwhile
+            state = encryption.seal_state(db)
+            if in_file:
+                encryption.recover_key_file(settings.key_path, state)
+            try:
+                old: SecretBox | None = self._box_for(db)
+            except SecretsUnreadable:
+                if not forget_unreadable:
+                    raise
+                old = None
+            new = SecretBox(
+                encryption.stage_new_key_file(settings.key_path) if in_file else encryption.generate_key(KEY_SETTING)
+            )
+            try:
+                resealed, forgotten = 0, []
+                rows = db.execute("select account_id, secrets from connections where secrets is not null").fetchall()
+                for row in rows:
+                    account_id = row["account_id"]
+                    try:
+                        plaintext = old.open(row["secrets"], account_id) if old is not None else None
+                    except SecretsUnreadable:
+                        if not forget_unreadable:
+                            raise  # naming the account and the fix; nothing has changed
+                        plaintext = None
+                    if plaintext is not None:
+                        db.execute(
+                            "update connections set secrets = ? where account_id = ?", (new.seal(plaintext), account_id)
+                        )
+                        resealed += 1
+                    else:  # old is None only when forget_unreadable
+                        db.execute(
+                            "update connections set secrets = null, status = ?, status_reason = ? where account_id = ?",
+                            (Status.NEEDS_REAUTH.value, FORGOTTEN_REASON.format(account_id=account_id), account_id),
+                        )
+                        forgotten.append(account_id)
+                encryption.record_fingerprint(db, new.key)
+                if in_file:
+                    encryption.back_up_key_file(settings.key_path)
+                db.execute("commit")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("rollback")
+                if in_file:
+                    encryption.discard_new_key_file(settings.key_path)
+                raise
+        if in_file:
+            encryption.install_new_key_file(settings.key_path)
+        self._box = new
+        return Rotation(resealed, tuple(forgotten), None if in_file else new.key.secret)
 
     # Connections.
 
@@ -161,19 +259,35 @@ class ConnectionStore:
             return []
         with self._db() as db:
             rows = db.execute("select * from connections order by account_id").fetchall()
-        return [self._connection(row, with_secrets=False) for row in rows]
+        return [self._connection(row, Tokens()) for row in rows]
 
     def find(self, account_id: str) -> Connection | None:
         """One connection without its secrets (no key needed), or None."""
-        return self._read(account_id, with_secrets=False)
+        return self._read(account_id)
 
     def get(self, account_id: str) -> Connection | None:
-        """One connection with its secrets decrypted."""
-        return self._read(account_id, with_secrets=True)
+        """One connection with its secrets decrypted; raises SecretsUnreadable (naming the fix) if they cannot
+        be."""
+        if not self.exists():
+            return None
+        for _ in range(2):
+            with self._db() as db:
+                db.execute("begin")  # the row and the fingerprint of the key that encrypted it, together
+                row = db.execute("select * from connections where account_id = ?", (account_id,)).fetchone()
+                sealed_with = encryption.stored_fingerprint(db)
+            if row is None or row["secrets"] is None:
+                return self._connection(row, Tokens()) if row else None
+            box = self._checked_box()
+            if sealed_with is None or box.fingerprint == sealed_with:
+                break
+            # The key was rotated between the two reads: read the row again, encrypted with the new key.
+        values = json.loads(box.open(row["secrets"], account_id))
+        return self._connection(row, Tokens(**{name: Secret(value) for name, value in values.items()}))
 
     def save(self, connection: Connection) -> None:
         """Adds the connection, or replaces the one of the same account (a re-authentication)."""
         with self._db() as db:
+            db.execute("begin immediate")  # the key's check and the write, with no rotation between them
             self._write(db, connection)
 
     def delete(self, account_id: str) -> bool:
@@ -204,10 +318,11 @@ class ConnectionStore:
         """Saves refreshed tokens (clearing the connection's note); None if the connection was re-authenticated,
         marked or removed meanwhile: what is stored then wins."""
         with self._db() as db:
+            db.execute("begin immediate")
             cursor = db.execute(
                 "update connections set secrets = ?, expires_at = ?, status_reason = '' "
                 "where account_id = ? and credential_version = ? and status = ?",
-                (self._seal(tokens), expires_at, account_id, credential_version, Status.ACTIVE.value),
+                (self._seal(db, tokens), expires_at, account_id, credential_version, Status.ACTIVE.value),
             )
         return self.get(account_id) if cursor.rowcount else None
 
@@ -227,6 +342,7 @@ class ConnectionStore:
         self._create_private_file()
         folder = self.path.with_name(f".{self.path.name}.leases")
         folder.mkdir(mode=0o700, exist_ok=True)
+        self._require_private_file()
         fd = os.open(folder / f"{_file_name(account_id)}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             held = _flock(fd, time.monotonic() + wait_seconds)
@@ -312,6 +428,7 @@ class ConnectionStore:
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         self._create_private_file()
+        self._require_private_file()
         # isolation_level=None: transactions only where asked; every other statement commits itself.
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         db.row_factory = sqlite3.Row
@@ -347,20 +464,59 @@ class ConnectionStore:
         # Secrets are encrypted, but which accounts are connected is nobody else's business either.
         os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
 
-    def _read(self, account_id: str, *, with_secrets: bool) -> Connection | None:
+    def _require_private_file(self) -> None:
+        mode = S_IMODE(self.path.stat().st_mode)
+        if mode & 0o077:
+            raise ConfigurationError(
+                f"{self.path} is readable by other users (mode {mode:o}): run `chmod 600 {self.path}` (it holds the "
+                "connected Stripe accounts, their encrypted credentials and the admin's password hash)."
+            )
+
+    def _read(self, account_id: str) -> Connection | None:
         if not self.exists():
             return None
         with self._db() as db:
             row = db.execute("select * from connections where account_id = ?", (account_id,)).fetchone()
-        return self._connection(row, with_secrets=with_secrets) if row else None
+        return self._connection(row, Tokens()) if row else None
 
-    def _seal(self, tokens: Tokens) -> bytes | None:
+    def _checked_box(self) -> SecretBox:
+        """The key that encrypted the store, checked against the store's fingerprint (see `_box_for`)."""
+        with self._db() as db:
+            if self._box is not None and encryption.stored_fingerprint(db) == self._box.fingerprint:
+                return self._box
+            db.execute("begin immediate")
+            return self._box_for(db)
+
+    def _box_for(self, db: sqlite3.Connection) -> SecretBox:
+        """The key that encrypted the store, in `db`'s write transaction; raises SecretsUnreadable if the key at
+        hand is invalid, missing or another. Records the key's fingerprint when the store has none yet (or
+        holds no secret encrypted with the one it has)."""
+        state = encryption.seal_state(db)
+        if self._box is not None and state.fingerprint == self._box.fingerprint:
+            return self._box
+        key = encryption.master_key(self.settings, state)
+        if key.fingerprint != state.fingerprint:
+            if state.holds_sealed:  # a store of an older release: the key must open one of its secrets
+                self._require_opens_a_secret(db, key)
+            encryption.record_fingerprint(db, key)
+        self._box = SecretBox(key)
+        return self._box
+
+    def _require_opens_a_secret(self, db: sqlite3.Connection, key: MasterKey) -> None:
+        box = SecretBox(key)
+        for row in db.execute("select secrets from connections where secrets is not null"):
+            if box.opens(row["secrets"]):
+                return
+        raise encryption.wrong_key(key, self.settings)
+
+    def _seal(self, db: sqlite3.Connection, tokens: Tokens) -> bytes | None:
+        """`tokens` encrypted, in `db`'s write transaction (no key needed when there are none)."""
         values = {
             name: getattr(tokens, name).value
             for name in ("api_key", "refresh_token")
             if getattr(tokens, name) is not None
         }
-        return self._box.seal(json.dumps(values).encode()) if values else None
+        return self._box_for(db).seal(json.dumps(values).encode()) if values else None
 
     def _write(self, db: sqlite3.Connection, connection: Connection) -> None:
         db.execute(
@@ -378,16 +534,12 @@ class ConnectionStore:
                 connection.status.value,
                 connection.status_reason,
                 connection.expires_at,
-                self._seal(connection.tokens),
+                self._seal(db, connection.tokens),
                 connection.credential_version,
             ),
         )
 
-    def _connection(self, row: sqlite3.Row, *, with_secrets: bool) -> Connection:
-        tokens = Tokens()
-        if with_secrets and row["secrets"] is not None:
-            values = json.loads(self._box.open(row["secrets"]))
-            tokens = Tokens(**{name: Secret(value) for name, value in values.items()})
+    def _connection(self, row: sqlite3.Row, tokens: Tokens) -> Connection:
         return Connection(
             account_id=row["account_id"],
             method=Method(row["method"]),

@@ -71,7 +71,7 @@ def test_a_key_from_the_environment_is_used_and_a_changed_key_is_reported(make_s
     assert not first.connect.key_path.exists()
 
     other = make_settings(CONNECTIONS_SECRET_KEY=Fernet.generate_key().decode())
-    with pytest.raises(ConfigurationError, match="cannot be decrypted"):
+    with pytest.raises(ConfigurationError, match="CONNECTIONS_SECRET_KEY is not the key that encrypted"):
         ConnectionStore(other.connect).get("acct_1Stored0000000001")
     assert [c.account_id for c in ConnectionStore(other.connect).connections()] == ["acct_1Stored0000000001"]
 
@@ -130,6 +130,7 @@ def test_a_store_of_the_first_release_gains_the_new_columns(settings):
     )
     old.commit()
     old.close()
+    settings.connect.db_path.chmod(0o600)  # as the first release created it
 
     store = ConnectionStore(settings.connect)
 
