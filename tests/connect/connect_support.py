@@ -146,3 +146,20 @@ def _decompress(state: str) -> Any:
     from dlt.common.versioned_state import decompress_state
 
     return decompress_state(state)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form of a page."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def logged_in(base_url: str, password: str = ADMIN_PASSWORD, **headers: str) -> requests.Session:
+    """A browser session of the admin, logged in (each request sending `headers`)."""
+    session = requests.Session()
+    session.headers.update(headers)
+    token = csrf_of(session.get(f"{base_url}/login", timeout=10).text)
+    answer = session.post(
+        f"{base_url}/login", data={"username": "admin", "password": password, "csrf_token": token}, timeout=30
+    )
+    assert answer.status_code == 200 and answer.url.endswith("/connections"), answer.text
+    return session

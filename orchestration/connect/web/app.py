@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -37,7 +37,7 @@ from orchestration.settings import ConfigurationError, Secret, Settings
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-PUBLIC_PATHS = ("/login", "/static/")
+STATIC_PREFIX = "/static/"
 SECURITY_HEADERS = {
     # No form-action: the OAuth forms post here and are redirected on to Stripe, which form-action would block.
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; frame-ancestors 'none'",
@@ -116,7 +116,8 @@ class SecurityHeaders:
 
 
 class AdminOnly:
-    """Nothing but the login form (and its stylesheet) is served before login; forms need the CSRF token."""
+    """Nothing but the login form (and its stylesheet) is served before login; only GET, HEAD and POST are
+    answered, and a POST needs the session's CSRF token."""
 
     def __init__(self, app: ASGIApp, sessions: Sessions) -> None:
         self.app = app
@@ -127,9 +128,16 @@ class AdminOnly:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        if not scope["path"].startswith(PUBLIC_PATHS) and not self.sessions.is_admin(request):
+        if request.method not in ("GET", "HEAD", "POST"):
+            await PlainTextResponse("Method not allowed.", 405, {"allow": "GET, HEAD, POST"})(scope, receive, send)
+            return
+        path = scope["path"]
+        public = path == "/login" or path.startswith(STATIC_PREFIX)
+        if not public and not self.sessions.is_admin(request):
             response: Response = (
-                RedirectResponse("/login", 303) if request.method == "GET" else HTMLResponse("Log in first.", 403)
+                RedirectResponse("/login", 303)
+                if request.method in ("GET", "HEAD")
+                else HTMLResponse("Log in first.", 403)
             )
             await response(scope, receive, send)
             return
@@ -137,7 +145,7 @@ class AdminOnly:
             body = await request.body()
             form = await request.form()
             if not self.sessions.csrf_valid(request, form.get(CSRF_FIELD)):
-                log.warning("Refused a form without a valid CSRF token: %s", scope["path"])
+                log.warning("Refused a form without a valid CSRF token: %s", path)
                 refusal = HTMLResponse("This form expired or did not come from this site: reload and try again.", 403)
                 await refusal(scope, receive, send)
                 return
@@ -170,7 +178,7 @@ class Pages:
     # Login.
 
     async def login(self, request: Request) -> Response:
-        if request.method == "GET":
+        if request.method != "POST":
             return self.render(request, "login.html")
         form = await request.form()
         username, password = str(form.get("username", "")), str(form.get("password", ""))
@@ -274,7 +282,7 @@ class Pages:
         connection = self.store.find(account_id)
         if connection is None:
             return self._back(request, f"{account_id} is not connected.")
-        if request.method == "GET":
+        if request.method != "POST":  # GET and HEAD only ask; the POST of the confirmation form acts
             return self.render(request, "disconnect.html", connection=connection)
         try:
             return self._back(request, await run_in_threadpool(self.connector.disconnect, account_id), "success")
