@@ -40,6 +40,9 @@ def register_connect_commands(commands: Any) -> None:
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8000)
     web.add_argument("--set-password", action="store_true", help="set the admin password (prompted), then exit")
+    web.add_argument(
+        "--unlock", action="store_true", help="forget the failed logins that slow the admin's logins down, then exit"
+    )
     web.set_defaults(handler=_web)
 
 
@@ -114,6 +117,8 @@ def _web(args: argparse.Namespace) -> int:
     settings = _settings()
     if args.set_password:
         return _set_password(settings)
+    if args.unlock:
+        return _unlock(settings)
     import uvicorn
 
     from orchestration.connect.store import ConnectionStore
@@ -130,6 +135,14 @@ def _web(args: argparse.Namespace) -> int:
         print("The session cookie may travel over plain HTTP (ADMIN_COOKIE_SECURE=false): use 127.0.0.1 only.")
     print(f"Connections page on http://{args.host}:{args.port}/connections")
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
+    return 0
+
+
+def _unlock(settings: Settings) -> int:
+    from orchestration.connect.auth import LoginThrottle
+
+    forgotten = LoginThrottle(settings.connect).clear()
+    print(f"Unlocked the admin login: forgot {forgotten} failed-login count(s); logins are no longer slowed down.")
     return 0
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from connect_support import ADMIN_PASSWORD, NOW, PLATFORM_KEY, RESTRICTED_KEY, WebServer
 
+from orchestration.connect import auth
 from orchestration.settings import Settings
 from orchestration.simulator import SimulatedAccount, SimulatorServer, generate_account
 from orchestration.simulator.oauth import login_email
@@ -71,3 +72,16 @@ def web(settings) -> Iterator[WebServer]:
 
     with WebServer(create_app(settings)) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def cheap_scrypt(request, monkeypatch) -> None:
+    """Admin passwords hashed at scrypt N=2^14, an eighth of the default's time, unless the test asks for
+    `real_scrypt`: a login or a start of the web app costs no more than a few tens of milliseconds."""
+    if "real_scrypt" not in request.fixturenames:
+        monkeypatch.setattr(auth, "SCRYPT_N", 2**14)
+
+
+@pytest.fixture
+def real_scrypt() -> None:
+    """The test hashes at the default cost (see cheap_scrypt)."""

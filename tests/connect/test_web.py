@@ -9,7 +9,7 @@ import pytest
 import requests
 from connect_support import ADMIN_PASSWORD, RESTRICTED_KEY, WebServer, authorize_at_simulator
 
-from orchestration.connect.auth import FREE_LOGIN_FAILURES, MAX_LOCKOUT_SECONDS, lockout_seconds
+from orchestration.connect.auth import FREE_LOGIN_FAILURES, MAX_LOGIN_DELAY_SECONDS, login_delay
 from orchestration.connect.flows import Connector
 from orchestration.connect.store import Connection, ConnectionStore, Method
 from orchestration.connect.web.app import create_app
@@ -214,9 +214,13 @@ def test_logging_out_ends_the_session_on_the_server(web):
     _logged_in(web.base_url)  # a new login works
 
 
-def test_repeated_failed_logins_lock_the_login_for_a_while(make_settings):
-    clock = Clock()
-    with WebServer(create_app(make_settings(), clock=clock)) as server:
+def test_repeated_failed_logins_slow_the_login_down_but_never_refuse_the_right_password(make_settings):
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    with WebServer(create_app(make_settings(), clock=Clock(), sleep=sleep)) as server:
         session = requests.Session()
 
         def log_in(password: str) -> requests.Response:
@@ -225,11 +229,10 @@ def test_repeated_failed_logins_lock_the_login_for_a_while(make_settings):
             return session.post(f"{server.base_url}/login", data=data, allow_redirects=False, timeout=10)
 
         assert [log_in(f"guess {n}").status_code for n in range(FREE_LOGIN_FAILURES)] == [401] * FREE_LOGIN_FAILURES
-        locked = log_in(ADMIN_PASSWORD)  # even the right password, while locked
-        assert locked.status_code == 429 and "Too many failed logins" in locked.text
-        clock.now += lockout_seconds(FREE_LOGIN_FAILURES) + 1
-        assert log_in(ADMIN_PASSWORD).status_code == 303
-    assert lockout_seconds(FREE_LOGIN_FAILURES + 20) == MAX_LOCKOUT_SECONDS
+        assert waits == []
+        assert log_in(ADMIN_PASSWORD).status_code == 303  # the right password, after a wait
+        assert waits == [login_delay(FREE_LOGIN_FAILURES)] and 0 < waits[0] <= MAX_LOGIN_DELAY_SECONDS
+    assert login_delay(FREE_LOGIN_FAILURES + 20) == MAX_LOGIN_DELAY_SECONDS
 
 
 def test_the_session_cookie_is_secure_when_asked_and_off_the_loopback_interface(make_settings, monkeypatch):

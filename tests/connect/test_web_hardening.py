@@ -4,19 +4,28 @@ echoed as a message or into a log line, the public address taken from configurat
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
+import hashlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from connect_support import (
+    ADMIN_PASSWORD,
     RESTRICTED_KEY,
+    WebServer,
     authorize_at_simulator,
     csrf_of,
     logged_in,
 )
 
+from orchestration.connect import auth, cli
 from orchestration.connect.flows import Connector
 from orchestration.connect.store import ConnectionStore, Method
+from orchestration.connect.web.app import create_app
 from orchestration.settings import Secret
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
@@ -104,3 +113,123 @@ def test_no_request_but_a_post_with_the_sessions_csrf_token_changes_anything(web
             assert answer.status_code < 500, (method, route, answer.status_code)
             assert state() == before, (method, route)
     assert session.get(f"{web.base_url}/connections", allow_redirects=False, timeout=10).status_code == 200
+
+
+# Medium: anyone could lock the admin out; parallel guesses skipped the throttle; scrypt below OWASP's cost.
+
+
+def test_failed_logins_of_others_and_head_requests_do_not_lock_the_admin_out(web):
+    anonymous = _from("203.0.113.7")
+    for _ in range(10):
+        assert anonymous.head(f"{web.base_url}/login", timeout=10).status_code == 200
+    for n in range(auth.FREE_LOGIN_FAILURES + 1):
+        assert _login(anonymous, web.base_url, "mallory", f"guess {n}").status_code == 401
+
+    logged_in(web.base_url)  # from 127.0.0.1, at once
+
+
+def test_failures_on_the_admins_name_slow_logins_down_but_never_refuse_the_right_password(make_settings):
+    sleeps = Sleeps()
+    with WebServer(create_app(make_settings(), clock=Clock(), sleep=sleeps)) as server:
+        failures = 12
+        for n in range(failures):  # from as many addresses, so only the user name's count adds up
+            assert _login(_from(f"198.51.100.{n}"), server.base_url, "admin", f"guess {n}").status_code == 401
+        expected = [auth.login_delay(n) for n in range(failures)]
+        assert sleeps == [d for d in expected if d] and expected[:5] == [0] * 5 and expected[-1] > expected[5]
+
+        right = _login(_from("192.0.2.1"), server.base_url, "admin", ADMIN_PASSWORD)
+
+        assert (right.status_code, right.headers["location"]) == (303, "/connections")
+        assert sleeps[-1] == auth.login_delay(failures) <= auth.MAX_LOGIN_DELAY_SECONDS <= 30
+        sleeps.clear()  # a success starts the count again
+        assert _login(_from("198.51.100.1"), server.base_url, "admin", "guess").status_code == 401
+        assert sleeps == []
+
+
+def _count_concurrent_hashes(monkeypatch) -> dict[str, int]:
+    seen = {"now": 0, "max": 0, "calls": 0}
+    lock = threading.Lock()
+    scrypt = hashlib.scrypt
+
+    def counted(*args, **kwargs):
+        with lock:
+            seen["now"] += 1
+            seen["calls"] += 1
+            seen["max"] = max(seen["max"], seen["now"])
+        try:
+            return scrypt(*args, **kwargs)
+        finally:
+            with lock:
+                seen["now"] -= 1
+
+    monkeypatch.setattr(auth.hashlib, "scrypt", counted)
+    return seen
+
+
+def _in_parallel(base_url: str, logins: list[tuple[str, str, str]]) -> list[int]:
+    """(address, username, password) logins sent at once, each from its own session; their status codes."""
+    prepared = []
+    for address, username, password in logins:
+        session = _from(address)
+        token = csrf_of(session.get(f"{base_url}/login", timeout=10).text)
+        prepared.append((session, {"username": username, "password": password, "csrf_token": token}))
+    with ThreadPoolExecutor(len(prepared)) as pool:
+        answers = pool.map(
+            lambda p: p[0].post(f"{base_url}/login", data=p[1], allow_redirects=False, timeout=120), prepared
+        )
+        return [a.status_code for a in answers]
+
+
+def test_parallel_guesses_are_hashed_a_few_at_a_time(web, monkeypatch):
+    seen = _count_concurrent_hashes(monkeypatch)
+    guesses = [(f"198.51.100.{n}", f"user{n}", f"guess {n}") for n in range(16)]
+
+    assert _in_parallel(web.base_url, guesses) == [401] * 16
+
+    assert seen["calls"] >= 16 and seen["max"] <= getattr(auth, "MAX_CONCURRENT_HASHES", 2)
+
+
+def test_parallel_guesses_are_each_counted_before_any_is_checked(make_settings, monkeypatch):
+    seen = _count_concurrent_hashes(monkeypatch)
+    sleeps = Sleeps()
+    with WebServer(create_app(make_settings(), clock=Clock(), sleep=sleeps)) as server:
+        guesses = [(f"198.51.100.{n}", "admin", f"guess {n}") for n in range(30)]
+
+        assert _in_parallel(server.base_url, guesses) == [401] * 30
+
+    # Each guess saw the ones before it, however close together they came: 25 of them waited, longer and longer.
+    assert sorted(sleeps) == sorted(d for d in map(auth.login_delay, range(30)) if d)
+    assert seen["max"] <= auth.MAX_CONCURRENT_HASHES
+
+
+def test_unlock_clears_the_login_throttle(make_settings, monkeypatch, capsys):
+    settings = make_settings()
+    sleeps = Sleeps()
+    with WebServer(create_app(settings, clock=Clock(), sleep=sleeps)) as server:
+        for n in range(auth.FREE_LOGIN_FAILURES + 2):
+            _login(requests.Session(), server.base_url, "admin", f"guess {n}")
+        assert len(sleeps) == 2
+        monkeypatch.setattr(cli, "_settings", lambda: settings)
+
+        assert cli._web(argparse.Namespace(host="127.0.0.1", port=8000, set_password=False, unlock=True)) == 0
+
+        assert "unlocked" in capsys.readouterr().out.lower()
+        _login(requests.Session(), server.base_url, "admin", "guess")
+        assert len(sleeps) == 2  # no wait: the count started again
+
+
+def test_passwords_are_hashed_at_owasps_cost_and_older_hashes_upgraded_at_login(make_settings, real_scrypt):
+    assert (auth.SCRYPT_N, auth.SCRYPT_R, auth.SCRYPT_P) == (2**17, 8, 1)
+    assert auth.hash_password("a long password").split("$")[1:4] == ["131072", "8", "1"]
+    settings = make_settings(ADMIN_PASSWORD="")
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(ADMIN_PASSWORD.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    old = "$".join(["scrypt", "16384", "8", "1", base64.b64encode(salt).decode(), base64.b64encode(digest).decode()])
+    store = ConnectionStore(settings.connect)
+    store.set_admin_password_hash("admin", old)
+
+    with WebServer(create_app(settings)) as server:
+        session = logged_in(server.base_url)
+
+        assert store.admin_password_hash("admin").startswith("scrypt$131072$8$1$")
+        assert session.get(f"{server.base_url}/connections", allow_redirects=False, timeout=10).status_code == 200

@@ -7,9 +7,10 @@ answer does not stall the other requests.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -64,13 +65,20 @@ def hide_query_strings_in_access_log() -> None:
         access_log.addFilter(HideQueryStrings())
 
 
-def create_app(settings: Settings, *, clock: Callable[[], float] = time.time, cookie_secure: bool = False) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.time,
+    cookie_secure: bool = False,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Starlette:
     """`cookie_secure`: the session cookie is sent over HTTPS only (ADMIN_COOKIE_SECURE; see `stripe-warehouse
-    web`), as it must be whenever the page is reached through anything but 127.0.0.1."""
+    web`), as it must be whenever the page is reached through anything but 127.0.0.1.
+    `sleep`: how the login throttle waits (tests pass one that does not)."""
     store = ConnectionStore(settings.connect)
     install_admin(settings.connect, store)
     connector = Connector(settings, store, clock)
-    sessions = Sessions(settings.connect, store, clock)
+    sessions = Sessions(settings.connect, store, clock, sleep)
     pages = Pages(settings, connector, sessions)
     routes = [
         Route("/", lambda _: RedirectResponse("/connections", 303)),
@@ -183,10 +191,10 @@ class Pages:
         form = await request.form()
         username, password = str(form.get("username", "")), str(form.get("password", ""))
         try:
-            if await run_in_threadpool(self.sessions.log_in, request, username, password):  # scrypt takes a while
+            if await self.sessions.log_in(request, username, password):
                 return RedirectResponse("/connections", 303)
         except LoginThrottled as exc:
-            log.warning("A refused admin login: too many failures in a row")
+            log.warning("A refused admin login: too many under way at once from one address")
             return self.render(request, "login.html", 429, error=str(exc))
         log.warning("A failed admin login")
         return self.render(request, "login.html", 401, error="Wrong username or password.")
