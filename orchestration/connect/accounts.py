@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Collection
 
+from orchestration.connect.encryption import SecretsUnreadable
 from orchestration.connect.oauth import AppOAuth, OAuthError, OAuthUnavailable
 from orchestration.connect.restricted_key import is_live
 from orchestration.connect.store import Connection, ConnectionStore, Method, Status, Tokens
@@ -52,22 +53,36 @@ def stripe_credentials(
     known without a request is kept only when no filter is given), then every active stored connection not
     already among them. Stripe App tokens about to expire are refreshed first, and their credentials carry a
     hook that refreshes them during the sync; a refresh Stripe rejects marks the connection for
-    re-authentication and leaves it out. `unavailable_accounts` says why an active connection was left out.
+    re-authentication and leaves it out. `unavailable_accounts` says why an active connection was left out;
+    `credentials_and_unreadable` also says which were left out because their secret cannot be decrypted.
     """
+    return credentials_and_unreadable(settings, account_ids, clock=clock)[0]
+
+
+def credentials_and_unreadable(
+    settings: Settings, account_ids: Collection[str] | None = None, *, clock: Callable[[], float] = time.time
+) -> tuple[tuple[StripeCredential, ...], dict[str, str]]:
+    """`stripe_credentials`, and the active stored connections whose secret cannot be decrypted (a missing,
+    invalid or wrong key, a damaged secret), each with why and the fix: each fails alone, the others sync."""
     wanted = set(account_ids) if account_ids is not None else None
     from_env = [c for c in settings.stripe_credentials if wanted is None or c.known_account_id in wanted]
     known = {c.known_account_id for c in from_env}
     store = ConnectionStore(settings.connect)
-    stored = []
+    stored, unreadable = [], {}
     for connection in store.connections():
         if connection.status is not Status.ACTIVE or connection.account_id in known:
             continue
         if wanted is not None and connection.account_id not in wanted:
             continue
-        credential = _credential(settings, store, connection, clock)
+        try:
+            credential = _credential(settings, store, connection, clock)
+        except SecretsUnreadable as exc:
+            unreadable[connection.account_id] = f"its stored credential cannot be decrypted: {exc}"
+            log.error("Not syncing Stripe account %s: %s", connection.account_id, exc)
+            continue
         if credential is not None:
             stored.append(credential)
-    return (*from_env, *stored)
+    return (*from_env, *stored), unreadable
 
 
 def unavailable_accounts(settings: Settings, account_ids: Collection[str] | None = None) -> dict[str, str]:
@@ -126,7 +141,10 @@ def record_sync_outcome(
         # a permission the app lost: only the admin can give it back.
         if connection.method is Method.STRIPE_APP and "HTTP 401" in reason:
             stale = used[account_id].api_key if account_id in used else None
-            _fresh_app_token(settings, store, account_id, clock, stale=stale, force=stale is None)
+            try:
+                _fresh_app_token(settings, store, account_id, clock, stale=stale, force=stale is None)
+            except SecretsUnreadable as exc:  # the key changed since the sync began: the next sync says so
+                log.error("Could not refresh the access token of %s: %s", account_id, exc)
             continue
         if store.mark_needs_reauth(account_id, reason, version):
             log.error("Stripe account %s needs re-authentication: %s", account_id, reason)

@@ -35,13 +35,15 @@ def account_ids(settings: Settings, resolved_keys: MutableMapping[str, str] | No
 def credentials_for(
     settings: Settings, accounts: Collection[str] | None
 ) -> tuple[tuple[StripeCredential, ...], dict[str, str]]:
-    """The credentials reading `accounts` (None: every account), and why any of them has none."""
-    from orchestration.connect.accounts import reasons_not_synced, stripe_credentials
+    """The credentials reading `accounts` (None: every account), and why any of them has none (a stored
+    connection whose secret cannot be decrypted fails alone, with the reason, even when `accounts` is None)."""
+    from orchestration.connect.accounts import credentials_and_unreadable, reasons_not_synced
     from orchestration.ingest.client import StripeReadError
 
     if accounts is None:
-        return stripe_credentials(settings), {}
-    credentials = list(stripe_credentials(settings, accounts))
+        return credentials_and_unreadable(settings)
+    found, unreadable = credentials_and_unreadable(settings, accounts)
+    credentials = list(found)
     missing = set(accounts) - {c.known_account_id for c in credentials}
     # STRIPE_API_KEY alone: its account id needs a request, and stripe_credentials leaves it out of a filter.
     for credential in settings.stripe_credentials:
@@ -56,7 +58,8 @@ def credentials_for(
                 missing.discard(account_id)
     stored = reasons_not_synced(settings, missing)
     reasons = {
-        account: stored.get(account)
+        account: unreadable.get(account)
+        or stored.get(account)
         or "no credential: its connection was removed, or the key that read it is no longer set"
         for account in sorted(missing)
     }

@@ -21,6 +21,7 @@ from connect_support import (
     authorize_at_simulator,
     sync,
 )
+from cryptography.fernet import Fernet
 from in_another_process import app_token
 
 from orchestration.connect.accounts import (
@@ -36,6 +37,7 @@ from orchestration.connect.oauth import AppOAuth, OAuthError
 from orchestration.connect.store import Connection, ConnectionStore, Method, Status
 from orchestration.ingest.client import StripeReader
 from orchestration.ingest.report import SyncReport
+from orchestration.orchestrate.accounts import credentials_for
 from orchestration.settings import ConfigurationError, Secret
 
 
@@ -421,3 +423,38 @@ def test_a_connection_of_the_other_mode_than_the_platform_key_is_left_out_with_t
     (reason,) = unavailable_accounts(settings).values()
     assert "live mode" in reason and "STRIPE_PLATFORM_KEY" in reason and "sk_live_" in reason
     assert reason in caplog.text
+
+
+# A connection whose secret cannot be decrypted fails alone.
+
+
+def test_an_unreadable_connection_fails_alone_and_says_how_to_fix_it(settings, accounts, email, caplog):
+    first, second, third = (accounts[name].account_id for name in ("first", "second", "third"))
+    _connect(settings, Method.CONNECT_OAUTH, email("first"))
+    _connect(settings, Method.STRIPE_APP, email("second"))
+    Connector(settings).add_key(Secret(RESTRICTED_KEY))
+    with sqlite3.connect(settings.connect.db_path) as db:  # one secret damaged
+        db.execute("update connections set secrets = ? where account_id = ?", (b"gAAAAAdamaged", third))
+
+    for wanted in (None, [first, second, third]):
+        credentials, missing = credentials_for(settings, wanted)
+        assert sorted(c.account_id for c in credentials) == [first, second]
+        assert list(missing) == [third]
+        assert third in missing[third] and "re-authenticate" in missing[third]
+    assert third in caplog.text
+
+
+def test_a_wrong_key_file_fails_the_connections_it_sealed_and_names_the_file(settings, accounts, email):
+    first, second, third = (accounts[name].account_id for name in ("first", "second", "third"))
+    _connect(settings, Method.CONNECT_OAUTH, email("first"))
+    _connect(settings, Method.STRIPE_APP, email("second"))
+    Connector(settings).add_key(Secret(RESTRICTED_KEY))
+    settings.connect.key_path.write_text(Fernet.generate_key().decode())  # someone replaced the key file
+
+    credentials, missing = credentials_for(settings, None)
+
+    assert [c.account_id for c in credentials] == [first]  # read with the platform's key: no secret needed
+    assert sorted(missing) == [second, third]
+    for reason in missing.values():
+        assert str(settings.connect.key_path) in reason and "rotate-key" in reason
+        assert RESTRICTED_KEY not in reason
