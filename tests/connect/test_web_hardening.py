@@ -9,8 +9,11 @@ import asyncio
 import base64
 import hashlib
 import os
+import socket
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
 
 import requests
 from connect_support import (
@@ -233,3 +236,54 @@ def test_passwords_are_hashed_at_owasps_cost_and_older_hashes_upgraded_at_login(
 
         assert store.admin_password_hash("admin").startswith("scrypt$131072$8$1$")
         assert session.get(f"{server.base_url}/connections", allow_redirects=False, timeout=10).status_code == 200
+
+
+# Medium: unbounded request bodies; malformed forms answered 500.
+
+
+def _raw_answer(port: int, head: str, chunks: Iterable[bytes] = ()) -> str:
+    """The status line the server answers a hand-made request with (within 10 s)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            sock.sendall(head.encode())
+            for chunk in chunks:
+                sock.sendall(chunk)
+        except OSError:  # the server answered and closed while the body was still being sent
+            pass
+        answer = b""
+        while b"\r\n" not in answer:
+            data = sock.recv(4096)
+            if not data:
+                break
+            answer += data
+    return answer.split(b"\r\n", 1)[0].decode()
+
+
+def test_request_bodies_over_the_limit_are_refused_before_they_are_read(web):
+    admin = logged_in(web.base_url)
+    cookie = "; ".join(f"{name}={value}" for name, value in admin.cookies.items())
+    for path, headers in (("/login", ""), ("/static/style.css", ""), ("/connections/keys", f"Cookie: {cookie}\r\n")):
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n{headers}"
+        )
+        # 200 MB announced: refused at once, without waiting for (or reading) a byte of it.
+        assert " 413 " in _raw_answer(web.port, head + "Content-Length: 209715200\r\n\r\n"), path
+        # A chunked body carries no length: refused once what came exceeds the limit.
+        chunk = b"%x\r\n%s\r\n" % (65536, b"a" * 65536)
+        assert " 413 " in _raw_answer(web.port, head + "Transfer-Encoding: chunked\r\n\r\n", [chunk] * 16), path
+
+
+def test_malformed_forms_are_answered_400(web):
+    session = requests.Session()
+    token = csrf_of(session.get(f"{web.base_url}/login", timeout=10).text)
+    url = f"{web.base_url}/login"
+    huge_field = urlencode({"csrf_token": token, "username": "admin", "password": "a" * 40_000})
+    many_fields = urlencode({"csrf_token": token, **{f"f{n}": "1" for n in range(1001)}})
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    answers = {
+        "huge field": session.post(url, data=huge_field, headers=form, timeout=10),
+        "1001 fields": session.post(url, data=many_fields, headers=form, timeout=10),
+        "no boundary": session.post(url, data=b"x", headers={"Content-Type": "multipart/form-data"}, timeout=10),
+        "a file": session.post(url, data={"csrf_token": token}, files={"f": ("f.txt", b"x")}, timeout=10),
+    }
+    assert {what: a.status_code for what, a in answers.items()} == dict.fromkeys(answers, 400)

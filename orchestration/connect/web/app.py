@@ -17,6 +17,9 @@ from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -24,7 +27,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestration.connect.accounts import unavailable_accounts
 from orchestration.connect.auth import CSRF_FIELD, LoginThrottled, Sessions, install_admin
@@ -39,6 +42,10 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 STATIC_PREFIX = "/static/"
+# Bodies are small forms (a key is ~110 characters): anything bigger is refused before it is read.
+MAX_BODY_BYTES = 64 * 1024
+MAX_FIELD_BYTES = 8 * 1024
+MAX_FORM_FIELDS = 20
 SECURITY_HEADERS = {
     # No form-action: the OAuth forms post here and are redirected on to Stripe, which form-action would block.
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; frame-ancestors 'none'",
@@ -96,6 +103,7 @@ def create_app(
     ]
     middleware = [
         Middleware(SecurityHeaders),
+        Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
         Middleware(
             SessionMiddleware,
             secret_key=derived_key(settings.connect, "admin session cookie"),
@@ -123,9 +131,63 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuses (413) a request whose body is over `max_bytes`: at once when its Content-Length says so, else as
+    soon as what came exceeds it (a chunked body), before the app has read more."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None:
+            if not length.strip().isdigit():
+                await PlainTextResponse("Bad Content-Length.", 400)(scope, receive, send)
+                return
+            if int(length) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+        received = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = PlainTextResponse(f"Request body over {self.max_bytes // 1024} KiB.", 413)
+        response.headers["connection"] = "close"
+        await response(scope, receive, send)
+
+
 class AdminOnly:
     """Nothing but the login form (and its stylesheet) is served before login; only GET, HEAD and POST are
-    answered, and a POST needs the session's CSRF token."""
+    answered, and a POST needs the session's CSRF token (a readable form, too)."""
 
     def __init__(self, app: ASGIApp, sessions: Sessions) -> None:
         self.app = app
@@ -151,7 +213,11 @@ class AdminOnly:
             return
         if request.method == "POST":
             body = await request.body()
-            form = await request.form()
+            try:
+                form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES)
+            except (HTTPException, MultiPartException, ValueError):
+                await HTMLResponse("This form could not be read.", 400)(scope, receive, send)
+                return
             if not self.sessions.csrf_valid(request, form.get(CSRF_FIELD)):
                 log.warning("Refused a form without a valid CSRF token: %s", path)
                 refusal = HTMLResponse("This form expired or did not come from this site: reload and try again.", 403)
