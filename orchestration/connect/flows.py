@@ -9,6 +9,7 @@ for the admin.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from orchestration.settings import ConfigurationError, Secret, Settings
 log = logging.getLogger(__name__)
 
 ATTEMPT_TTL_SECONDS = 600
+# What a Stripe key is made of: anything else (a line break, a space) is refused before it is sent anywhere.
+_KEY_SHAPE = re.compile(r"[A-Za-z0-9_]*")
 
 
 class ConnectFailed(Exception):
@@ -99,14 +102,23 @@ class Connector:
         log.info("Connected Stripe account %s (%s)", connection.account_id, connection.method.label)
         return connection
 
-    def add_key(self, key: Secret, expected_account_id: str | None = None) -> Connection:
-        """Checks the key with test calls, then saves it; raises ConnectFailed with Stripe's message.
+    def add_key(
+        self, key: Secret, expected_account_id: str | None = None, *, notes: list[str] | None = None
+    ) -> Connection:
+        """Checks the key with test calls, then saves it; raises ConnectFailed with Stripe's message (the key
+        masked in it). A key replacing a Connect OAuth connection revokes the platform's grant at Stripe.
 
-        `expected_account_id`: the account whose key this replaces; a key of another account is refused."""
+        `expected_account_id`: the account whose key this replaces; a key of another account is refused.
+        `notes`: gets what else was done, for the admin (the old grant revoked, or why not)."""
+        if not _KEY_SHAPE.fullmatch(key.value):
+            raise ConnectFailed(
+                "The key was not saved: a Stripe key is letters, digits and underscores only, and this one holds "
+                "spaces, line breaks or other characters. Copy the key again and paste it alone."
+            )
         try:
             details = check_key(self.settings.stripe_api_base, key)
         except KeyRefused as exc:
-            raise ConnectFailed(f"The key was not saved: {exc}") from None
+            raise ConnectFailed(f"The key was not saved: {_masked(str(exc), key)}") from None
         _require_account(expected_account_id, details.account_id, pasted=True)
         if warning := key_warning(key):
             log.warning("Stripe account %s: %s", details.account_id, warning)
@@ -118,15 +130,25 @@ class Connector:
             business_name=details.business_name,
             tokens=Tokens(api_key=key),
         )
+        previous = self.store.find(details.account_id)
         connection = self._save(connection)
         log.info("Connected Stripe account %s (restricted key %s)", connection.account_id, key.masked())
+        note = ""
+        if previous is not None and previous.method is Method.CONNECT_OAUTH:  # the key replaces the grant
+            note = self._deauthorize(connection.account_id).strip()
+        elif previous is not None and previous.method is Method.STRIPE_APP:
+            note = "To revoke the Stripe App's access as well, uninstall it in the account's Stripe Dashboard."
+        if note:
+            log.info("Stripe account %s: %s", connection.account_id, note)
+            if notes is not None:
+                notes.append(note)
         return connection
 
     def disconnect(self, account_id: str) -> str:
         """Revokes access at Stripe where the method allows, deletes the credentials; says what it did.
 
         The account's data stays in the warehouse."""
-        connection = self.store.get(account_id)
+        connection = self.store.find(account_id)  # no secret is needed: a wrong key must not stop it
         if connection is None:
             raise ConnectFailed(f"{account_id} is not connected.")
         note = ""
@@ -201,6 +223,16 @@ class Connector:
         except stripe.StripeError as exc:
             log.warning("Could not read the business name of %s: %s", grant.account_id, exc.user_message)
         return ""
+
+
+def _masked(text: str, key: Secret) -> str:
+    """`text` with the key masked, whatever Stripe (or the HTTP library) did to it: the key itself, its repr,
+    and each of its pieces between spaces, line breaks or other characters, then anything key-shaped."""
+    text = text.replace(key.value, key.masked()).replace(repr(key.value)[1:-1], key.masked())
+    for piece in sorted(set(re.split(r"[^A-Za-z0-9_]+", key.value)), key=len, reverse=True):
+        if len(piece) >= 4:
+            text = text.replace(piece, "****")
+    return mask_secrets(text)
 
 
 def _require_account(expected: str | None, granted: str, *, pasted: bool = False) -> None:

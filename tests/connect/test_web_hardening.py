@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
+import pytest
 import requests
 from connect_support import (
     ADMIN_PASSWORD,
@@ -25,8 +26,9 @@ from connect_support import (
     logged_in,
 )
 
-from orchestration.connect import auth, cli
+from orchestration.connect import auth, cli, flows
 from orchestration.connect.flows import Connector
+from orchestration.connect.restricted_key import KeyRefused
 from orchestration.connect.store import ConnectionStore, Method
 from orchestration.connect.web.app import create_app
 from orchestration.settings import Secret
@@ -287,3 +289,49 @@ def test_malformed_forms_are_answered_400(web):
         "a file": session.post(url, data={"csrf_token": token}, files={"f": ("f.txt", b"x")}, timeout=10),
     }
     assert {what: a.status_code for what, a in answers.items()} == dict.fromkeys(answers, 400)
+
+
+# Low: a pasted key echoed, and a pasted key leaving an OAuth grant in place.
+
+
+def test_a_pasted_key_is_echoed_neither_on_the_page_nor_in_the_cookie(web):
+    session = logged_in(web.base_url)
+    token = csrf_of(session.get(f"{web.base_url}/connections/new/stripe", timeout=10).text)
+    key = "rk_test_secretpart\nmoresecret1234"
+
+    refused = session.post(
+        f"{web.base_url}/connections/keys", data={"csrf_token": token, "api_key": key}, allow_redirects=False
+    )
+    page = session.get(web.base_url + refused.headers["location"], timeout=10).text
+
+    assert "The key was not saved" in page
+    for where in (page, _session_cookie(refused)):
+        assert "secretpart" not in where and "moresecret" not in where
+
+
+def test_stripes_message_is_masked_even_when_it_quotes_the_whole_key(settings, monkeypatch):
+    def echoing(api_base, key):
+        raise KeyRefused(f"Invalid API Key provided: {key.value} ({key.value!r})")
+
+    monkeypatch.setattr(flows, "check_key", echoing)
+    for key in ("rk_test_abcdefgh12345678", "rk_test_secretpart\nmoresecret1234", "rk_test_a b\tc\r\nd_efghij99"):
+        with pytest.raises(flows.ConnectFailed) as refused:
+            Connector(settings).add_key(Secret(key))
+        text = str(refused.value)
+        fragments = [f for f in key.replace("\\", " ").split() if len(f) > 4]
+        assert not [f for f in fragments if f in text], text
+
+
+def test_pasting_a_key_over_a_connect_oauth_connection_revokes_the_old_grant(web, settings, accounts, email, sim):
+    third = _connect_oauth(settings, email("third"))
+    assert sim.app.state.registry.is_connected(third)
+    session = logged_in(web.base_url)
+    token = csrf_of(session.get(f"{web.base_url}/connections/new/stripe?account={third}", timeout=10).text)
+
+    page = session.post(
+        f"{web.base_url}/connections/keys", data={"csrf_token": token, "api_key": RESTRICTED_KEY, "account": third}
+    ).text
+
+    assert f"Successfully connected {third} with a restricted key" in page and "revoked" in page
+    assert not sim.app.state.registry.is_connected(third)
+    assert ConnectionStore(settings.connect).find(third).method is Method.RESTRICTED_KEY

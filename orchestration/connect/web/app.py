@@ -325,13 +325,14 @@ class Pages:
         form = await request.form()
         key = Secret(str(form.get("api_key", "")).strip())
         expected = str(form.get("account", "")).strip() or None
+        notes: list[str] = []
         try:
-            connection = await run_in_threadpool(self.connector.add_key, key, expected)
+            connection = await run_in_threadpool(self.connector.add_key, key, expected, notes=notes)
         except ConnectFailed as exc:
             request.session["flash"] = {"kind": "error", "text": str(exc)}
             query = f"?{urlencode({'account': expected})}" if expected else ""
             return RedirectResponse(f"/connections/new/stripe{query}", 303)
-        text = f"Successfully connected {connection.account_id} with a restricted key."
+        text = " ".join([f"Successfully connected {connection.account_id} with a restricted key.", *notes])
         if warning := key_warning(key):
             return self._back(request, f"{text} {warning}", "info")
         return self._back(request, text, "success")
