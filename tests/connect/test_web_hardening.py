@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import base64
 import hashlib
+import logging
 import os
 import socket
 import threading
@@ -335,3 +336,65 @@ def test_pasting_a_key_over_a_connect_oauth_connection_revokes_the_old_grant(web
     assert f"Successfully connected {third} with a restricted key" in page and "revoked" in page
     assert not sim.app.state.registry.is_connected(third)
     assert ConnectionStore(settings.connect).find(third).method is Method.RESTRICTED_KEY
+
+
+# Low: request text shown as a message; flows cancelled across tabs.
+
+
+def test_text_from_a_link_never_becomes_a_message_on_the_page(web):
+    session = logged_in(web.base_url)
+    links = [
+        "/connections/Your%20account%20was%20hacked%2C%20call%20555-0100/disconnect",
+        "/connections/Your%20account%20was%20hacked/reauthenticate",
+        "/connections/new/stripe?account=Your+account+was+hacked",
+    ]
+    for link in links:
+        token = csrf_of(session.get(f"{web.base_url}/connections", timeout=10).text)
+        if link.endswith("reauthenticate"):
+            page = session.post(web.base_url + link, data={"csrf_token": token}, timeout=10).text
+        else:
+            page = session.get(web.base_url + link, timeout=10).text
+        assert "hacked" not in page, link
+
+
+def test_a_cross_site_callback_does_not_cancel_a_connection_under_way(web, settings, accounts, email):
+    session = logged_in(web.base_url)
+    url = _start(session, web.base_url)
+    for forged in ("", "?state=forged&code=ac_forged", "?error=access_denied"):  # links on another site
+        session.get(f"{web.base_url}/connections/oauth/callback{forged}", timeout=10)
+
+    answer = authorize_at_simulator(url, email("first"))
+    page = session.get(f"{web.base_url}/connections/oauth/callback?{urlencode(answer)}", timeout=10).text
+
+    assert f"Successfully connected {accounts['first'].account_id}" in page
+
+
+def test_two_connections_started_side_by_side_both_finish_each_once(web, settings, accounts, email):
+    session = logged_in(web.base_url)
+    first_tab, second_tab = _start(session, web.base_url), _start(session, web.base_url, "stripe_app")
+    first = authorize_at_simulator(first_tab, email("first"))
+    second = authorize_at_simulator(second_tab, email("second"))
+
+    pages = [
+        session.get(f"{web.base_url}/connections/oauth/callback?{urlencode(a)}", timeout=10).text
+        for a in (second, first)
+    ]
+
+    assert f"Successfully connected {accounts['second'].account_id}" in pages[0]
+    assert f"Successfully connected {accounts['first'].account_id}" in pages[1]
+    again = session.get(f"{web.base_url}/connections/oauth/callback?{urlencode(first)}", timeout=10).text
+    assert "does not belong to a connection started in this browser" in again
+
+
+# Low: log forging.
+
+
+def test_a_refused_path_is_logged_on_one_line(web, caplog):
+    session = logged_in(web.base_url)
+    caplog.set_level(logging.INFO)
+    forged = "/connections/acct_x%0AWARNING%20Disconnected%20acct_1Real%0D/disconnect"
+
+    assert session.post(web.base_url + forged, data={}, timeout=10).status_code == 403
+
+    refused = [r.getMessage() for r in caplog.records if "CSRF" in r.getMessage()]
+    assert refused and not [m for m in refused if "\n" in m or "\r" in m]

@@ -8,6 +8,7 @@ answer does not stall the other requests.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -33,7 +34,7 @@ from orchestration.connect.accounts import unavailable_accounts
 from orchestration.connect.auth import CSRF_FIELD, LoginThrottled, Sessions, install_admin
 from orchestration.connect.display import utc_minute
 from orchestration.connect.encryption import derived_key
-from orchestration.connect.flows import ConnectFailed, Connector
+from orchestration.connect.flows import ATTEMPT_TTL_SECONDS, ConnectFailed, Connector
 from orchestration.connect.restricted_key import key_warning
 from orchestration.connect.store import ConnectionStore, Method, Status
 from orchestration.settings import ConfigurationError, Secret, Settings
@@ -46,6 +47,8 @@ STATIC_PREFIX = "/static/"
 MAX_BODY_BYTES = 64 * 1024
 MAX_FIELD_BYTES = 8 * 1024
 MAX_FORM_FIELDS = 20
+MAX_PENDING_FLOWS = 5
+"""OAuth flows under way at once in one browser session (tabs); beyond, the oldest is forgotten."""
 SECURITY_HEADERS = {
     # No form-action: the OAuth forms post here and are redirected on to Stripe, which form-action would block.
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; frame-ancestors 'none'",
@@ -86,7 +89,7 @@ def create_app(
     install_admin(settings.connect, store)
     connector = Connector(settings, store, clock)
     sessions = Sessions(settings.connect, store, clock, sleep)
-    pages = Pages(settings, connector, sessions)
+    pages = Pages(settings, connector, sessions, clock)
     routes = [
         Route("/", lambda _: RedirectResponse("/connections", 303)),
         Route("/login", pages.login, methods=["GET", "POST"]),
@@ -219,7 +222,7 @@ class AdminOnly:
                 await HTMLResponse("This form could not be read.", 400)(scope, receive, send)
                 return
             if not self.sessions.csrf_valid(request, form.get(CSRF_FIELD)):
-                log.warning("Refused a form without a valid CSRF token: %s", path)
+                log.warning("Refused a form without a valid CSRF token: %r", path)  # %r: no line of its own
                 refusal = HTMLResponse("This form expired or did not come from this site: reload and try again.", 403)
                 await refusal(scope, receive, send)
                 return
@@ -232,11 +235,14 @@ class AdminOnly:
 
 
 class Pages:
-    def __init__(self, settings: Settings, connector: Connector, sessions: Sessions) -> None:
+    def __init__(
+        self, settings: Settings, connector: Connector, sessions: Sessions, clock: Callable[[], float]
+    ) -> None:
         self.settings = settings
         self.connector = connector
         self.store = connector.store
         self.sessions = sessions
+        self.clock = clock
         self.templates = Jinja2Templates(directory=HERE / "templates")
         self.templates.env.filters["timestamp"] = utc_minute
 
@@ -284,29 +290,32 @@ class Pages:
         return self.render(request, "new_source.html")
 
     async def new_stripe(self, request: Request) -> Response:
+        # The account whose key is replaced, from the Re-authenticate button; a link's text is never shown.
+        account = self.store.find(request.query_params.get("account", ""))
         return self.render(
             request,
             "new_stripe.html",
             methods=self.connector.oauth_methods(),
             Method=Method,
-            account_id=request.query_params.get("account", ""),
+            account_id=account.account_id if account else "",
         )
 
     async def oauth_start(self, request: Request) -> Response:
         form = await request.form()
         try:
             method = Method(str(form.get("method")))
-            started = self.connector.start(method, str(request.url_for("oauth_callback")))
+            started = self.connector.start(method, self._callback_url(request))
         except (ValueError, ConfigurationError) as exc:
             return self._back(request, f"Cannot connect this way: {exc}")
-        request.session["oauth_state"] = started.state
+        self._remember_flow(request, started.state)
         return RedirectResponse(started.url, 303)
 
     async def oauth_callback(self, request: Request) -> Response:
         query = request.query_params
         state = query.get("state", "")
-        # The answer must come back to the browser that asked: a state from elsewhere is refused unspent.
-        if not state or state != request.session.pop("oauth_state", None):
+        # The answer must come back to the browser that asked: a state from elsewhere is refused unspent, and
+        # leaves this browser's flows under way untouched.
+        if not self._take_flow(request, state):
             return self._back(
                 request,
                 "This answer from Stripe does not belong to a connection started in this browser. Nothing was "
@@ -330,7 +339,8 @@ class Pages:
             connection = await run_in_threadpool(self.connector.add_key, key, expected, notes=notes)
         except ConnectFailed as exc:
             request.session["flash"] = {"kind": "error", "text": str(exc)}
-            query = f"?{urlencode({'account': expected})}" if expected else ""
+            known = expected if expected and self.store.find(expected) else None
+            query = f"?{urlencode({'account': known})}" if known else ""
             return RedirectResponse(f"/connections/new/stripe{query}", 303)
         text = " ".join([f"Successfully connected {connection.account_id} with a restricted key.", *notes])
         if warning := key_warning(key):
@@ -338,32 +348,56 @@ class Pages:
         return self._back(request, text, "success")
 
     async def reauthenticate(self, request: Request) -> Response:
-        account_id = request.path_params["account_id"]
-        connection = self.store.find(account_id)
+        connection = self.store.find(request.path_params["account_id"])
         if connection is None:
-            return self._back(request, f"{account_id} is not connected.")
+            return self._back(request, "That account is not connected.")
+        account_id = connection.account_id
         if connection.method is Method.RESTRICTED_KEY:
             request.session["flash"] = {"kind": "info", "text": f"Paste a new key for {account_id}."}
-            return RedirectResponse(f"/connections/new/stripe?account={account_id}", 303)
+            return RedirectResponse(f"/connections/new/stripe?{urlencode({'account': account_id})}", 303)
         try:
-            started = self.connector.start(connection.method, str(request.url_for("oauth_callback")), account_id)
+            started = self.connector.start(connection.method, self._callback_url(request), account_id)
         except ConfigurationError as exc:
             return self._back(request, f"Cannot re-authenticate {account_id}: {exc}")
-        request.session["oauth_state"] = started.state
+        self._remember_flow(request, started.state)
         return RedirectResponse(started.url, 303)
 
     async def disconnect(self, request: Request) -> Response:
-        account_id = request.path_params["account_id"]
-        connection = self.store.find(account_id)
+        connection = self.store.find(request.path_params["account_id"])
         if connection is None:
-            return self._back(request, f"{account_id} is not connected.")
+            return self._back(request, "That account is not connected.")
         if request.method != "POST":  # GET and HEAD only ask; the POST of the confirmation form acts
             return self.render(request, "disconnect.html", connection=connection)
         try:
-            return self._back(request, await run_in_threadpool(self.connector.disconnect, account_id), "success")
+            message = await run_in_threadpool(self.connector.disconnect, connection.account_id)
+            return self._back(request, message, "success")
         except ConnectFailed as exc:
             return self._back(request, str(exc))
 
     def _back(self, request: Request, text: str, kind: str = "error") -> Response:
         request.session["flash"] = {"kind": kind, "text": text}
         return RedirectResponse("/connections", 303)
+
+    # OAuth flows under way in this browser: one entry per flow started (tabs side by side), each taken once.
+
+    def _callback_url(self, request: Request) -> str:
+        return str(request.url_for("oauth_callback"))
+
+    def _remember_flow(self, request: Request, state: str) -> None:
+        now = self.clock()
+        flows = {k: v for k, v in request.session.get("oauth", {}).items() if v > now}
+        flows[_digest(state)] = now + ATTEMPT_TTL_SECONDS
+        request.session["oauth"] = dict(sorted(flows.items(), key=lambda kv: kv[1])[-MAX_PENDING_FLOWS:])
+
+    def _take_flow(self, request: Request, state: str) -> bool:
+        """Whether `state` is of a flow this browser started and has not finished, which it then is."""
+        flows = dict(request.session.get("oauth", {}))
+        expires = flows.pop(_digest(state), None) if state else None
+        if expires is None:
+            return False
+        request.session["oauth"] = flows
+        return expires > self.clock()
+
+
+def _digest(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()[:32]
