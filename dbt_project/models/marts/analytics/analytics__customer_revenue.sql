@@ -23,17 +23,17 @@ final as (
         -- numerics
         -- Paid: what succeeded charges captured; refunded: what was refunded of them since. Gross of fees,
         -- in the charge's currency (fees are in the settlement currency: see analytics.payments).
-        sum(case when status = 'succeeded' then amount_captured else 0 end) as total_paid,
+        cast(sum(case when status = 'succeeded' then amount_captured else 0 end) as bigint) as total_paid,
         sum(case when status = 'succeeded' then amount_captured_decimal else 0 end) as total_paid_decimal,
-        sum(case when status = 'succeeded' then amount_refunded else 0 end) as total_refunded,
+        cast(sum(case when status = 'succeeded' then amount_refunded else 0 end) as bigint) as total_refunded,
         sum(case when status = 'succeeded' then amount_refunded_decimal else 0 end) as total_refunded_decimal,
-        sum(case when status = 'succeeded' then amount_captured - amount_refunded else 0 end) as net_paid,
+        cast(sum(case when status = 'succeeded' then amount_captured - amount_refunded else 0 end) as bigint) as net_paid,
         sum(
             case when status = 'succeeded' then amount_captured_decimal - amount_refunded_decimal else 0 end
         ) as net_paid_decimal,
-        sum(case when status = 'succeeded' then 1 else 0 end) as successful_payment_count,
-        sum(case when status = 'failed' then 1 else 0 end) as failed_payment_count,
-        sum(case when status = 'succeeded' and amount_refunded > 0 then 1 else 0 end) as refunded_payment_count,
+        cast(sum(case when status = 'succeeded' then 1 else 0 end) as bigint) as successful_payment_count,
+        cast(sum(case when status = 'failed' then 1 else 0 end) as bigint) as failed_payment_count,
+        cast(sum(case when status = 'succeeded' and amount_refunded > 0 then 1 else 0 end) as bigint) as refunded_payment_count,
 
         -- timestamps
         min(case when status = 'succeeded' then created_at end) as first_payment_at,

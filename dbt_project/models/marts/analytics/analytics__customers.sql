@@ -31,12 +31,12 @@ revenue as (
         count(*) as payment_currency_count,
         -- The one currency the customer was charged in; with several, null like the totals that need it.
         case when count(*) = 1 then max(currency) end as payment_currency,
-        case when count(*) = 1 then sum(total_paid) end as total_paid,
+        case when count(*) = 1 then cast(sum(total_paid) as bigint) end as total_paid,
         case when count(*) = 1 then sum(total_paid_decimal) end as total_paid_decimal,
-        case when count(*) = 1 then sum(total_refunded) end as total_refunded,
+        case when count(*) = 1 then cast(sum(total_refunded) as bigint) end as total_refunded,
         case when count(*) = 1 then sum(total_refunded_decimal) end as total_refunded_decimal,
-        sum(successful_payment_count) as successful_payment_count,
-        sum(failed_payment_count) as failed_payment_count,
+        cast(sum(successful_payment_count) as bigint) as successful_payment_count,
+        cast(sum(failed_payment_count) as bigint) as failed_payment_count,
         min(first_payment_at) as first_payment_at,
         max(last_payment_at) as last_payment_at
     from customer_revenue

@@ -257,22 +257,22 @@ daily_activity as (
         account_id,
         currency,
         date_day,
-        sum(gross_volume) as gross_volume,
+        cast(sum(gross_volume) as bigint) as gross_volume,
         sum(gross_volume_decimal) as gross_volume_decimal,
-        sum(refunds) as refunds,
+        cast(sum(refunds) as bigint) as refunds,
         sum(refunds_decimal) as refunds_decimal,
-        sum(adjustments) as adjustments,
+        cast(sum(adjustments) as bigint) as adjustments,
         sum(adjustments_decimal) as adjustments_decimal,
-        sum(fees) as fees,
+        cast(sum(fees) as bigint) as fees,
         sum(fees_decimal) as fees_decimal,
-        sum(net_volume) as net_volume,
+        cast(sum(net_volume) as bigint) as net_volume,
         sum(net_volume_decimal) as net_volume_decimal,
-        sum(payouts) as payouts,
+        cast(sum(payouts) as bigint) as payouts,
         sum(payouts_decimal) as payouts_decimal,
-        sum(successful_payments) as successful_payments,
-        sum(failed_payments) as failed_payments,
-        sum(new_customers) as new_customers,
-        sum(disputes) as disputes
+        cast(sum(successful_payments) as bigint) as successful_payments,
+        cast(sum(failed_payments) as bigint) as failed_payments,
+        cast(sum(new_customers) as bigint) as new_customers,
+        cast(sum(disputes) as bigint) as disputes
     from activity
     group by account_id, currency, date_day
 

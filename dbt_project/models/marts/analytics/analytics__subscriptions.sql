@@ -30,8 +30,8 @@ invoice_totals as (
         account_id,
         subscription_id,
         count(*) as invoice_count,
-        sum(case when status = 'paid' then 1 else 0 end) as paid_invoice_count,
-        sum(amount_paid) as total_paid,
+        cast(sum(case when status = 'paid' then 1 else 0 end) as bigint) as paid_invoice_count,
+        cast(sum(amount_paid) as bigint) as total_paid,
         sum(amount_paid_decimal) as total_paid_decimal
     from invoices
     where subscription_id is not null
