@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # The Stripe API version the ingester pins on every request and the dbt models are written for.
 STRIPE_API_VERSION = "2026-10-28.endive"
@@ -86,6 +87,10 @@ class ConnectSettings:
     admin_password: Secret | None = field(repr=False)
     """When set, (re)sets the admin password at each start of the web app; only its hash is stored."""
     session_minutes: int
+    admin_base_url: str | None = None
+    """ADMIN_BASE_URL: the admin page's public address (`https://admin.example.com`), which the OAuth
+    redirect URI is built on and the only host besides the loopback names the page answers to; None: the
+    `web` command's `http://127.0.0.1:<port>`."""
 
 
 @dataclass(frozen=True)
@@ -204,4 +209,23 @@ def _connect_settings(env: dict[str, str], data_dir: Path) -> ConnectSettings:
         admin_username=env.get("ADMIN_USERNAME", "admin").strip() or "admin",
         admin_password=secret("ADMIN_PASSWORD"),
         session_minutes=int(env.get("ADMIN_SESSION_MINUTES", "480")),
+        admin_base_url=_base_url(env, "ADMIN_BASE_URL"),
     )
+
+
+def _base_url(env: dict[str, str], name: str) -> str | None:
+    """An http(s) origin, without a trailing slash: a scheme and a host, nothing after them."""
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    try:
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+    except ValueError:  # a port that is no number
+        valid = False
+    if not valid or parts.path.strip("/") or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ConfigurationError(
+            f"{name}={value!r} is not the address the admin page is reached at: set it to e.g. "
+            "https://admin.example.com (a scheme and a host, no path), or unset it."
+        )
+    return f"{parts.scheme}://{parts.netloc}"

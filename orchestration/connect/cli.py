@@ -122,19 +122,38 @@ def _web(args: argparse.Namespace) -> int:
     import uvicorn
 
     from orchestration.connect.store import ConnectionStore
-    from orchestration.connect.web.app import create_app, hide_query_strings_in_access_log
+    from orchestration.connect.web.app import LOOPBACK_HOSTS, create_app, hide_query_strings_in_access_log
 
+    base_url = settings.connect.admin_base_url
+    if base_url is None and args.host not in LOOPBACK_HOSTS:
+        raise ConfigurationError(
+            f"--host {args.host}: the page is then reached from elsewhere, which must be through a TLS proxy; set "
+            "ADMIN_BASE_URL to the address it is reached at (https://admin.example.com)."
+        )
+    base_url = base_url or f"http://127.0.0.1:{args.port}"
     no_admin = ConnectionStore(settings.connect).admin_password_hash(settings.connect.admin_username) is None
     if no_admin and settings.connect.admin_password is None and sys.stdin.isatty():
         print("First run: choose the admin's password for the web app.")
         _set_password(settings)
     secure = _cookie_secure(args.host)
-    app = create_app(settings, cookie_secure=secure)
+    app = create_app(settings, cookie_secure=secure, base_url=base_url)
     hide_query_strings_in_access_log()
     if not secure:
-        print("The session cookie may travel over plain HTTP (ADMIN_COOKIE_SECURE=false): use 127.0.0.1 only.")
-    print(f"Connections page on http://{args.host}:{args.port}/connections")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
+        print(
+            "The session cookie may travel over plain HTTP (ADMIN_COOKIE_SECURE=false): use 127.0.0.1 only, or a "
+            "TLS proxy on this machine that sends X-Forwarded-Proto: https."
+        )
+    print(f"Connections page on {base_url}/connections")
+    # X-Forwarded-Proto and X-Forwarded-For are believed from a proxy on this machine only, whatever uvicorn's
+    # FORWARDED_ALLOW_IPS says.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1,::1",
+    )
     return 0
 
 

@@ -14,7 +14,7 @@ import socket
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -32,7 +32,7 @@ from orchestration.connect.flows import Connector
 from orchestration.connect.restricted_key import KeyRefused
 from orchestration.connect.store import ConnectionStore, Method
 from orchestration.connect.web.app import create_app
-from orchestration.settings import Secret
+from orchestration.settings import ConfigurationError, Secret
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 
@@ -398,3 +398,73 @@ def test_a_refused_path_is_logged_on_one_line(web, caplog):
 
     refused = [r.getMessage() for r in caplog.records if "CSRF" in r.getMessage()]
     assert refused and not [m for m in refused if "\n" in m or "\r" in m]
+
+
+# Low: the Host header trusted; the cookie behind a TLS proxy; HSTS; the CSP.
+
+
+def test_other_hosts_are_refused_and_links_use_the_configured_address(make_settings, web):
+    for host in ("evil.example", "evil.example:80", "127.0.0.1.evil.example"):
+        answer = requests.get(f"{web.base_url}/login", headers={"Host": host}, timeout=10)
+        assert answer.status_code == 400, host
+    page = requests.get(f"{web.base_url}/login", headers={"Host": f"localhost:{web.port}"}, timeout=10).text
+    assert 'href="/static/style.css"' in page and "localhost" not in page
+    session = logged_in(web.base_url, Host=f"localhost:{web.port}")
+    redirect_uri = parse_qs(urlsplit(_start(session, web.base_url)).query)["redirect_uri"][0]
+    assert redirect_uri == f"{web.base_url}/connections/oauth/callback"  # the port served, never the Host header
+
+    settings = make_settings(ADMIN_BASE_URL="https://admin.example.com/")
+    with WebServer(create_app(settings)) as server:
+        assert requests.get(f"{server.base_url}/login", headers={"Host": "evil.example"}, timeout=10).status_code == 400
+        session = logged_in(server.base_url, Host="admin.example.com")
+        redirect_uri = parse_qs(urlsplit(_start(session, server.base_url)).query)["redirect_uri"][0]
+    assert redirect_uri == "https://admin.example.com/connections/oauth/callback"
+    wrong_values = ("admin.example.com", "ftp://admin.example.com", "https://admin.example.com/admin", "https://")
+    for wrong in (*wrong_values, "https://admin.example.com:https", "https://user@admin.example.com"):
+        with pytest.raises(ConfigurationError, match="ADMIN_BASE_URL"):
+            make_settings(ADMIN_BASE_URL=wrong)
+
+
+def test_behind_a_tls_proxy_the_cookie_is_secure_and_hsts_is_sent(web):
+    proxied = requests.get(f"{web.base_url}/login", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+    plain = requests.get(f"{web.base_url}/login", timeout=10)
+
+    assert "; secure" in proxied.headers["set-cookie"].lower()
+    assert proxied.headers["strict-transport-security"].startswith("max-age=")
+    assert "; secure" not in plain.headers["set-cookie"].lower() and "strict-transport-security" not in plain.headers
+    for answer in (proxied, plain):  # a session cookie: gone when the browser closes
+        assert "max-age" not in answer.headers["set-cookie"].lower()
+        assert "expires" not in answer.headers["set-cookie"].lower()
+
+
+def test_the_web_command_trusts_proxy_headers_from_loopback_only(settings, monkeypatch, capsys):
+    import uvicorn
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.update(app=app, **kwargs))
+    monkeypatch.setattr(cli, "_settings", lambda: settings)
+    monkeypatch.delenv("ADMIN_COOKIE_SECURE", raising=False)
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")  # uvicorn's own setting: not what the admin page trusts
+
+    assert cli._web(argparse.Namespace(host="127.0.0.1", port=8123, set_password=False, unlock=False)) == 0
+
+    assert served["proxy_headers"] is True
+    assert sorted(str(served["forwarded_allow_ips"]).replace(" ", "").split(",")) == ["127.0.0.1", "::1"]
+    assert "http://127.0.0.1:8123/connections" in capsys.readouterr().out
+    with pytest.raises(ConfigurationError, match="ADMIN_BASE_URL"):  # reached from elsewhere: through the proxy
+        cli._web(argparse.Namespace(host="0.0.0.0", port=8123, set_password=False, unlock=False))
+
+
+def test_the_csp_forbids_base_and_lets_forms_go_to_this_site_and_stripes_oauth_pages_only(make_settings, web, sim):
+    policy = requests.get(f"{web.base_url}/login", timeout=10).headers["content-security-policy"]
+    directives = {d.split()[0]: d.split()[1:] for d in policy.split(";") if d.strip()}
+    assert directives["base-uri"] == ["'none'"]
+    assert directives["form-action"][0] == "'self'" and sim.base_url in directives["form-action"]
+
+    stripe = make_settings(
+        STRIPE_CONNECT_BASE="https://connect.stripe.com", STRIPE_MARKETPLACE_BASE="https://marketplace.stripe.com"
+    )
+    with WebServer(create_app(stripe)) as server:
+        policy = requests.get(f"{server.base_url}/login", timeout=10).headers["content-security-policy"]
+    assert "https://connect.stripe.com" in policy and "https://marketplace.stripe.com" in policy
+    assert sim.base_url not in policy.split("form-action", 1)[1].split(";")[0]

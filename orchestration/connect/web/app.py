@@ -1,8 +1,11 @@
 """The admin web app: the Connections page, adding, re-authenticating and disconnecting Stripe accounts.
 
-Every page but the login form needs the admin's session; every form carries the session's CSRF token;
-secrets are accepted (a pasted key) but never rendered. Calls to Stripe run in the thread pool, so a slow
-answer does not stall the other requests.
+Every page but the login form needs the admin's session. Only a POST carrying the session's CSRF token
+changes anything: GET and HEAD never do, other methods are refused. A body over MAX_BODY_BYTES is refused
+before it is read. The page answers its configured host (ADMIN_BASE_URL) and the loopback names only, and
+builds no URL from the Host header. Messages shown are the app's own, never text from a request; secrets are
+accepted (a pasted key) but never rendered. Calls to Stripe run in the thread pool, so a slow answer does not
+stall the other requests.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -37,26 +40,30 @@ from orchestration.connect.encryption import derived_key
 from orchestration.connect.flows import ATTEMPT_TTL_SECONDS, ConnectFailed, Connector
 from orchestration.connect.restricted_key import key_warning
 from orchestration.connect.store import ConnectionStore, Method, Status
-from orchestration.settings import ConfigurationError, Secret, Settings
+from orchestration.settings import ConfigurationError, ConnectSettings, Secret, Settings
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 STATIC_PREFIX = "/static/"
+CALLBACK_PATH = "/connections/oauth/callback"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # Bodies are small forms (a key is ~110 characters): anything bigger is refused before it is read.
 MAX_BODY_BYTES = 64 * 1024
 MAX_FIELD_BYTES = 8 * 1024
 MAX_FORM_FIELDS = 20
 MAX_PENDING_FLOWS = 5
 """OAuth flows under way at once in one browser session (tabs); beyond, the oldest is forgotten."""
+# Where Stripe may take the browser while it signs the admin in, beside the configured OAuth pages: CSP's
+# form-action is enforced on every redirect that follows a form (Chrome), Stripe's own included.
+STRIPE_SIGN_IN_ORIGIN = "https://dashboard.stripe.com"
 SECURITY_HEADERS = {
-    # No form-action: the OAuth forms post here and are redirected on to Stripe, which form-action would block.
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+HSTS = "max-age=31536000"
 
 
 class HideQueryStrings(logging.Filter):
@@ -80,16 +87,22 @@ def create_app(
     *,
     clock: Callable[[], float] = time.time,
     cookie_secure: bool = False,
+    base_url: str | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Starlette:
     """`cookie_secure`: the session cookie is sent over HTTPS only (ADMIN_COOKIE_SECURE; see `stripe-warehouse
-    web`), as it must be whenever the page is reached through anything but 127.0.0.1.
+    web`); it is anyway on a request that came over HTTPS (a TLS proxy on 127.0.0.1 saying so with
+    `X-Forwarded-Proto`, which uvicorn trusts from the loopback addresses only).
+
+    `base_url`: the page's public address, which Stripe's redirect URI is built on and whose host is the only
+    one answered besides the loopback names; default ADMIN_BASE_URL, else http://127.0.0.1:<the port served>.
     `sleep`: how the login throttle waits (tests pass one that does not)."""
     store = ConnectionStore(settings.connect)
     install_admin(settings.connect, store)
     connector = Connector(settings, store, clock)
     sessions = Sessions(settings.connect, store, clock, sleep)
-    pages = Pages(settings, connector, sessions, clock)
+    base = (base_url or settings.connect.admin_base_url or "").rstrip("/") or None
+    pages = Pages(settings, connector, sessions, base, clock)
     routes = [
         Route("/", lambda _: RedirectResponse("/connections", 303)),
         Route("/login", pages.login, methods=["GET", "POST"]),
@@ -98,40 +111,93 @@ def create_app(
         Route("/connections/new", pages.new_source),
         Route("/connections/new/stripe", pages.new_stripe),
         Route("/connections/oauth/start", pages.oauth_start, methods=["POST"]),
-        Route("/connections/oauth/callback", pages.oauth_callback, name="oauth_callback"),
+        Route(CALLBACK_PATH, pages.oauth_callback),
         Route("/connections/keys", pages.add_key, methods=["POST"]),
         Route("/connections/{account_id}/reauthenticate", pages.reauthenticate, methods=["POST"]),
         Route("/connections/{account_id}/disconnect", pages.disconnect, methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
+    hosts = LOOPBACK_HOSTS | ({urlsplit(base).hostname or ""} if base else set())
     middleware = [
-        Middleware(SecurityHeaders),
+        Middleware(SecurityHeaders, policy=content_security_policy(settings.connect)),
+        Middleware(KnownHosts, hosts=hosts),
         Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
         Middleware(
-            SessionMiddleware,
+            SessionCookie,
+            always_secure=cookie_secure,
             secret_key=derived_key(settings.connect, "admin session cookie"),
             session_cookie="stripe_warehouse_admin",
-            max_age=settings.connect.session_minutes * 60,
+            max_age=None,  # a browser session's cookie; the server ends the session after session_minutes
             same_site="lax",  # the redirect back from Stripe is a cross-site top-level GET: it must carry the cookie
-            https_only=cookie_secure,
         ),
         Middleware(AdminOnly, sessions=sessions),
     ]
     return Starlette(routes=routes, middleware=middleware)
 
 
+def content_security_policy(settings: ConnectSettings) -> str:
+    """Nothing but this site's stylesheet; forms go to this site, and on (redirected) to Stripe's OAuth pages."""
+    origins = [_origin(settings.connect_base), _origin(settings.marketplace_base)]
+    if any(_is_stripe(o) for o in origins):
+        origins.append(STRIPE_SIGN_IN_ORIGIN)
+    form_action = " ".join(["'self'", *dict.fromkeys(o for o in origins if o)])
+    return f"default-src 'none'; style-src 'self'; base-uri 'none'; form-action {form_action}; frame-ancestors 'none'"
+
+
+def _is_stripe(origin: str) -> bool:
+    host = urlsplit(origin).hostname or ""
+    return host == "stripe.com" or host.endswith(".stripe.com")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    """The security headers on every answer; HSTS on those over HTTPS."""
+
+    def __init__(self, app: ASGIApp, policy: str) -> None:
         self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        self.headers.append((b"content-security-policy", policy.encode()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def with_headers(message: dict[str, Any]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        added = self.headers + ([(b"strict-transport-security", HSTS.encode())] if scope["scheme"] == "https" else [])
+
+        async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                message["headers"] = [*message.get("headers", []), *added]
             await send(message)
 
-        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
+        await self.app(scope, receive, with_headers)
+
+
+class KnownHosts:
+    """Answers only requests for the configured host or a loopback name (400 otherwise): a page reached under
+    another name (DNS rebinding) gets nothing, and no URL is ever built from the Host header."""
+
+    def __init__(self, app: ASGIApp, hosts: frozenset[str] | set[str]) -> None:
+        self.app = app
+        self.hosts = {h.lower() for h in hosts if h}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = Headers(scope=scope).get("host", "")
+            try:
+                parts = urlsplit(f"//{host}")
+                known = parts.hostname in self.hosts and "@" not in host and (parts.port or 0) >= 0
+            except ValueError:  # a port that is no number
+                known = False
+            if not known:
+                await PlainTextResponse("Unknown host: open the page at its configured address.", 400)(
+                    scope, receive, send
+                )
+                return
+        await self.app(scope, receive, send)
 
 
 class BodyTooLarge(Exception):
@@ -188,6 +254,18 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+class SessionCookie:
+    """Starlette's session middleware, its cookie Secure whenever the request came over HTTPS (or always)."""
+
+    def __init__(self, app: ASGIApp, always_secure: bool, **options: Any) -> None:
+        self.secure = SessionMiddleware(app, https_only=True, **options)
+        self.plain = self.secure if always_secure else SessionMiddleware(app, https_only=False, **options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        over_https = scope["type"] == "http" and scope.get("scheme") == "https"
+        await (self.secure if over_https else self.plain)(scope, receive, send)
+
+
 class AdminOnly:
     """Nothing but the login form (and its stylesheet) is served before login; only GET, HEAD and POST are
     answered, and a POST needs the session's CSRF token (a readable form, too)."""
@@ -236,12 +314,18 @@ class AdminOnly:
 
 class Pages:
     def __init__(
-        self, settings: Settings, connector: Connector, sessions: Sessions, clock: Callable[[], float]
+        self,
+        settings: Settings,
+        connector: Connector,
+        sessions: Sessions,
+        base_url: str | None,
+        clock: Callable[[], float],
     ) -> None:
         self.settings = settings
         self.connector = connector
         self.store = connector.store
         self.sessions = sessions
+        self.base_url = base_url
         self.clock = clock
         self.templates = Jinja2Templates(directory=HERE / "templates")
         self.templates.env.filters["timestamp"] = utc_minute
@@ -381,7 +465,13 @@ class Pages:
     # OAuth flows under way in this browser: one entry per flow started (tabs side by side), each taken once.
 
     def _callback_url(self, request: Request) -> str:
-        return str(request.url_for("oauth_callback"))
+        """Stripe's redirect URI: on the configured address, else the port this server listens on (from the
+        socket, never from a header)."""
+        if self.base_url:
+            return self.base_url + CALLBACK_PATH
+        server = request.scope.get("server")
+        port = f":{server[1]}" if server and server[1] else ""
+        return f"http://127.0.0.1{port}{CALLBACK_PATH}"
 
     def _remember_flow(self, request: Request, state: str) -> None:
         now = self.clock()
