@@ -1,4 +1,5 @@
-"""The connect subcommands of `stripe-warehouse`: `connections list|add-key|remove`, `connect` and `web`."""
+"""The connect subcommands of `stripe-warehouse`: `connections list|add-key|remove|rotate-key`, `connect` and
+`web`. What Stripe or the store says (business names, notes, errors) is printed through `printable`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import sys
 from typing import Any
 
-from orchestration.connect.display import utc_minute
+from orchestration.connect.display import printable, utc_minute
 from orchestration.settings import ConfigurationError, Secret, Settings
 
 
@@ -23,6 +24,17 @@ def register_connect_commands(commands: Any) -> None:
     remove = actions.add_parser("remove", help="disconnect an account (its data stays in the warehouse)")
     remove.add_argument("account_id")
     remove.set_defaults(handler=_remove)
+    rotate = actions.add_parser(
+        "rotate-key",
+        help="re-encrypt the stored secrets with a new key (written to the key file, or printed to set in "
+        "CONNECTIONS_SECRET_KEY)",
+    )
+    rotate.add_argument(
+        "--forget-unreadable",
+        action="store_true",
+        help="drop the secrets that cannot be decrypted (a lost key) and mark their accounts for re-authentication",
+    )
+    rotate.set_defaults(handler=_rotate_key)
 
     connect = commands.add_parser("connect", help="connect an account through Stripe in the browser")
     connect.add_argument("--app", action="store_true", help="install the Stripe App instead of Connect OAuth")
@@ -62,27 +74,31 @@ def _list(_args: argparse.Namespace) -> int:
         last_sync = utc_minute(c.last_synced_at, "never")
         mode = "live" if c.livemode else "test"
         print(
-            f"{c.account_id:<24} {mode:<5} {c.method.label:<15} {last_sync:<20} {c.status.value:<24} {c.business_name}"
+            f"{printable(c.account_id):<24} {mode:<5} {c.method.label:<15} {last_sync:<20} {c.status.value:<24} "
+            f"{printable(c.business_name)}".rstrip()
         )
         if c.status_reason:
-            print(f"{'':<24} {c.status_reason}")
+            print(f"{'':<24} {printable(c.status_reason)}")
     return 0
 
 
 def _add_key(args: argparse.Namespace) -> int:
     from orchestration.connect.flows import ConnectFailed, Connector
     from orchestration.connect.restricted_key import key_warning
+    from orchestration.connect.store import ConnectionStore
 
+    settings = _settings()
+    ConnectionStore(settings.connect).check_key()  # the key will be encrypted: a bad master key stops us first
     # Never an argument: it would stay in the shell's history and show in `ps`.
     key = Secret((getpass.getpass("Restricted key: ") if sys.stdin.isatty() else sys.stdin.readline()).strip())
     try:
-        connection = Connector(_settings()).add_key(key, args.account)
+        connection = Connector(settings).add_key(key, args.account)
     except ConnectFailed as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return 1
     if warning := key_warning(key):
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"Connected {connection.account_id} {connection.business_name}".rstrip())
+    print(printable(f"Connected {connection.account_id} {connection.business_name}".rstrip()))
     return 0
 
 
@@ -90,26 +106,57 @@ def _remove(args: argparse.Namespace) -> int:
     from orchestration.connect.flows import ConnectFailed, Connector
 
     try:
-        print(Connector(_settings()).disconnect(args.account_id))
+        print(printable(Connector(_settings()).disconnect(args.account_id)))
     except ConnectFailed as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _rotate_key(args: argparse.Namespace) -> int:
+    from orchestration.connect.store import ConnectionStore
+
+    settings = _settings()
+    rotation = ConnectionStore(settings.connect).rotate_key(forget_unreadable=args.forget_unreadable)
+    if rotation.forgotten:
+        accounts = ", ".join(map(printable, rotation.forgotten))
+        print(
+            f"Dropped the stored secrets that could not be decrypted, of {accounts}: they need re-authentication "
+            "(stripe-warehouse web → Re-authenticate, or `stripe-warehouse connections "
+            "add-key --account ID` for a key)."
+        )
+    done = f"Re-encrypted {rotation.resealed} stored secret{'' if rotation.resealed == 1 else 's'} with a new key"
+    if rotation.new_key is None:
+        print(
+            f"{done}, now in {settings.connect.key_path}; the old key is gone. Back the new key file up with the "
+            "database: running syncs and the web app read it from there."
+        )
+        return 0
+    # The one place the key is shown: never logged, and only because the environment is where it must go.
+    print(
+        f"{done}. Set CONNECTIONS_SECRET_KEY to it wherever the old key is set (the web app, syncs, the daemon) and "
+        "restart them: until then they cannot read the stored credentials. It is shown only this once:"
+    )
+    print(f"CONNECTIONS_SECRET_KEY={rotation.new_key.value}")
     return 0
 
 
 def _connect(args: argparse.Namespace) -> int:
     from orchestration.connect.flows import ConnectFailed, Connector
     from orchestration.connect.local_flow import connect_locally
-    from orchestration.connect.store import Method
+    from orchestration.connect.store import ConnectionStore, Method
 
-    connector = Connector(_settings())
+    settings = _settings()
     method = Method.STRIPE_APP if args.app else Method.CONNECT_OAUTH
+    if method is Method.STRIPE_APP:  # its tokens will be encrypted: a bad master key stops us before Stripe
+        ConnectionStore(settings.connect).check_key()
+    connector = Connector(settings)
     try:
         connection = connect_locally(connector, method, port=args.port, open_browser=not args.no_browser)
     except ConnectFailed as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return 1
-    print(f"Successfully connected {connection.account_id} {connection.business_name}".rstrip())
+    print(printable(f"Successfully connected {connection.account_id} {connection.business_name}".rstrip()))
     return 0
 
 

@@ -1,12 +1,18 @@
 """`stripe-warehouse connect`: an OAuth flow from the terminal. It opens the browser on Stripe's authorize page
-and catches the redirect back on a one-shot server on 127.0.0.1, so no web app needs to run."""
+and catches the redirect back on a server on 127.0.0.1 that lives until that answer comes, so no web app
+needs to run.
+
+Only a GET of the callback carrying this flow's `state` is the answer: anything else (a browser's
+`/favicon.ico`, a HEAD, a callback without or with another state, a connection that never sends a request)
+is answered or dropped on its own thread and the server keeps waiting."""
 
 from __future__ import annotations
 
+import hmac
 import threading
 import webbrowser
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from orchestration.connect.flows import ATTEMPT_TTL_SECONDS, ConnectFailed, Connector
@@ -15,6 +21,8 @@ from orchestration.connect.store import Connection, Method
 CALLBACK_PATH = "/callback"
 # Stripe sends the browser back only to a redirect URI registered in advance, port included: a fixed port.
 DEFAULT_PORT = 8765
+# A connection that sends no request within this long is dropped (a browser's speculative connection).
+REQUEST_TIMEOUT_SECONDS = 10
 
 
 def redirect_uri_for(port: int) -> str:
@@ -32,25 +40,38 @@ def connect_locally(
     """Runs one OAuth flow to its end; raises ConnectFailed (nothing stored) on a denial, a bad code or a timeout."""
     answer: dict[str, str] = {}
     answered = threading.Event()
+    expected: dict[str, str] = {}  # the flow's state, once it is started
+    taken = threading.Lock()
 
     class Callback(BaseHTTPRequestHandler):
+        timeout = REQUEST_TIMEOUT_SECONDS
+
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             url = urlsplit(self.path)
             if url.path != CALLBACK_PATH:
                 self.send_error(404)
                 return
-            answer.update({k: v[0] for k, v in parse_qs(url.query).items()})
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.end_headers()
-            self.wfile.write(b"Stripe answered: you can close this tab and return to the terminal.\n")
-            answered.set()
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            state = expected.get("state")
+            if state is None or not hmac.compare_digest(query.get("state", "").encode(), state.encode()):
+                self.send_error(400, "Not the answer to the connection under way: it is still waiting for Stripe")
+                return
+            with taken:
+                if answered.is_set():  # the answer came already (a reload of the tab)
+                    self.send_error(409, "Stripe's answer was already received")
+                    return
+                answer.update(query)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(b"Stripe answered: you can close this tab and return to the terminal.\n")
+                answered.set()
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             pass  # the request line carries the authorization code: keep it out of the terminal
 
     try:
-        server = HTTPServer(("127.0.0.1", port), Callback)
+        server = ThreadingHTTPServer(("127.0.0.1", port), Callback)
     except OSError as exc:
         raise ConnectFailed(
             f"Cannot listen on 127.0.0.1:{port} for Stripe's answer ({exc.strerror}): free the port, or pass "
@@ -61,6 +82,7 @@ def connect_locally(
     try:
         redirect_uri = redirect_uri_for(server.server_port)
         started = connector.start(method, redirect_uri)
+        expected["state"] = started.state
         show(
             f"Open this link to connect a Stripe account (waiting for Stripe's answer on {redirect_uri}, which "
             "must be registered as a redirect URI of the Connect platform or the Stripe App):"
@@ -73,6 +95,4 @@ def connect_locally(
     finally:
         server.shutdown()
         server.server_close()
-    if answer.get("state") != started.state:
-        raise ConnectFailed("Stripe's answer carried another state than this flow's: nothing was saved.")
     return connector.finish(started.state, answer.get("code"), answer.get("error"), answer.get("error_description"))
