@@ -112,6 +112,9 @@ class Settings:
     connect: ConnectSettings
     warehouse_wait_seconds: float = 3600.0
     """How long `stripe-warehouse run` waits for another live run to release the warehouse before failing."""
+    duckdb_lock_wait_seconds: float = 120.0
+    """How long a step waits for another process (a duckdb shell, a BI tool) to close the DuckDB file before
+    failing; DuckDB admits one writing process per file, and no reader beside a writer."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -144,6 +147,7 @@ class Settings:
             concurrency=int(env.get("STRIPE_CONCURRENCY", "24")),
             connect=_connect_settings(env, data_dir),
             warehouse_wait_seconds=_seconds(env, "STRIPE_WAREHOUSE_WAIT_SECONDS", 3600.0),
+            duckdb_lock_wait_seconds=_seconds(env, "DUCKDB_LOCK_WAIT_SECONDS", 120.0),
         )
 
     def rate_limit_for(self, credential: StripeCredential) -> float:

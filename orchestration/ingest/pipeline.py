@@ -13,12 +13,22 @@ from orchestration.ingest.memory import release_freed_memory
 from orchestration.ingest.report import SyncReport
 from orchestration.ingest.stripe_objects import RAW_DATASET
 from orchestration.settings import Settings
+from orchestration.warehouse import wait_for_duckdb_file
 
 PIPELINE_NAME = "stripe"
 
 
 def stripe_pipeline(settings: Settings) -> dlt.Pipeline:
-    """The pipeline for the configured warehouse; creating it reads and writes nothing remote."""
+    """The pipeline for the configured warehouse; creating it reads and writes nothing remote.
+
+    dlt opens a DuckDB warehouse twice in a run, first thing to restore its state and again to load, and
+    fails at once if another process holds the file: so this returns only once the file is free, and the
+    load waits for it again as it starts (DUCKDB_LOCK_WAIT_SECONDS each, then WarehouseLockedError naming
+    the process holding it). Nothing is lost when a load fails: dlt's state (the cursors) counts only once
+    its load completed, and Dagster's dlt resource drops the pending package before each run, which restores
+    the state from the warehouse, so the next run reads again what a failed load held.
+    """
+    wait_for_duckdb_file(settings)
     if settings.warehouse == "postgres":
         pg = settings.postgres
         credentials = ConnectionStringCredentials(
@@ -52,17 +62,23 @@ def stripe_pipeline(settings: Settings) -> dlt.Pipeline:
         destination=destination,
         dataset_name=RAW_DATASET,
         pipelines_dir=str(settings.data_dir / "dlt_pipelines"),
-        progress=_ProgressLog(dump_system_stats=False),
+        progress=_ProgressLog(settings),
     )
 
 
 class _ProgressLog(LogCollector):
-    """dlt's progress log (rows and files per table in the terminal and the Dagster logs), which also hands
-    what the extract freed back to the system before the load, where DuckDB's merge takes its share."""
+    """dlt's progress log (rows and files per table in the terminal and the Dagster logs), which also, before
+    the load, hands what the extract freed back to the system (DuckDB's merge takes its share) and waits for
+    the warehouse file to be free (another process may have opened it while the extract ran)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(dump_system_stats=False)
+        self.settings = settings
 
     def _start(self, step: str) -> None:
         if step.startswith("Load"):
             release_freed_memory()
+            wait_for_duckdb_file(self.settings)
         super()._start(step)
 
 

@@ -10,7 +10,9 @@ holds back no model (the `dbt build` of the models leaves them out).
 """
 
 import json
+import logging
 import os
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -32,6 +34,9 @@ from dagster import (
 from orchestration.settings import Settings
 from orchestration.transform.project import DBT_EXECUTABLE, dbt_environment, dbt_project, require_manifest
 from orchestration.transform.translator import BUILT_TYPES, DbtSpecs, dbt_specs
+from orchestration.warehouse import describe_warehouse_fault, lock_holder, wait_for_duckdb_file
+
+log = logging.getLogger(__name__)
 
 DBT_OP_NAME = "stripe_dbt"
 SOURCE_TESTS_OP_NAME = "stripe_dbt_source_tests"
@@ -113,8 +118,7 @@ def _run_dbt(
     # `build` runs models, seeds, snapshots and tests in DAG order: a failing test skips only the models
     # downstream of what it tests, so the other marts still build. A test failure is a failed check, not a
     # failed step, so what comes after (the data-lag check) still runs.
-    invocation = dbt.cli([command, *selection], manifest=manifest, raise_on_error=False)
-    invocation.wait()
+    invocation = _invoke_dbt(dbt, [command, *selection], manifest, settings)
     results = invocation.get_artifact("run_results.json")["results"]
 
     built = {
@@ -139,10 +143,36 @@ def _run_dbt(
 
     errors = [r for r in results if r["status"] == "error" and r["unique_id"].split(".")[0] in BUILT_TYPES]
     if errors:
+        # A full disk or a file taken by another process fails many nodes alike: said once, first.
+        fault = describe_warehouse_fault(r.get("message") or "" for r in errors)
         raise Failure(
-            description=f"dbt {command}: {len(errors)} node(s) failed.\n"
+            description=(f"{fault}\n" if fault else "")
+            + f"dbt {command}: {len(errors)} node(s) failed.\n"
             + "\n".join(f"- {r['unique_id']}: {(r.get('message') or '').strip()}" for r in errors)
         )
+
+
+def _invoke_dbt(dbt, args: list[str], manifest: Mapping[str, Any], settings: Settings):
+    """dbt, once no other process holds the DuckDB file, and again if one took it before dbt opened it,
+    within DUCKDB_LOCK_WAIT_SECONDS; the invocation, which has written its run_results.json.
+
+    dbt-duckdb keeps the file open for the whole invocation (`keep_open` in profiles.yml): once dbt has it, no
+    other process can take it half way through the build. dbt that cannot open it stops before building
+    anything, so running it again is safe."""
+    deadline = time.monotonic() + settings.duckdb_lock_wait_seconds
+    while True:
+        wait_for_duckdb_file(settings, deadline)
+        invocation = dbt.cli(args, manifest=manifest, raise_on_error=False)
+        invocation.wait()
+        if invocation.target_path.joinpath("run_results.json").exists():
+            return invocation
+        # dbt stopped before running anything: no run_results.json, only its error.
+        error = str(invocation.get_error() or "dbt stopped without running anything")
+        holder = lock_holder(error)
+        if holder is None or time.monotonic() >= deadline:
+            fault = describe_warehouse_fault([error])
+            raise Failure(description=f"{fault}\n{error}" if fault else error)
+        log.warning("dbt found the warehouse held by another program, %s: it runs again once it is free.", holder)
 
 
 def _check_result(check: AssetCheckKey, result: Mapping[str, Any]) -> AssetCheckResult:
