@@ -267,3 +267,20 @@ def test_faults_are_told_in_one_line_whatever_wrapped_them():
     parquet = describe_warehouse_fault(["OSError: [Errno 28] No space left on device: '/data/dlt/a.parquet'"])
     assert parquet.startswith("/data/dlt/a.parquet could not be written: No space left on device.")
     assert describe_warehouse_fault(["KeyError: 'id'"]) is None
+
+
+def test_the_dagster_ui_tells_a_warehouse_fault_in_its_one_line():
+    """The ingestion step's Failure carries the one line, not dlt's wrapper, whichever exception dlt chains."""
+    from orchestration.ingest import assets
+
+    lock = 'IO Error: Could not set lock on file "/d/w.duckdb": Conflicting lock is held in /usr/bin/duckdb (PID 7)'
+    try:
+        try:
+            raise OSError(lock)
+        except OSError:
+            raise RuntimeError("PipelineStepFailed: failed at `step=sync`, check your credentials") from None
+    except RuntimeError as wrapped:  # the lock error is only the context, as when dlt re-raises in an except
+        texts = assets._exception_texts(wrapped)
+    assert texts[0].startswith("PipelineStepFailed") and lock in texts[1]
+    told = describe_warehouse_fault(texts)
+    assert told and "/usr/bin/duckdb (PID 7)" in told

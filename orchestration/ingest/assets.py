@@ -28,6 +28,7 @@ from pydantic import Field
 from orchestration.ingest.report import SyncReport
 from orchestration.ingest.stripe_objects import RAW_DATASET, STRIPE_OBJECTS
 from orchestration.settings import Settings, StripeCredential
+from orchestration.warehouse import describe_warehouse_fault
 
 INGEST_GROUP = "stripe_ingest"
 INGEST_OP_NAME = "stripe_ingest"
@@ -132,13 +133,21 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig) -> Iterator[
         if credentials:
             # dagster-dlt runs the pipeline and describes what dlt loaded per table; each selected table's
             # transformer brings along the page producer it reads from.
-            for result in DagsterDltResource().run(
-                context=context,
-                dlt_source=stripe_source(sync).with_resources(*tables),
-                dlt_pipeline=pipeline,
-                dagster_dlt_translator=_raw_table_keys(),
-            ):
-                dlt_metadata[result.asset_key] = dict(result.metadata or {})
+            try:
+                for result in DagsterDltResource().run(
+                    context=context,
+                    dlt_source=stripe_source(sync).with_resources(*tables),
+                    dlt_pipeline=pipeline,
+                    dagster_dlt_translator=_raw_table_keys(),
+                ):
+                    dlt_metadata[result.asset_key] = dict(result.metadata or {})
+            except Exception as exc:
+                # dlt wraps a held DuckDB file or a full disk in pages of advice that do not apply: the UI shows
+                # the one line that names the file and the fix instead.
+                fault = describe_warehouse_fault(_exception_texts(exc))
+                if fault is None:
+                    raise
+                raise Failure(description=fault, allow_retries=False) from exc
             rows_loaded = dict(pipeline.last_trace.last_normalize_info.row_counts)
     context.log.info(sync.report.traffic_summary())
     # Given the credentials the sync used, so a re-authentication made meanwhile is not undone.
@@ -178,6 +187,21 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig) -> Iterator[
                 FAILED_ACCOUNTS_METADATA: MetadataValue.json(dict(sorted(failures.items()))),
             },
         )
+
+
+def _exception_texts(exc: BaseException) -> list[str]:
+    """The messages of an exception and of every exception it was caused by or raised during."""
+    texts: list[str] = []
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        texts.append(str(current))
+        pending += [current.__cause__, current.__context__]
+    return texts
 
 
 def _failures_text(headline: str, failures: dict[str, str]) -> str:
