@@ -20,12 +20,14 @@ prepare: install
 demo: prepare
 	$(RUN) stripe-warehouse demo
 
-test: prepare
+# The tests start with the linters: a change that breaks the layering or the style fails CI before the suite.
+test: prepare lint
 	$(RUN) pytest
 
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports --no-cache
 
 ui: prepare
 	$(RUN) stripe-warehouse ui

@@ -11,7 +11,7 @@ from pathlib import Path
 from orchestration.connect.accounts import require_accounts
 from orchestration.connect.cli import register_connect_commands
 from orchestration.settings import PROJECT_ROOT, ConfigurationError, Settings
-from orchestration.warehouse import WarehouseLockedError
+from orchestration.warehouse.access import WarehouseLockedError
 
 DEMO_API_KEY = "sk_test_simulator"
 
@@ -79,10 +79,10 @@ def _run(_args: argparse.Namespace) -> int:
     # Imported late: loading the definitions needs the manifest built above.
     from dagster import DagsterInstance
 
+    from orchestration.automation.once import run_problems, sync_every_account
+    from orchestration.automation.stale_runs import WarehouseBusyError, reap_dead_runs, wait_for_the_warehouse
     from orchestration.definitions import defs
     from orchestration.ingest.client import StripeReadError
-    from orchestration.orchestrate.once import run_problems, sync_every_account
-    from orchestration.orchestrate.stale_runs import WarehouseBusyError, reap_dead_runs, wait_for_the_warehouse
 
     with DagsterInstance.get() as instance:
         for line in reap_dead_runs(instance):
@@ -173,15 +173,15 @@ def _prepare_environment() -> Settings:
     os.environ["DUCKDB_PATH"] = str(settings.duckdb_path)
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster_home")))
     dagster_home.mkdir(parents=True, exist_ok=True)
-    # Log levels, and the warehouse's one-writer rule (orchestration/orchestrate/concurrency.py).
-    from orchestration.orchestrate.concurrency import write_instance_config
+    # Log levels, and the warehouse's one-writer rule (orchestration/automation/concurrency.py).
+    from orchestration.automation.concurrency import write_instance_config
 
     write_instance_config(dagster_home)
     return settings
 
 
 def _print_tables(settings: Settings) -> None:
-    from orchestration.warehouse import table_row_counts
+    from orchestration.warehouse.access import table_row_counts
 
     target = settings.duckdb_path if settings.warehouse == "duckdb" else f"postgres {settings.postgres['host']}"
     print(f"\nBuilt in {target}:")

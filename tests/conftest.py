@@ -123,12 +123,12 @@ def session_fast_tmp_path(tmp_path_factory):
 def partition_run(session_fast_tmp_path, simulator, simulated_account):
     """The sync job's run for the simulated account's partition in a fresh DuckDB warehouse, as the accounts
     sensor requests it for a new account: ingestion, dbt build, every check. The whole graph takes a minute
-    or more, so it runs once: tests/orchestrate/test_materialize.py checks what it reported, and
+    or more, so it runs once: tests/automation/test_materialize.py checks what it reported, and
     tests/test_end_to_end.py runs `stripe-warehouse run` on a copy of its warehouse, as a second sync."""
     from dagster import DagsterInstance
 
+    from orchestration.automation.partitions import STRIPE_ACCOUNTS
     from orchestration.definitions import SYNC_JOB_NAME, defs
-    from orchestration.orchestrate.partitions import STRIPE_ACCOUNTS
 
     account = simulated_account.account_id
     data_dir = session_fast_tmp_path / "partition_run" / "data"

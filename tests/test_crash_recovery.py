@@ -19,8 +19,8 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
+from orchestration.automation.concurrency import WAREHOUSE_POOL
 from orchestration.cli import main
-from orchestration.orchestrate.concurrency import WAREHOUSE_POOL
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -5,8 +5,8 @@ import subprocess
 import pytest
 from dagster import AssetKey
 
-from orchestration.ingest.stripe_objects import STRIPE_OBJECTS
 from orchestration.settings import PROJECT_ROOT
+from orchestration.stripe_objects import STRIPE_OBJECTS
 
 
 @pytest.fixture(scope="module")

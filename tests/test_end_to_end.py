@@ -2,7 +2,7 @@
 
 The run is the account's second sync: the first, the sync of its partition as the accounts sensor requests it
 for a new account, is the session's `partition_run` (tests/conftest.py), whose fresh load and first build
-tests/orchestrate/test_materialize.py checks; `stripe-warehouse run` goes on from a copy of its warehouse and
+tests/automation/test_materialize.py checks; `stripe-warehouse run` goes on from a copy of its warehouse and
 dlt state. So one run checks what a whole run leaves and that a second one merges: the same objects, each once,
 and the snapshot brought up to date rather than duplicated. tests/test_end_to_end_postgres.py checks the
 run on an empty warehouse, on Postgres.
@@ -37,7 +37,7 @@ def table_ids(connection, schema, table, id_column):
 def test_run_loads_every_object_and_builds_the_models(
     pipeline_env, partition_run, prime_dbt, simulated_account, monkeypatch, capsys
 ):
-    assert partition_run.result.success, "the first sync failed: see tests/orchestrate/test_materialize.py"
+    assert partition_run.result.success, "the first sync failed: see tests/automation/test_materialize.py"
     shutil.copytree(partition_run.data_dir, pipeline_env)
     # The run's dbt steps start from one parse of the project under its warehouse path (tests/conftest.py).
     dbt_target = pipeline_env.parent / "dbt_target"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from orchestration.cli import main
-from orchestration.ingest.stripe_objects import STRIPE_OBJECTS, EmbeddedObjects
 from orchestration.simulator.truth import expected_customer_mrr, expected_movements
+from orchestration.stripe_objects import STRIPE_OBJECTS, EmbeddedObjects
 
 # Two full runs, on a 2-core CI machine; the first may also install PostgreSQL (scripts/postgres.sh).
 pytestmark = pytest.mark.timeout(1200)

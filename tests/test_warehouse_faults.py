@@ -27,7 +27,7 @@ import duckdb
 import pytest
 
 from orchestration.settings import Settings
-from orchestration.warehouse import (
+from orchestration.warehouse.access import (
     WarehouseLockedError,
     describe_warehouse_fault,
     lock_holder,

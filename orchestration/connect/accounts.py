@@ -11,8 +11,8 @@ from orchestration.connect.encryption import SecretsUnreadable
 from orchestration.connect.oauth import AppOAuth, OAuthError, OAuthUnavailable
 from orchestration.connect.restricted_key import is_live
 from orchestration.connect.store import Connection, ConnectionStore, Method, Status, Tokens
-from orchestration.ingest.report import SyncReport
 from orchestration.settings import ConfigurationError, Secret, Settings, StripeCredential
+from orchestration.sync_report import SyncReport
 
 log = logging.getLogger(__name__)
 

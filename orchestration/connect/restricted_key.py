@@ -11,6 +11,7 @@ from typing import Any
 import stripe
 
 from orchestration.settings import STRIPE_API_VERSION, Secret
+from orchestration.stripe_objects import STRIPE_OBJECTS
 
 KEY_PREFIXES = ("rk_live_", "rk_test_", "sk_live_", "sk_test_")
 
@@ -61,8 +62,6 @@ def key_warning(key: Secret) -> str | None:
 
 def missing_permissions(api_base: str, key: Secret) -> list[str]:
     """The list endpoints the ingester reads that the key may not (403), each with the permission Stripe names."""
-    from orchestration.ingest.stripe_objects import STRIPE_OBJECTS
-
     requestor = _client(api_base, key)._requestor  # noqa: SLF001 (raw requests: a 403 is an answer, not a failure)
     missing = []
     probes = {obj.list_path: obj.passes[0] for obj in STRIPE_OBJECTS}

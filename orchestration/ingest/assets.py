@@ -25,10 +25,12 @@ from dagster import (
 )
 from pydantic import Field
 
-from orchestration.ingest.report import SyncReport
-from orchestration.ingest.stripe_objects import RAW_DATASET, STRIPE_OBJECTS
+from orchestration.ingest.accounts import credentials_for
 from orchestration.settings import Settings, StripeCredential
-from orchestration.warehouse import describe_warehouse_fault
+from orchestration.stripe_objects import RAW_DATASET, STRIPE_OBJECTS
+from orchestration.sync_report import SyncReport
+from orchestration.warehouse.access import describe_warehouse_fault
+from orchestration.warehouse.table_metadata import table_metadata
 
 INGEST_GROUP = "stripe_ingest"
 INGEST_OP_NAME = "stripe_ingest"
@@ -110,8 +112,6 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig) -> Iterator[
     from orchestration.connect.accounts import record_sync_outcome
     from orchestration.ingest.pipeline import extract_settings, stripe_pipeline
     from orchestration.ingest.source import stripe_source
-    from orchestration.orchestrate.accounts import credentials_for
-    from orchestration.orchestrate.table_metadata import table_metadata
 
     # Settings are read per run, so a changed key or warehouse takes effect without reloading the code.
     settings = Settings.from_env()

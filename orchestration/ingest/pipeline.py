@@ -10,10 +10,10 @@ from dlt.common.runtime.collector import LogCollector
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from orchestration.ingest.memory import release_freed_memory
-from orchestration.ingest.report import SyncReport
-from orchestration.ingest.stripe_objects import RAW_DATASET
 from orchestration.settings import Settings
-from orchestration.warehouse import wait_for_duckdb_file
+from orchestration.stripe_objects import RAW_DATASET
+from orchestration.sync_report import SyncReport
+from orchestration.warehouse.access import wait_for_duckdb_file
 
 PIPELINE_NAME = "stripe"
 

@@ -28,10 +28,10 @@ from orchestration.ingest.fetch import run_chains
 from orchestration.ingest.lazy_json import is_array, is_object
 from orchestration.ingest.memory import release_freed_memory, tune_malloc
 from orchestration.ingest.raw_rows import PRIMARY_KEY, RAW_SCHEMA, raw_table
-from orchestration.ingest.report import SyncReport
-from orchestration.ingest.stripe_objects import STRIPE_OBJECTS, ChildList, EmbeddedObjects, StripeObject
 from orchestration.ingest.sync import Batch, Cursor, read_object
 from orchestration.settings import Settings, StripeCredential
+from orchestration.stripe_objects import STRIPE_OBJECTS, ChildList, EmbeddedObjects, StripeObject
+from orchestration.sync_report import SyncReport
 
 log = logging.getLogger(__name__)
 

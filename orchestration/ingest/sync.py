@@ -27,8 +27,8 @@ import orjson
 from orchestration.ingest.client import PAGE_SIZE, StripeNotFound, StripeReader
 from orchestration.ingest.fetch import Page, list_all, run_chains
 from orchestration.ingest.lazy_json import object_json
-from orchestration.ingest.report import ObjectProgress
-from orchestration.ingest.stripe_objects import StripeObject
+from orchestration.stripe_objects import StripeObject
+from orchestration.sync_report import ObjectProgress
 
 log = logging.getLogger(__name__)
 

@@ -32,9 +32,11 @@ from dagster import (
 )
 
 from orchestration.settings import Settings
+from orchestration.transform.mrr_report import mrr_metadata
 from orchestration.transform.project import DBT_EXECUTABLE, dbt_environment, dbt_project, require_manifest
 from orchestration.transform.translator import BUILT_TYPES, DbtSpecs, dbt_specs
-from orchestration.warehouse import describe_warehouse_fault, lock_holder, wait_for_duckdb_file
+from orchestration.warehouse.access import describe_warehouse_fault, lock_holder, wait_for_duckdb_file
+from orchestration.warehouse.table_metadata import table_metadata
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +106,6 @@ def _run_dbt(
     specs: DbtSpecs,
 ) -> Iterator[Any]:
     from dagster_dbt import DbtCliResource
-
-    from orchestration.orchestrate.mrr_report import mrr_metadata
-    from orchestration.orchestrate.table_metadata import table_metadata
 
     selected_assets = context.selected_asset_keys if isinstance(context, AssetExecutionContext) else set()
     selected_checks = context.selected_asset_check_keys

@@ -17,9 +17,9 @@ import uvicorn
 
 from orchestration.connect.web.app import hide_query_strings_in_access_log
 from orchestration.ingest.pipeline import stripe_pipeline
-from orchestration.ingest.report import SyncReport
 from orchestration.ingest.source import SyncContext, stripe_source
 from orchestration.settings import Settings, StripeCredential
+from orchestration.sync_report import SyncReport
 
 NOW = 1_790_000_000
 PLATFORM_KEY = "sk_test_platform_connect_0001"

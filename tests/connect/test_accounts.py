@@ -35,10 +35,10 @@ from orchestration.connect.accounts import (
 from orchestration.connect.flows import Connector
 from orchestration.connect.oauth import AppOAuth, OAuthError
 from orchestration.connect.store import Connection, ConnectionStore, Method, Status
+from orchestration.ingest.accounts import credentials_for
 from orchestration.ingest.client import StripeReader
-from orchestration.ingest.report import SyncReport
-from orchestration.orchestrate.accounts import credentials_for
 from orchestration.settings import ConfigurationError, Secret
+from orchestration.sync_report import SyncReport
 
 
 def _connect(settings, method: Method, email: str, clock=None):

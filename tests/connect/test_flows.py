@@ -12,10 +12,10 @@ from starlette.responses import JSONResponse
 
 from orchestration.connect.flows import ATTEMPT_TTL_SECONDS, ConnectFailed, Connector
 from orchestration.connect.store import ConnectionStore, Method, Status
-from orchestration.ingest.stripe_objects import STRIPE_OBJECTS
 from orchestration.settings import Secret
 from orchestration.simulator import SimulatorServer
 from orchestration.simulator.options import OAuthOptions, SimulatorOptions
+from orchestration.stripe_objects import STRIPE_OBJECTS
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 

@@ -1,7 +1,7 @@
 """Objects Stripe never lists (discounts), read where they are embedded: in the parent and in its child rows."""
 
 from orchestration.ingest.source import _children
-from orchestration.ingest.stripe_objects import (
+from orchestration.stripe_objects import (
     INVOICE_DISCOUNTS,
     INVOICE_LINES,
     SUBSCRIPTION_DISCOUNTS,

@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.ingest.stripe_objects import STRIPE_OBJECTS
+from orchestration.stripe_objects import STRIPE_OBJECTS
 
 PLATFORM_KEY = "sk_test_platform_0000000000"
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from dagster import FreshnessPolicy
 
-from orchestration.orchestrate.automation import Automation
+from orchestration.automation.cadence import Automation
 
 # How long a scheduled run may take before its assets count as late: a full sync of a large account.
 RUN_GRACE = timedelta(minutes=30)

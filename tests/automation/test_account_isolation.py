@@ -38,8 +38,8 @@ def run(accounts, tmp_path_factory, prime_dbt):
     """One sync job over the three connected accounts, as `stripe-warehouse run` does, all last synced at
     EARLIER_SYNC: the run, its settings, the stored connections after it, and the requests Stripe served each
     failing account."""
+    from orchestration.automation.once import sync_every_account
     from orchestration.definitions import defs
-    from orchestration.orchestrate.once import sync_every_account
 
     platform, healthy, revoked_before, revoked_during = accounts
     dbt_target = tmp_path_factory.mktemp("dbt_target")
@@ -91,7 +91,7 @@ def _customers_by_account(settings: Settings, table: str) -> dict[str, int]:
 
 
 def test_the_revoked_accounts_fail_alone_and_the_models_build(run, accounts):
-    from orchestration.orchestrate.once import run_problems
+    from orchestration.automation.once import run_problems
 
     result, settings, connections, served = run
     _, healthy, revoked_before, revoked_during = accounts

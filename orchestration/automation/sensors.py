@@ -5,11 +5,11 @@ import json
 
 from dagster import RunRequest, SensorDefinition, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
-from orchestration.orchestrate.accounts import account_ids
-from orchestration.orchestrate.automation import Automation
-from orchestration.orchestrate.jobs import stripe_sync_job
-from orchestration.orchestrate.partitions import STRIPE_ACCOUNTS, partition_changes
-from orchestration.orchestrate.stale_runs import reap_dead_runs
+from orchestration.automation.cadence import Automation
+from orchestration.automation.jobs import stripe_sync_job
+from orchestration.automation.partitions import STRIPE_ACCOUNTS, partition_changes
+from orchestration.automation.stale_runs import reap_dead_runs
+from orchestration.ingest.accounts import account_ids
 from orchestration.settings import Settings
 
 SENSOR_INTERVAL_SECONDS = 60

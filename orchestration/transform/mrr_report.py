@@ -9,8 +9,8 @@ from typing import Any
 
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
-from orchestration.orchestrate.reads import fetch_rows
 from orchestration.settings import Settings
+from orchestration.warehouse.reads import fetch_rows
 
 MONTHS = 24
 BAR_WIDTH = 30

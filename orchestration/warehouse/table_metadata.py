@@ -13,8 +13,8 @@ from typing import Any
 
 from dagster import AssetKey, MetadataValue, TableColumn, TableSchema
 
-from orchestration.orchestrate.reads import fetch_rows
 from orchestration.settings import Settings
+from orchestration.warehouse.reads import fetch_rows
 
 
 def table_metadata(settings: Settings, keys: Collection[AssetKey]) -> dict[AssetKey, dict[str, Any]]:

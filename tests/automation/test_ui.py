@@ -15,8 +15,8 @@ import pytest
 from dagster import DagsterInstance
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from orchestration.orchestrate.concurrency import write_instance_config
-from orchestration.orchestrate.partitions import STRIPE_ACCOUNTS
+from orchestration.automation.concurrency import write_instance_config
+from orchestration.automation.partitions import STRIPE_ACCOUNTS
 from orchestration.settings import PROJECT_ROOT
 from orchestration.simulator import SimulatorServer
 

@@ -6,8 +6,8 @@ partition keys (a range for all of them); the dbt assets are not, and build over
 
 from dagster import AssetSelection, RunConfig, define_asset_job
 
+from orchestration.automation.concurrency import WRITER_RUN_TAGS
 from orchestration.ingest.assets import INGEST_OP_NAME, StripeSyncConfig
-from orchestration.orchestrate.concurrency import WRITER_RUN_TAGS
 
 SYNC_JOB_NAME = "stripe_sync"
 RECONCILE_JOB_NAME = "stripe_full_reconciliation"

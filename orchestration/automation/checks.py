@@ -22,11 +22,11 @@ from dagster import (
     asset_check,
 )
 
+from orchestration.automation.concurrency import WAREHOUSE_POOL
+from orchestration.automation.partitions import STRIPE_ACCOUNTS
 from orchestration.ingest.assets import SYNC_FAILED_METADATA
-from orchestration.orchestrate.concurrency import WAREHOUSE_POOL
-from orchestration.orchestrate.partitions import STRIPE_ACCOUNTS
-from orchestration.orchestrate.reads import fetch_rows
 from orchestration.settings import Settings
+from orchestration.warehouse.reads import fetch_rows
 
 DATA_LAG_MODEL = AssetKey(["monitoring", "stripe_data_lag"])
 ACCOUNTS_RAW = AssetKey(["stripe_raw", "accounts"])

@@ -1,4 +1,4 @@
-"""Dead runs cleaned up, live ones waited for with a word and a limit (orchestration/orchestrate/stale_runs.py).
+"""Dead runs cleaned up, live ones waited for with a word and a limit (orchestration/automation/stale_runs.py).
 
 The whole crash (SIGKILL of `stripe-warehouse run` during extract, load and dbt) is tests/test_crash_recovery.py.
 """
@@ -13,8 +13,8 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.storage.dagster_run import DagsterRun
 
-from orchestration.orchestrate.concurrency import WAREHOUSE_POOL, write_instance_config
-from orchestration.orchestrate.stale_runs import (
+from orchestration.automation.concurrency import WAREHOUSE_POOL, write_instance_config
+from orchestration.automation.stale_runs import (
     OWNER_TAG,
     WarehouseBusyError,
     owner_tags,

@@ -3,9 +3,9 @@ each one run over every account partition."""
 
 from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SkipReason, schedule
 
-from orchestration.orchestrate.automation import Automation
-from orchestration.orchestrate.jobs import stripe_full_reconciliation_job, stripe_sync_job
-from orchestration.orchestrate.partitions import every_account_tags
+from orchestration.automation.cadence import Automation
+from orchestration.automation.jobs import stripe_full_reconciliation_job, stripe_sync_job
+from orchestration.automation.partitions import every_account_tags
 
 NO_ACCOUNT = (
     "No Stripe account partition yet: the stripe_accounts sensor adds one per account (set STRIPE_API_KEY or "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestration.settings import Settings
-from orchestration.warehouse import connect
+from orchestration.warehouse.access import connect
 
 
 def fetch_rows(settings: Settings, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:

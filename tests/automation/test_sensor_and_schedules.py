@@ -16,11 +16,11 @@ from dagster import (
     build_sensor_context,
 )
 
-from orchestration.orchestrate.automation import Automation
-from orchestration.orchestrate.jobs import RECONCILE_JOB_NAME, SYNC_JOB_NAME
-from orchestration.orchestrate.partitions import STRIPE_ACCOUNTS
-from orchestration.orchestrate.schedules import build_schedules
-from orchestration.orchestrate.sensors import build_accounts_sensor
+from orchestration.automation.cadence import Automation
+from orchestration.automation.jobs import RECONCILE_JOB_NAME, SYNC_JOB_NAME
+from orchestration.automation.partitions import STRIPE_ACCOUNTS
+from orchestration.automation.schedules import build_schedules
+from orchestration.automation.sensors import build_accounts_sensor
 
 SENSOR = build_accounts_sensor(Automation.from_env({}))
 SYNC_SCHEDULE, RECONCILE_SCHEDULE = build_schedules(Automation.from_env({}))
@@ -133,8 +133,8 @@ def test_the_sensor_frees_what_a_killed_run_held(instance, no_accounts_env):
     from dagster import DagsterRunStatus
     from dagster._core.storage.dagster_run import DagsterRun
 
-    from orchestration.orchestrate.concurrency import WAREHOUSE_POOL
-    from orchestration.orchestrate.stale_runs import OWNER_TAG
+    from orchestration.automation.concurrency import WAREHOUSE_POOL
+    from orchestration.automation.stale_runs import OWNER_TAG
 
     # A `stripe-warehouse run` of this machine whose process is gone (no pid reaches 999999999 on Linux).
     dead = {OWNER_TAG: f"{socket.gethostname()}:999999999:1"}

@@ -2,7 +2,7 @@
 
 from dagster import DagsterInstance
 
-from orchestration.orchestrate.concurrency import MARKER, WAREHOUSE_POOL, WRITER_RUN_TAGS, write_instance_config
+from orchestration.automation.concurrency import MARKER, WAREHOUSE_POOL, WRITER_RUN_TAGS, write_instance_config
 
 
 def test_every_step_that_opens_the_warehouse_is_in_the_pool():

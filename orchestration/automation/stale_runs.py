@@ -21,7 +21,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-from orchestration.orchestrate.concurrency import WAREHOUSE_POOL
+from orchestration.automation.concurrency import WAREHOUSE_POOL
 
 OWNER_TAG = "stripe_warehouse/owner"
 """`host:pid:start`, the process executing the run (start: its start time in clock ticks since boot)."""

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 from dagster import AssetCheckSeverity, DagsterInstance, Definitions, ExecuteInProcessResult
 
-from orchestration.orchestrate.accounts import account_ids
-from orchestration.orchestrate.jobs import SYNC_JOB_NAME
-from orchestration.orchestrate.partitions import apply_partition_changes, every_account_tags, partition_changes
-from orchestration.orchestrate.stale_runs import owner_tags
+from orchestration.automation.jobs import SYNC_JOB_NAME
+from orchestration.automation.partitions import apply_partition_changes, every_account_tags, partition_changes
+from orchestration.automation.stale_runs import owner_tags
+from orchestration.ingest.accounts import account_ids
 from orchestration.settings import Settings
-from orchestration.warehouse import describe_warehouse_fault
+from orchestration.warehouse.access import describe_warehouse_fault
 
 if TYPE_CHECKING:
     from dagster._utils.error import SerializableErrorInfo

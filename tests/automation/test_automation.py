@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from dagster import DefaultScheduleStatus, DefaultSensorStatus, FreshnessPolicy
 
-from orchestration.orchestrate.automation import Automation
-from orchestration.orchestrate.freshness import sync_freshness_policy
+from orchestration.automation.cadence import Automation
+from orchestration.automation.freshness import sync_freshness_policy
 from orchestration.settings import ConfigurationError
 
 

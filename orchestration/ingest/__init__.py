@@ -1,0 +1,13 @@
+"""Stripe's API read into the raw tables (`stripe_raw.*`) with dlt, as Dagster assets.
+
+Modules, one job each:
+- `client` (one account over HTTP: rate limit, retries, errors that name the fix), `rate_limit` (its token
+  bucket), `lazy_json` (pages parsed lazily, each object's JSON kept as sent);
+- `fetch` (a whole list endpoint as concurrent page chains), `sync` (full or incremental: what to read for
+  one object of one account), `raw_rows` (the raw row layout as Arrow tables), `memory` (keeping a sync's
+  memory flat);
+- `source` (the dlt source: a resource per raw table over every account), `pipeline` (the dlt pipeline to
+  the configured warehouse);
+- `accounts` (the accounts to sync and the credentials a run reads them with), `assets` (the ingestion
+  assets Dagster runs).
+"""
