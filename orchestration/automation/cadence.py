@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,7 +54,7 @@ class Automation:
         """The longest gap between two ticks of the sync schedule (over a week of ticks: crons can be uneven)."""
         ticks = cron_string_iterator(datetime(2026, 1, 5, tzinfo=UTC).timestamp(), self.sync_cron, "UTC")
         times = [next(ticks) for _ in range(24 * 7 + 1)]
-        return max(later - earlier for earlier, later in zip(times, times[1:], strict=False))
+        return max(later - earlier for earlier, later in itertools.pairwise(times))
 
 
 def _cron(env: dict[str, str], name: str, default: str) -> str:

@@ -46,7 +46,7 @@ def connect_locally(
     class Callback(BaseHTTPRequestHandler):
         timeout = REQUEST_TIMEOUT_SECONDS
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             url = urlsplit(self.path)
             if url.path != CALLBACK_PATH:
                 self.send_error(404)
@@ -67,7 +67,7 @@ def connect_locally(
                 self.wfile.write(b"Stripe answered: you can close this tab and return to the terminal.\n")
                 answered.set()
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass  # the request line carries the authorization code: keep it out of the terminal
 
     try:

@@ -146,7 +146,7 @@ class StripeReader:
                 return False
             try:
                 fresh = credential.refresh(stale)
-            except Exception:  # noqa: BLE001 (the hook's failure is logged; the read then reports Stripe's answer)
+            except Exception:
                 log.exception("Refreshing the credential of %s failed", self.account_id_or_key)
                 fresh = None
             if fresh is None or fresh.api_key == stale:
@@ -199,7 +199,7 @@ class StripeReader:
             self._bucket.acquire()
             credential, client = self._current()
             try:
-                body, status, headers = client._requestor.request_raw(  # noqa: SLF001
+                body, status, headers = client._requestor.request_raw(
                     "get", path, params=params or {}, base_address="api", api_mode="V1"
                 )
             except stripe.APIConnectionError as exc:
@@ -257,7 +257,7 @@ class StripeReader:
         stored = self._credential.account_id is not None
         try:
             # The SDK turns Stripe's error body into its typed exception, as for any SDK call.
-            self._client._requestor._interpret_response(body, status, headers, api_mode="V1")  # noqa: SLF001
+            self._client._requestor._interpret_response(body, status, headers, api_mode="V1")
         except stripe.AuthenticationError as exc:
             # "HTTP 401"/"HTTP 403" tell the store's verdict apart: a 401 of a Stripe App token is worth a
             # refresh, a 403 only the admin can mend.

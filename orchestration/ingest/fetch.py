@@ -8,6 +8,7 @@ through a bounded queue, so memory stays flat however large the account.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from collections import deque
@@ -62,7 +63,7 @@ def list_all(
         # The newest slice continues after the first page, which may have stopped inside one second.
         _chain(reader, path, {**params, "created[gte]": bounds[-2], "starting_after": objects[-1]["id"]})
     ]
-    for low, high in zip(bounds[:-2], bounds[1:-1], strict=True):
+    for low, high in itertools.pairwise(bounds[:-1]):
         chains.append(_chain(reader, path, {**_without_created(params), "created[gte]": low, "created[lt]": high}))
     yield from run_chains(executor, chains)
 

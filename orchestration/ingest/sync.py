@@ -118,7 +118,7 @@ def read_object(
 
 
 def _needs_full_reload(obj: StripeObject, cursor: Cursor | None, now: int) -> bool:
-    if cursor is None or cursor.created is None and cursor.events is None:
+    if cursor is None or (cursor.created is None and cursor.events is None):
         return True
     if not obj.event_types:
         return False  # objects that never change need only the created cursor

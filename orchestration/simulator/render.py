@@ -156,9 +156,7 @@ class Renderer:
     def _billing(self, customer: CustomerRec) -> dict[str, Any]:
         details = self._billing_details.get(customer.id)
         if details is None:
-            address = customer.address or {
-                key: None for key in ("city", "country", "line1", "line2", "postal_code", "state")
-            }
+            address = customer.address or dict.fromkeys(("city", "country", "line1", "line2", "postal_code", "state"))
             details = {
                 "address": address,
                 "email": customer.email,

@@ -72,7 +72,7 @@ def test_a_live_run_is_waited_for_with_a_word_and_a_limit(instance):
     _started_run(instance, "4" * 32, owner_tags())
     said: list[str] = []
     with pytest.raises(
-        WarehouseBusyError, match="44444444 still hold the warehouse after 0 s.*STRIPE_WAREHOUSE_WAIT_SECONDS"
+        WarehouseBusyError, match=r"44444444 still hold the warehouse after 0 s.*STRIPE_WAREHOUSE_WAIT_SECONDS"
     ):
         wait_for_the_warehouse(instance, patience=0.3, say=said.append, poll=0.05)
     assert len(said) == 1 and said[0].startswith("waiting for run 44444444 (") and "holds the warehouse" in said[0]

@@ -58,7 +58,7 @@ def _reads(api_base: str, credential) -> str:
 def test_no_store_means_no_accounts_and_a_clear_error(settings):
     assert connected_account_ids(settings) == []
     assert stripe_credentials(settings) == ()
-    with pytest.raises(ConfigurationError, match="STRIPE_API_KEY.*stripe-warehouse web"):
+    with pytest.raises(ConfigurationError, match=r"STRIPE_API_KEY.*stripe-warehouse web"):
         require_accounts(settings)
     assert not settings.connect.db_path.exists()
 
@@ -148,7 +148,7 @@ def test_concurrent_syncs_refresh_once(settings, email):
     def credentials() -> None:
         try:
             results.append(stripe_credentials(settings, clock=clock))
-        except Exception as exc:  # noqa: BLE001 (reported below)
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=credentials) for _ in range(4)]

@@ -71,7 +71,7 @@ class _CutOnceHandler(http.server.BaseHTTPRequestHandler):
     answered = 0
     page = b'{"object":"list","url":"/v1/customers","has_more":false,"data":[{"id":"cus_1","object":"customer"}]}'
 
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self):
         type(self).answered += 1
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

@@ -92,7 +92,7 @@ def test_platform_key_reads_a_connected_account(connect):
 
 
 def test_connected_key_cannot_act_on_the_platform(connect):
-    server, platform, connected = connect
+    server, platform, _connected = connect
     restricted = sdk_client(server.base_url, "rk_test_connected", stripe_account=platform.account_id)
     unknown = sdk_client(server.base_url, "sk_test_platform", stripe_account="acct_1NotConnected00")
 

@@ -174,7 +174,7 @@ def test_schedule_changes_the_price_at_its_second_phase(pattern_account):
     assert [i["total"] for i in invoices] == [1900, 1900, 4900, 4900, 4900]
     versions = pattern_account.subscription_history[sub["id"]]
     phase_start = month_start(NOW, -2) + 9 * 86400 + 12 * 3600
-    assert [v.at for v in versions if v.items != versions[0].items][0] == phase_start
+    assert next(v.at for v in versions if v.items != versions[0].items) == phase_start
 
 
 def test_paused_collection_stays_active_and_counts(pattern_account, pattern_mrr):

@@ -50,7 +50,7 @@ def test_a_revoked_connected_account_is_403_account_invalid_for_the_platform(con
 
 
 def test_the_accounts_own_key_is_401_api_key_invalid_like_a_rolled_key(connect):
-    server, platform, first, _ = connect
+    server, _platform, first, _ = connect
     server.revoke(first.account_id)
 
     with pytest.raises(stripe.AuthenticationError) as raised:

@@ -14,7 +14,7 @@ from orchestration.simulator.listing import LIST_SPECS, ListQuery
 from orchestration.simulator.store import Collection
 
 
-@pytest.fixture()
+@pytest.fixture
 def mutable() -> SimulatedAccount:
     return generate_account(seed=31, customers=20, now=NOW)
 

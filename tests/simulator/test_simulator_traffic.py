@@ -273,11 +273,11 @@ def test_options_are_validated_and_only_traffic_options_change_at_runtime(served
         {"fault_statuses": (500, 404)},
     ]
     for options in invalid:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="must"):  # every refusal says what the option must be
             SimulatorOptions(**options)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must add up to at most 1"):
         served.configure(rate_limit_rate=0.6, fault_rate=0.6)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot change while serving"):
         served.configure(api_version="2020-08-27")
 
     assert served.configure(latency_ms=5).latency_ms == 5 == served.options.latency_ms
