@@ -124,6 +124,14 @@ class Settings:
             raise ConfigurationError(
                 f"WAREHOUSE={warehouse!r} is not supported: set WAREHOUSE to 'duckdb' (default) or 'postgres'."
             )
+        # dbt's target follows WAREHOUSE (profiles.yml); an older DBT_TARGET naming another warehouse would have
+        # dbt build where nothing was loaded.
+        dbt_target = env.get("DBT_TARGET", "").strip().lower()
+        if dbt_target and dbt_target != warehouse:
+            raise ConfigurationError(
+                f"DBT_TARGET={dbt_target!r} but WAREHOUSE={warehouse!r}: dbt would build where nothing was loaded. "
+                "Unset DBT_TARGET: dbt's target follows WAREHOUSE."
+            )
         data_dir = Path(env.get("DATA_DIR", "data")).absolute()
         duckdb_path = Path(env.get("DUCKDB_PATH", str(data_dir / "warehouse.duckdb"))).absolute()
         return cls(

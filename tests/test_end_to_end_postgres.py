@@ -1,7 +1,7 @@
 """Simulator → dlt → Postgres → dbt, through the Dagster job, as `stripe-warehouse run` does it.
 
 The same run as test_end_to_end.py, on a real PostgreSQL server (scripts/postgres.sh) chosen by
-configuration only: WAREHOUSE=postgres, DBT_TARGET=postgres and the POSTGRES_* variables.
+configuration only: WAREHOUSE=postgres and the POSTGRES_* variables (dbt's target follows WAREHOUSE).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def assert_dbt_build_passed(target_root: Path) -> None:
 def postgres_env(pipeline_env, postgres_database, monkeypatch):
     """The pipeline's environment, with the warehouse switched to the test's own Postgres database."""
     monkeypatch.setenv("WAREHOUSE", "postgres")
-    monkeypatch.setenv("DBT_TARGET", "postgres")
+    monkeypatch.delenv("DBT_TARGET", raising=False)  # WAREHOUSE alone decides dbt's target too
     for name, value in postgres_database.env().items():
         monkeypatch.setenv(name, value)
     return postgres_database

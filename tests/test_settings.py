@@ -37,3 +37,12 @@ def test_publishable_key_is_refused_with_the_fix():
 def test_unknown_warehouse_is_refused():
     with pytest.raises(ConfigurationError, match="WAREHOUSE"):
         Settings.from_env({"WAREHOUSE": "oracle"})
+
+
+def test_dbt_follows_the_warehouse_and_an_older_dbt_target_naming_another_is_refused():
+    from orchestration.transform.project import dbt_environment
+
+    assert dbt_environment(Settings.from_env({"WAREHOUSE": " Postgres"}))["WAREHOUSE"] == "postgres"
+    assert Settings.from_env({"WAREHOUSE": "postgres", "DBT_TARGET": "postgres"}).warehouse == "postgres"
+    with pytest.raises(ConfigurationError, match=r"DBT_TARGET='duckdb' but WAREHOUSE='postgres'.*Unset DBT_TARGET"):
+        Settings.from_env({"WAREHOUSE": "postgres", "DBT_TARGET": "duckdb"})

@@ -31,10 +31,14 @@ DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
     """What dbt reads from the environment that the settings decide, the same for `dbt parse` and every dbt
-    step: the DuckDB file profiles.yml names (dbt discards its partial parse when the profile differs and
-    parses the whole project again, ~15 s a step), and where the prepared parse is (dagster-dbt copies it
-    from DBT_TARGET_PATH into each step's own folder under it)."""
-    return {"DUCKDB_PATH": str(settings.duckdb_path), "DBT_TARGET_PATH": str(PROJECT_ROOT / TARGET_PATH)}
+    step: the warehouse (profiles.yml's target), the DuckDB file profiles.yml names (dbt discards its partial
+    parse when the profile differs and parses the whole project again, ~15 s a step), and where the prepared
+    parse is (dagster-dbt copies it from DBT_TARGET_PATH into each step's own folder under it)."""
+    return {
+        "WAREHOUSE": settings.warehouse,  # profiles.yml's target
+        "DUCKDB_PATH": str(settings.duckdb_path),
+        "DBT_TARGET_PATH": str(PROJECT_ROOT / TARGET_PATH),
+    }
 
 
 def dbt_project() -> DbtProject:
