@@ -46,7 +46,7 @@ def connect_locally(
     class Callback(BaseHTTPRequestHandler):
         timeout = REQUEST_TIMEOUT_SECONDS
 
-        def do_GET(self) -> None:
+        def do_GET(self) -> None:  # http.server's name
             url = urlsplit(self.path)
             if url.path != CALLBACK_PATH:
                 self.send_error(404)
@@ -67,7 +67,7 @@ def connect_locally(
                 self.wfile.write(b"Stripe answered: you can close this tab and return to the terminal.\n")
                 answered.set()
 
-        def log_message(self, format: str, *args: object) -> None:
+        def log_message(self, format: str, *args: object) -> None:  # http.server's signature
             pass  # the request line carries the authorization code: keep it out of the terminal
 
     try:

@@ -62,6 +62,7 @@ def key_warning(key: Secret) -> str | None:
 
 def missing_permissions(api_base: str, key: Secret) -> list[str]:
     """The list endpoints the ingester reads that the key may not (403), each with the permission Stripe names."""
+    # Raw requests: a 403 is an answer here, not a failure.
     requestor = _client(api_base, key)._requestor
     missing = []
     probes = {obj.list_path: obj.passes[0] for obj in STRIPE_OBJECTS}

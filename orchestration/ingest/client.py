@@ -146,7 +146,7 @@ class StripeReader:
                 return False
             try:
                 fresh = credential.refresh(stale)
-            except Exception:
+            except Exception:  # the hook's failure is logged; the read then reports Stripe's answer
                 log.exception("Refreshing the credential of %s failed", self.account_id_or_key)
                 fresh = None
             if fresh is None or fresh.api_key == stale:
@@ -199,6 +199,8 @@ class StripeReader:
             self._bucket.acquire()
             credential, client = self._current()
             try:
+                # The SDK's raw request (tests/ingest/test_client.py checks it still exists): bytes to parse
+                # lazily, and every fault left to this loop to retry and count.
                 body, status, headers = client._requestor.request_raw(
                     "get", path, params=params or {}, base_address="api", api_mode="V1"
                 )

@@ -93,3 +93,19 @@ def test_a_body_cut_without_content_length_is_read_again_not_parsed_short():
         server.shutdown()
     assert [[obj["id"] for obj in page] for page in pages] == [["cus_1"]]
     assert reader.stats.as_dict()["connection_errors"] == 1 and _CutOnceHandler.answered == 2
+
+
+def test_the_sdk_internals_the_reader_relies_on_still_exist():
+    """client.py calls two private methods of the Stripe SDK (raw requests, its error mapping): an SDK upgrade
+    that renames or reshapes them fails here, not in a sync."""
+    import inspect
+
+    import stripe
+
+    requestor = stripe.StripeClient("sk_test_x")._requestor
+    raw = inspect.signature(requestor.request_raw).parameters
+    assert {"method", "url", "params", "base_address", "api_mode"} <= raw.keys()
+    interpret = inspect.signature(requestor._interpret_response).parameters
+    assert list(interpret)[:3] == ["rbody", "rcode", "rheaders"] and "api_mode" in interpret
+    # What `get` retries: a connection error, whatever the SDK thinks of retrying it.
+    assert issubclass(stripe.APIConnectionError, stripe.StripeError)
