@@ -7,8 +7,8 @@ import logging
 import time
 from collections.abc import Callable, Collection
 
-from orchestration.connect.encryption import SecretsUnreadable
-from orchestration.connect.oauth import AppOAuth, OAuthError, OAuthUnavailable
+from orchestration.connect.encryption import SecretsUnreadableError
+from orchestration.connect.oauth import AppOAuth, OAuthError, OAuthUnavailableError
 from orchestration.connect.restricted_key import is_live
 from orchestration.connect.store import Connection, ConnectionStore, Method, Status, Tokens
 from orchestration.settings import ConfigurationError, Secret, Settings, StripeCredential
@@ -76,7 +76,7 @@ def credentials_and_unreadable(
             continue
         try:
             credential = _credential(settings, store, connection, clock)
-        except SecretsUnreadable as exc:
+        except SecretsUnreadableError as exc:
             unreadable[connection.account_id] = f"its stored credential cannot be decrypted: {exc}"
             log.error("Not syncing Stripe account %s: %s", connection.account_id, exc)
             continue
@@ -143,7 +143,7 @@ def record_sync_outcome(
             stale = used[account_id].api_key if account_id in used else None
             try:
                 _fresh_app_token(settings, store, account_id, clock, stale=stale, force=stale is None)
-            except SecretsUnreadable as exc:  # the key changed since the sync began: the next sync says so
+            except SecretsUnreadableError as exc:  # the key changed since the sync began: the next sync says so
                 log.error("Could not refresh the access token of %s: %s", account_id, exc)
             continue
         if store.mark_needs_reauth(account_id, reason, version):
@@ -270,7 +270,7 @@ def _refresh(
             _needs_reauth(store, connection, why)
             return None
         problem: Exception = exc  # the app's own key or configuration was refused: not the connection's fault
-    except OAuthUnavailable as exc:
+    except OAuthUnavailableError as exc:
         if exc.answer_lost:
             store.set_status_reason(account_id, LOST_REFRESH_NOTE, version)
         problem = exc

@@ -96,7 +96,7 @@ def install_admin(settings: ConnectSettings, store: ConnectionStore) -> None:
         )
 
 
-class LoginThrottled(Exception):
+class LoginThrottledError(Exception):
     """Too many logins under way at once from one address: this one was refused unchecked."""
 
 
@@ -203,11 +203,11 @@ class Sessions:
         self._in_flight: Counter[str] = Counter()
 
     async def log_in(self, request: Request, username: str, password: str) -> bool:
-        """Checks the password, after the throttle's delay; raises LoginThrottled while too many logins from the
+        """Checks the password, after the throttle's delay; raises LoginThrottledError while too many logins from the
         same address are under way."""
         address = request.client.host if request.client else ""
         if self._in_flight[address] >= MAX_ATTEMPTS_IN_FLIGHT:
-            raise LoginThrottled("Too many logins at once from your address: wait for them, then try again.")
+            raise LoginThrottledError("Too many logins at once from your address: wait for them, then try again.")
         self._in_flight[address] += 1
         try:
             delay = await run_in_threadpool(self.throttle.begin, address, username)

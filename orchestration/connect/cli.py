@@ -83,7 +83,7 @@ def _list(_args: argparse.Namespace) -> int:
 
 
 def _add_key(args: argparse.Namespace) -> int:
-    from orchestration.connect.flows import ConnectFailed, Connector
+    from orchestration.connect.flows import ConnectError, Connector
     from orchestration.connect.restricted_key import key_warning
     from orchestration.connect.store import ConnectionStore
 
@@ -93,7 +93,7 @@ def _add_key(args: argparse.Namespace) -> int:
     key = Secret((getpass.getpass("Restricted key: ") if sys.stdin.isatty() else sys.stdin.readline()).strip())
     try:
         connection = Connector(settings).add_key(key, args.account)
-    except ConnectFailed as exc:
+    except ConnectError as exc:
         print(f"error: {printable(exc)}", file=sys.stderr)
         return 1
     if warning := key_warning(key):
@@ -103,11 +103,11 @@ def _add_key(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from orchestration.connect.flows import ConnectFailed, Connector
+    from orchestration.connect.flows import ConnectError, Connector
 
     try:
         print(printable(Connector(_settings()).disconnect(args.account_id)))
-    except ConnectFailed as exc:
+    except ConnectError as exc:
         print(f"error: {printable(exc)}", file=sys.stderr)
         return 1
     return 0
@@ -142,7 +142,7 @@ def _rotate_key(args: argparse.Namespace) -> int:
 
 
 def _connect(args: argparse.Namespace) -> int:
-    from orchestration.connect.flows import ConnectFailed, Connector
+    from orchestration.connect.flows import ConnectError, Connector
     from orchestration.connect.local_flow import connect_locally
     from orchestration.connect.store import ConnectionStore, Method
 
@@ -153,7 +153,7 @@ def _connect(args: argparse.Namespace) -> int:
     connector = Connector(settings)
     try:
         connection = connect_locally(connector, method, port=args.port, open_browser=not args.no_browser)
-    except ConnectFailed as exc:
+    except ConnectError as exc:
         print(f"error: {printable(exc)}", file=sys.stderr)
         return 1
     print(printable(f"Successfully connected {connection.account_id} {connection.business_name}".rstrip()))

@@ -46,7 +46,7 @@ _IF_LOST = (
 )
 
 
-class SecretsUnreadable(ConfigurationError):
+class SecretsUnreadableError(ConfigurationError):
     """Stored secrets cannot be decrypted (the key is missing, invalid or not the one that encrypted them, or a
     secret is damaged); the message names the key's source and the fix, never a secret."""
 
@@ -91,7 +91,7 @@ class SecretBox:
         try:
             return self._fernet.decrypt(sealed)
         except InvalidToken:
-            raise SecretsUnreadable(
+            raise SecretsUnreadableError(
                 f"The stored secret of {account_id} cannot be decrypted with the key that encrypted the store (it "
                 f"is damaged, or was encrypted with another key): re-authenticate {account_id} (stripe-warehouse web "
                 f"→ Re-authenticate, or `stripe-warehouse connections add-key --account {account_id}` for a key), or "
@@ -142,7 +142,7 @@ def stored_fingerprint(db: sqlite3.Connection) -> str | None:
 
 def master_key(settings: ConnectSettings, state: SealState) -> MasterKey:
     """The key of a store in `state`: CONNECTIONS_SECRET_KEY, else the key file (generated when missing and
-    nothing is encrypted yet). Raises SecretsUnreadable naming the setting or the file and the fix when the key
+    nothing is encrypted yet). Raises SecretsUnreadableError naming the setting or the file and the fix when the key
     is invalid, missing, or not the one that encrypted the stored secrets."""
     if settings.secret_key is not None:
         key = MasterKey(_valid(settings.secret_key, KEY_SETTING), KEY_SETTING)
@@ -158,13 +158,13 @@ def master_key(settings: ConnectSettings, state: SealState) -> MasterKey:
     raise wrong_key(key, settings)
 
 
-def wrong_key(key: MasterKey, settings: ConnectSettings) -> SecretsUnreadable:
+def wrong_key(key: MasterKey, settings: ConnectSettings) -> SecretsUnreadableError:
     fix = (
         "set it to the key it was when they were stored"
         if key.source == KEY_SETTING
         else "restore the key file that encrypted them from your backup, or set CONNECTIONS_SECRET_KEY to that key"
     )
-    return SecretsUnreadable(
+    return SecretsUnreadableError(
         f"{key.source} is not the key that encrypted the Stripe credentials stored in {settings.db_path}: {fix}. "
         f"{_IF_LOST}"
     )
@@ -197,7 +197,7 @@ def _valid(key: Secret, source: str) -> Secret:
             if source == KEY_SETTING
             else "restore it from your backup, or set CONNECTIONS_SECRET_KEY to the key"
         )
-        raise SecretsUnreadable(
+        raise SecretsUnreadableError(
             f"{what} (a Fernet key: 44 characters of URL-safe base64 ending with '='): {fix}; {_NEW_KEY}."
         )
     return Secret(value)
@@ -220,12 +220,12 @@ def _key_from_file(settings: ConnectSettings, *, may_create: bool) -> MasterKey:
     path = settings.key_path
     if not path.exists():
         if path.is_symlink():
-            raise SecretsUnreadable(
+            raise SecretsUnreadableError(
                 f"{path} is a symbolic link to nothing: the key file must be a regular file. Remove the link (or "
                 "put the key file it stands for in its place, mode 600)."
             )
         if not may_create:
-            raise SecretsUnreadable(
+            raise SecretsUnreadableError(
                 f"The key file {path} is missing, but {settings.db_path} holds Stripe credentials encrypted with "
                 "it: restore it from your backup (mode 600), or set CONNECTIONS_SECRET_KEY to the key it held. "
                 f"No new key is generated in its place while they are stored. {_IF_LOST}"
@@ -243,7 +243,7 @@ def _key_in(path: Path, *, required: bool = False) -> MasterKey | None:
         text = path.read_text()
     except FileNotFoundError:
         if required:
-            raise SecretsUnreadable(
+            raise SecretsUnreadableError(
                 f"{path} is a symbolic link to nothing: the key file must be a regular file."
             ) from None
         return None
@@ -255,7 +255,7 @@ def _key_in(path: Path, *, required: bool = False) -> MasterKey | None:
     source = f"The key file {path}"
     try:
         return MasterKey(_valid(Secret(text), str(path)), source)
-    except SecretsUnreadable:
+    except SecretsUnreadableError:
         if required:
             raise
         return None

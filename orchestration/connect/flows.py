@@ -2,7 +2,7 @@
 
 An OAuth attempt starts with a random `state` kept (hashed) in the store and ends when Stripe's callback
 brings it back, once, within ATTEMPT_TTL_SECONDS. Any failure (a denial, an unknown or reused code, a
-`state` the store does not know or that is too old) stores nothing and raises ConnectFailed with a message
+`state` the store does not know or that is too old) stores nothing and raises ConnectError with a message
 for the admin.
 """
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 
 import stripe
 
-from orchestration.connect.oauth import AppOAuth, ConnectOAuth, Grant, OAuthError, OAuthUnavailable, mask_secrets
-from orchestration.connect.restricted_key import KeyRefused, account_details, check_key, is_live, key_warning
+from orchestration.connect.oauth import AppOAuth, ConnectOAuth, Grant, OAuthError, OAuthUnavailableError, mask_secrets
+from orchestration.connect.restricted_key import KeyRefusedError, account_details, check_key, is_live, key_warning
 from orchestration.connect.store import Connection, ConnectionStore, Method, Tokens
 from orchestration.settings import ConfigurationError, Secret, Settings
 
@@ -29,7 +29,7 @@ ATTEMPT_TTL_SECONDS = 600
 _KEY_SHAPE = re.compile(r"[A-Za-z0-9_]*")
 
 
-class ConnectFailed(Exception):
+class ConnectError(Exception):
     """Connecting did not work; the message says why and what to do, and nothing was stored."""
 
 
@@ -70,33 +70,33 @@ class Connector:
     def finish(
         self, state: str, code: str | None, error: str | None = None, error_description: str | None = None
     ) -> Connection:
-        """The connection Stripe's callback grants, saved; raises ConnectFailed with nothing saved."""
+        """The connection Stripe's callback grants, saved; raises ConnectError with nothing saved."""
         attempt = self.store.take_attempt(state) if state else None
         if attempt is None:
-            raise ConnectFailed(
+            raise ConnectError(
                 "This answer from Stripe does not belong to a connection started here (its state is unknown or "
                 "was already used). Nothing was saved: start again with Add a data source."
             )
         if self.clock() - attempt.started_at > ATTEMPT_TTL_SECONDS:
-            raise ConnectFailed(
+            raise ConnectError(
                 f"The connection attempt expired (over {ATTEMPT_TTL_SECONDS // 60} minutes passed). Nothing was "
                 "saved: start again with Add a data source."
             )
         if error:
             if error == "access_denied":
-                raise ConnectFailed("Access was denied at Stripe, so nothing was connected.")
-            raise ConnectFailed(f"Stripe did not connect the account: {mask_secrets(error_description or error)}.")
+                raise ConnectError("Access was denied at Stripe, so nothing was connected.")
+            raise ConnectError(f"Stripe did not connect the account: {mask_secrets(error_description or error)}.")
         if not code:
-            raise ConnectFailed("Stripe's answer carried no authorization code. Nothing was saved.")
+            raise ConnectError("Stripe's answer carried no authorization code. Nothing was saved.")
         try:
             grant = self._oauth(attempt.method).exchange(code)
         except OAuthError as exc:
-            raise ConnectFailed(
+            raise ConnectError(
                 f"Stripe refused the authorization code: {exc.description or exc.code}. It may have been used "
                 "already or have expired. Nothing was saved: start again with Add a data source."
             ) from None
-        except OAuthUnavailable as exc:
-            raise ConnectFailed(f"Stripe could not be reached to finish connecting ({exc}). Try again.") from None
+        except OAuthUnavailableError as exc:
+            raise ConnectError(f"Stripe could not be reached to finish connecting ({exc}). Try again.") from None
         _require_account(attempt.expected_account_id, grant.account_id)
         connection = self._save(self._connection(attempt.method, grant))
         log.info("Connected Stripe account %s (%s)", connection.account_id, connection.method.label)
@@ -105,20 +105,20 @@ class Connector:
     def add_key(
         self, key: Secret, expected_account_id: str | None = None, *, notes: list[str] | None = None
     ) -> Connection:
-        """Checks the key with test calls, then saves it; raises ConnectFailed with Stripe's message (the key
+        """Checks the key with test calls, then saves it; raises ConnectError with Stripe's message (the key
         masked in it). A key replacing a Connect OAuth connection revokes the platform's grant at Stripe.
 
         `expected_account_id`: the account whose key this replaces; a key of another account is refused.
         `notes`: gets what else was done, for the admin (the old grant revoked, or why not)."""
         if not _KEY_SHAPE.fullmatch(key.value):
-            raise ConnectFailed(
+            raise ConnectError(
                 "The key was not saved: a Stripe key is letters, digits and underscores only, and this one holds "
                 "spaces, line breaks or other characters. Copy the key again and paste it alone."
             )
         try:
             details = check_key(self.settings.stripe_api_base, key)
-        except KeyRefused as exc:
-            raise ConnectFailed(f"The key was not saved: {_masked(str(exc), key)}") from None
+        except KeyRefusedError as exc:
+            raise ConnectError(f"The key was not saved: {_masked(str(exc), key)}") from None
         _require_account(expected_account_id, details.account_id, pasted=True)
         if warning := key_warning(key):
             log.warning("Stripe account %s: %s", details.account_id, warning)
@@ -150,7 +150,7 @@ class Connector:
         The account's data stays in the warehouse."""
         connection = self.store.find(account_id)  # no secret is needed: a wrong key must not stop it
         if connection is None:
-            raise ConnectFailed(f"{account_id} is not connected.")
+            raise ConnectError(f"{account_id} is not connected.")
         note = ""
         if connection.method is Method.CONNECT_OAUTH:
             note = self._deauthorize(account_id)
@@ -173,7 +173,7 @@ class Connector:
             if exc.code == "invalid_client":  # Stripe no longer knows the connection: nothing left to revoke
                 return f" Stripe reports the platform is no longer connected to {account_id} ({exc})."
             return f" Stripe refused to revoke the platform's access ({exc}); {dashboard}"
-        except OAuthUnavailable as exc:
+        except OAuthUnavailableError as exc:
             return f" Stripe could not be reached to revoke the platform's access ({exc}); {dashboard}"
         return " Stripe revoked the platform's access."
 
@@ -241,7 +241,7 @@ def _require_account(expected: str | None, granted: str, *, pasted: bool = False
     if expected is None or granted == expected:
         return
     what = f"The key you pasted is of {granted}, but you" if pasted else f"You signed in to {granted} at Stripe, but"
-    raise ConnectFailed(
+    raise ConnectError(
         f"{what} were re-authenticating {expected}. Nothing was saved: re-authenticate {expected} again "
         f"with {'a key of that account' if pasted else 'that account'} (or add {granted} as a new data source)."
     )

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from orchestration.connect.flows import ATTEMPT_TTL_SECONDS, ConnectFailed, Connector
+from orchestration.connect.flows import ATTEMPT_TTL_SECONDS, ConnectError, Connector
 from orchestration.connect.store import Connection, Method
 
 CALLBACK_PATH = "/callback"
@@ -37,7 +37,7 @@ def connect_locally(
     open_browser: bool = True,
     show: Callable[[str], None] = print,
 ) -> Connection:
-    """Runs one OAuth flow to its end; raises ConnectFailed (nothing stored) on a denial, a bad code or a timeout."""
+    """Runs one OAuth flow to its end; raises ConnectError (nothing stored) on a denial, a bad code or a timeout."""
     answer: dict[str, str] = {}
     answered = threading.Event()
     expected: dict[str, str] = {}  # the flow's state, once it is started
@@ -73,7 +73,7 @@ def connect_locally(
     try:
         server = ThreadingHTTPServer(("127.0.0.1", port), Callback)
     except OSError as exc:
-        raise ConnectFailed(
+        raise ConnectError(
             f"Cannot listen on 127.0.0.1:{port} for Stripe's answer ({exc.strerror}): free the port, or pass "
             "--port with another port registered as a redirect URI."
         ) from None
@@ -91,7 +91,7 @@ def connect_locally(
         if open_browser:
             webbrowser.open(started.url)
         if not answered.wait(ATTEMPT_TTL_SECONDS):
-            raise ConnectFailed(f"No answer from Stripe within {ATTEMPT_TTL_SECONDS // 60} minutes; nothing was saved.")
+            raise ConnectError(f"No answer from Stripe within {ATTEMPT_TTL_SECONDS // 60} minutes; nothing was saved.")
     finally:
         server.shutdown()
         server.server_close()

@@ -40,7 +40,7 @@ class OAuthError(Exception):
         self.description = description
 
 
-class OAuthUnavailable(Exception):
+class OAuthUnavailableError(Exception):
     """Stripe did not answer usefully (no connection, a timeout, a 5xx).
 
     `answer_lost`: the request may have reached Stripe and been carried out, its answer lost on the way back
@@ -150,13 +150,15 @@ def _post(url: str, form: dict[str, str], sent: tuple[str, ...] = (), **kwargs: 
         response = requests.post(url, data=form, timeout=TIMEOUT_SECONDS, **kwargs)
     except requests.RequestException as exc:
         # The exception's text names the URL only; the request (and its secrets) stays out of it.
-        raise OAuthUnavailable(f"no response from {url}: {type(exc).__name__}", answer_lost=_maybe_sent(exc)) from None
+        raise OAuthUnavailableError(
+            f"no response from {url}: {type(exc).__name__}", answer_lost=_maybe_sent(exc)
+        ) from None
     if response.status_code >= 500:
-        raise OAuthUnavailable(f"{url} answered HTTP {response.status_code}")
+        raise OAuthUnavailableError(f"{url} answered HTTP {response.status_code}")
     try:
         body = response.json()
     except ValueError:
-        raise OAuthUnavailable(f"{url} answered HTTP {response.status_code} without JSON") from None
+        raise OAuthUnavailableError(f"{url} answered HTTP {response.status_code} without JSON") from None
     if response.status_code >= 400:
         raise _oauth_error(body, response.status_code, sent)
     return body

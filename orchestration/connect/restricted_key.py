@@ -16,7 +16,7 @@ from orchestration.stripe_objects import STRIPE_OBJECTS
 KEY_PREFIXES = ("rk_live_", "rk_test_", "sk_live_", "sk_test_")
 
 
-class KeyRefused(Exception):
+class KeyRefusedError(Exception):
     """The key cannot read the account; the message is Stripe's (which masks the key) or says what to paste."""
 
 
@@ -28,21 +28,23 @@ class AccountDetails:
 
 def check_key(api_base: str, key: Secret) -> AccountDetails:
     """`GET /v1/account` with the key, then one `limit=1` list of every object the ingester reads: a key that
-    passes can sync. Raises KeyRefused naming what the key may not read."""
+    passes can sync. Raises KeyRefusedError naming what the key may not read."""
     if not key.value.startswith(KEY_PREFIXES):
-        raise KeyRefused(
+        raise KeyRefusedError(
             "Paste a restricted key (rk_live_… or rk_test_…) or a secret key (sk_…); publishable keys cannot read data."
         )
     try:
         details = account_details(api_base, key)
     except stripe.StripeError as exc:
-        raise KeyRefused(exc.user_message or f"Stripe refused the key (HTTP {exc.http_status}).") from None
+        raise KeyRefusedError(exc.user_message or f"Stripe refused the key (HTTP {exc.http_status}).") from None
     try:
         missing = missing_permissions(api_base, key)
     except stripe.StripeError as exc:
-        raise KeyRefused(f"Stripe could not be asked whether the key can read the data: {exc.user_message}") from None
+        raise KeyRefusedError(
+            f"Stripe could not be asked whether the key can read the data: {exc.user_message}"
+        ) from None
     if missing:
-        raise KeyRefused(
+        raise KeyRefusedError(
             f"The key cannot read everything a sync reads; it lacks read access to: {', '.join(missing)}. Edit the "
             "key in the Stripe Dashboard (Developers → API keys) to give it Read access to these, then paste it again."
         )
@@ -75,7 +77,7 @@ def missing_permissions(api_base: str, key: Secret) -> list[str]:
             permission = re.search(r"'(rak_[a-z_]+)'", message)
             missing.append(f"{path} ({permission.group(1)})" if permission else path)
         elif status >= 400 and status != 404:
-            raise KeyRefused(f"Stripe answered HTTP {status} to a test read of {path}; try again later.")
+            raise KeyRefusedError(f"Stripe answered HTTP {status} to a test read of {path}; try again later.")
     return missing
 
 

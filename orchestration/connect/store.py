@@ -28,7 +28,7 @@ from enum import StrEnum
 from stat import S_IMODE
 
 from orchestration.connect import encryption
-from orchestration.connect.encryption import KEY_SETTING, MasterKey, SecretBox, SecretsUnreadable
+from orchestration.connect.encryption import KEY_SETTING, MasterKey, SecretBox, SecretsUnreadableError
 from orchestration.settings import ConfigurationError, ConnectSettings, Secret
 
 BUSY_TIMEOUT_SECONDS = 60
@@ -181,7 +181,7 @@ class ConnectionStore:
     # The key.
 
     def check_key(self) -> None:
-        """Raises SecretsUnreadable (a ConfigurationError naming CONNECTIONS_SECRET_KEY or the key file, and the
+        """Raises SecretsUnreadableError (a ConfigurationError naming CONNECTIONS_SECRET_KEY or the key file, and the
         fix) unless the key is valid and the one that encrypted the stored secrets. Decrypts nothing, except
         once in a store of a release that kept no fingerprint; generates the key file if there is none and
         nothing is encrypted yet."""
@@ -207,7 +207,7 @@ class ConnectionStore:
                 encryption.recover_key_file(settings.key_path, state)
             try:
                 old: SecretBox | None = self._box_for(db)
-            except SecretsUnreadable:
+            except SecretsUnreadableError:
                 if not forget_unreadable:
                     raise
                 old = None
@@ -221,7 +221,7 @@ class ConnectionStore:
                     account_id = row["account_id"]
                     try:
                         plaintext = old.open(row["secrets"], account_id) if old is not None else None
-                    except SecretsUnreadable:
+                    except SecretsUnreadableError:
                         if not forget_unreadable:
                             raise  # naming the account and the fix; nothing has changed
                         plaintext = None
@@ -266,7 +266,7 @@ class ConnectionStore:
         return self._read(account_id)
 
     def get(self, account_id: str) -> Connection | None:
-        """One connection with its secrets decrypted; raises SecretsUnreadable (naming the fix) if they cannot
+        """One connection with its secrets decrypted; raises SecretsUnreadableError (naming the fix) if they cannot
         be."""
         if not self.exists():
             return None
@@ -488,7 +488,7 @@ class ConnectionStore:
             return self._box_for(db)
 
     def _box_for(self, db: sqlite3.Connection) -> SecretBox:
-        """The key that encrypted the store, in `db`'s write transaction; raises SecretsUnreadable if the key at
+        """The key that encrypted the store, in `db`'s write transaction; raises SecretsUnreadableError if the key at
         hand is invalid, missing or another. Records the key's fingerprint when the store has none yet (or
         holds no secret encrypted with the one it has)."""
         state = encryption.seal_state(db)

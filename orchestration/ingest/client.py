@@ -40,7 +40,7 @@ class StripeAuthError(StripeReadError):
     """Stripe rejected the credential itself (401, or 403 for a revoked connection): reconnecting is the fix."""
 
 
-class StripeNotFound(StripeReadError):
+class StripeNotFoundError(StripeReadError):
     """A retrieve of an id Stripe no longer has (a deleted coupon, plan, product, …)."""
 
 
@@ -280,7 +280,7 @@ class StripeReader:
             ) from None
         except stripe.InvalidRequestError as exc:
             if status == 404:
-                raise StripeNotFound(self._message(path, f"HTTP 404: {exc.user_message}")) from None
+                raise StripeNotFoundError(self._message(path, f"HTTP 404: {exc.user_message}")) from None
             raise self._read_error(path, f"HTTP {status}: {exc.user_message}") from None
         except stripe.StripeError as exc:
             raise self._read_error(path, f"HTTP {status}: {exc.user_message or exc}") from None

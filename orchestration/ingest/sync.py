@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from orchestration.ingest.client import PAGE_SIZE, StripeNotFound, StripeReader
+from orchestration.ingest.client import PAGE_SIZE, StripeNotFoundError, StripeReader
 from orchestration.ingest.fetch import Page, list_all, run_chains
 from orchestration.ingest.lazy_json import object_json
 from orchestration.stripe_objects import StripeObject
@@ -211,7 +211,7 @@ def _is_deletion(obj: StripeObject, event: dict[str, Any]) -> bool:
 def _retrieve(reader: StripeReader, obj: StripeObject, object_id: str, change: _Change) -> Iterator[Page]:
     try:
         found = reader.get(obj.retrieve_path.format(id=object_id), _expand(obj.retrieve_expand, "expand"))
-    except StripeNotFound:
+    except StripeNotFoundError:
         if not obj.deletable:
             raise
         # Deleted after the event: keep the last state Stripe showed, marked deleted.

@@ -11,8 +11,8 @@ from connect_support import ADMIN_PASSWORD, NOW, PLATFORM_KEY, RESTRICTED_KEY, W
 from orchestration.connect import auth
 from orchestration.settings import Settings
 from orchestration.simulator import SimulatedAccount, SimulatorServer, generate_account
-from orchestration.simulator.oauth import login_email
-from orchestration.simulator.options import OAuthOptions
+from orchestration.simulator.oauth.options import OAuthOptions
+from orchestration.simulator.oauth.provider import login_email
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from connect_support import PLATFORM_KEY, RESTRICTED_KEY, redirect_from_simulato
 from cryptography.fernet import Fernet
 
 from orchestration.cli import main
-from orchestration.connect.flows import ConnectFailed, Connector
+from orchestration.connect.flows import ConnectError, Connector
 from orchestration.connect.local_flow import connect_locally
 from orchestration.connect.store import ConnectionStore, Method
 from orchestration.settings import Settings
@@ -76,7 +76,7 @@ def _start_local_flow(settings, method: Method) -> tuple[threading.Thread, list[
             result["connection"] = connect_locally(
                 Connector(settings), method, port=0, open_browser=False, show=shown.append
             )
-        except ConnectFailed as exc:
+        except ConnectError as exc:
             result["error"] = exc
 
     thread = threading.Thread(target=flow)
@@ -119,7 +119,7 @@ def test_connect_listens_on_a_fixed_port_and_names_the_redirect_uri_to_register(
     shown: list[str] = []
     monkeypatch.setattr(local_flow, "ATTEMPT_TTL_SECONDS", 0.01)  # no answer: the flow ends at once
 
-    with pytest.raises(ConnectFailed, match="No answer from Stripe"):
+    with pytest.raises(ConnectError, match="No answer from Stripe"):
         connect_locally(Connector(settings), Method.CONNECT_OAUTH, port=0, open_browser=False, show=shown.append)
 
     assert "must be registered as a redirect URI" in shown[0]
@@ -134,7 +134,7 @@ def test_a_busy_port_is_reported_with_the_way_out(settings):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        with pytest.raises(ConnectFailed, match=f"Cannot listen on 127.0.0.1:{port}.*--port"):
+        with pytest.raises(ConnectError, match=f"Cannot listen on 127.0.0.1:{port}.*--port"):
             connect_locally(Connector(settings), Method.CONNECT_OAUTH, port=port, open_browser=False, show=print)
 
 

@@ -10,11 +10,12 @@ from connect_support import PLATFORM_KEY, RESTRICTED_KEY, authorize_at_simulator
 from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 
-from orchestration.connect.flows import ATTEMPT_TTL_SECONDS, ConnectFailed, Connector
+from orchestration.connect.flows import ATTEMPT_TTL_SECONDS, ConnectError, Connector
 from orchestration.connect.store import ConnectionStore, Method, Status
 from orchestration.settings import Secret
 from orchestration.simulator import SimulatorServer
-from orchestration.simulator.options import OAuthOptions, SimulatorOptions
+from orchestration.simulator.oauth.options import OAuthOptions
+from orchestration.simulator.serve.options import SimulatorOptions
 from orchestration.stripe_objects import STRIPE_OBJECTS
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
@@ -70,7 +71,7 @@ def test_a_denial_stores_nothing(settings, email):
     answer = authorize_at_simulator(started.url, email("first"), allow=False)
     assert answer["error"] == "access_denied"
 
-    with pytest.raises(ConnectFailed, match="Access was denied"):
+    with pytest.raises(ConnectError, match="Access was denied"):
         connector.finish(answer["state"], None, answer["error"], answer.get("error_description"))
     assert connector.store.connections() == []
 
@@ -84,7 +85,7 @@ def test_a_reused_code_stores_nothing(settings, email, accounts):
     # The same code brought back with a new, valid state: Stripe refuses a code's second use.
     second = connector.start(Method.CONNECT_OAUTH, REDIRECT_URI)
 
-    with pytest.raises(ConnectFailed, match="already been used") as raised:
+    with pytest.raises(ConnectError, match="already been used") as raised:
         connector.finish(second.state, answer["code"])
     assert answer["code"] not in str(raised.value)
     assert connector.store.connections() == []
@@ -95,11 +96,11 @@ def test_a_forged_or_replayed_state_stores_nothing(settings, email):
     started = connector.start(Method.CONNECT_OAUTH, REDIRECT_URI)
     answer = authorize_at_simulator(started.url, email("first"))
 
-    with pytest.raises(ConnectFailed, match="does not belong"):
+    with pytest.raises(ConnectError, match="does not belong"):
         connector.finish("forged-state", answer["code"])
     connector.finish(answer["state"], answer["code"])
     connector.store.delete(connector.store.connections()[0].account_id)
-    with pytest.raises(ConnectFailed, match="does not belong"):  # a state is good for one answer
+    with pytest.raises(ConnectError, match="does not belong"):  # a state is good for one answer
         connector.finish(answer["state"], answer["code"])
     assert connector.store.connections() == []
 
@@ -111,16 +112,16 @@ def test_an_expired_attempt_stores_nothing(settings, email):
     answer = authorize_at_simulator(started.url, email("first"))
     clock.now += ATTEMPT_TTL_SECONDS + 1
 
-    with pytest.raises(ConnectFailed, match="expired"):
+    with pytest.raises(ConnectError, match="expired"):
         connector.finish(answer["state"], answer["code"])
     assert connector.store.connections() == []
 
 
 def test_a_restricted_key_is_checked_with_a_test_call_before_it_is_saved(settings, accounts, sim):
     connector = Connector(settings)
-    with pytest.raises(ConnectFailed, match=r"Invalid API Key provided: rk_test_\*+0099"):
+    with pytest.raises(ConnectError, match=r"Invalid API Key provided: rk_test_\*+0099"):
         connector.add_key(Secret("rk_test_not_a_real_key_0099"))
-    with pytest.raises(ConnectFailed, match="publishable keys cannot read data"):
+    with pytest.raises(ConnectError, match="publishable keys cannot read data"):
         connector.add_key(Secret("pk_test_abcdefghijkl"))
     assert connector.store.connections() == []
     requests_before = sim.stats(accounts["third"].account_id).requests
@@ -163,7 +164,7 @@ def test_re_authenticating_as_another_account_is_refused_and_stores_nothing(sett
     first, second = accounts["first"].account_id, accounts["second"].account_id
     before = _connected(connector, method, email("first"))
 
-    with pytest.raises(ConnectFailed) as refused:
+    with pytest.raises(ConnectError) as refused:
         _connected(connector, method, email("second"), expected=first)
 
     assert str(refused.value).startswith(
@@ -181,7 +182,7 @@ def test_a_pasted_key_of_another_account_does_not_replace_the_key_being_re_authe
     _connected(connector, Method.CONNECT_OAUTH, email("first"))
 
     mismatch = f"The key you pasted is of {third}, but you were re-authenticating {first}"
-    with pytest.raises(ConnectFailed, match=mismatch):
+    with pytest.raises(ConnectError, match=mismatch):
         connector.add_key(Secret(RESTRICTED_KEY), expected_account_id=first)
     assert [c.account_id for c in connector.store.connections()] == [first]
 
@@ -215,7 +216,7 @@ def test_a_key_that_cannot_read_every_list_is_refused_naming_the_permissions(mak
         list(accounts.values()), api_keys=keys, options=SimulatorOptions(middleware=middleware), oauth=OAuthOptions()
     ) as limited:
         connector = Connector(make_settings(STRIPE_API_BASE=limited.base_url))
-        with pytest.raises(ConnectFailed) as refused:
+        with pytest.raises(ConnectError) as refused:
             connector.add_key(Secret(RESTRICTED_KEY))
 
     message = str(refused.value)
@@ -264,5 +265,5 @@ def test_disconnecting_a_stripe_app_and_a_restricted_key(settings, accounts, ema
     assert "uninstall it in the account's Stripe Dashboard" in app_message
     assert "delete it in the account's Stripe Dashboard" in key_message
     assert connector.store.connections() == []
-    with pytest.raises(ConnectFailed, match="is not connected"):
+    with pytest.raises(ConnectError, match="is not connected"):
         connector.disconnect(key.account_id)

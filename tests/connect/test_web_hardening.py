@@ -29,7 +29,7 @@ from connect_support import (
 
 from orchestration.connect import auth, cli, flows
 from orchestration.connect.flows import Connector
-from orchestration.connect.restricted_key import KeyRefused
+from orchestration.connect.restricted_key import KeyRefusedError
 from orchestration.connect.store import ConnectionStore, Method
 from orchestration.connect.web.app import create_app
 from orchestration.settings import ConfigurationError, Secret
@@ -312,11 +312,11 @@ def test_a_pasted_key_is_echoed_neither_on_the_page_nor_in_the_cookie(web):
 
 def test_stripes_message_is_masked_even_when_it_quotes_the_whole_key(settings, monkeypatch):
     def echoing(api_base, key):
-        raise KeyRefused(f"Invalid API Key provided: {key.value} ({key.value!r})")
+        raise KeyRefusedError(f"Invalid API Key provided: {key.value} ({key.value!r})")
 
     monkeypatch.setattr(flows, "check_key", echoing)
     for key in ("rk_test_abcdefgh12345678", "rk_test_secretpart\nmoresecret1234", "rk_test_a b\tc\r\nd_efghij99"):
-        with pytest.raises(flows.ConnectFailed) as refused:
+        with pytest.raises(flows.ConnectError) as refused:
             Connector(settings).add_key(Secret(key))
         text = str(refused.value)
         fragments = [f for f in key.replace("\\", " ").split() if len(f) > 4]

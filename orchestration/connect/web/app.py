@@ -34,10 +34,10 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestration.connect.accounts import unavailable_accounts
-from orchestration.connect.auth import CSRF_FIELD, LoginThrottled, Sessions, install_admin
+from orchestration.connect.auth import CSRF_FIELD, LoginThrottledError, Sessions, install_admin
 from orchestration.connect.display import utc_minute
 from orchestration.connect.encryption import derived_key
-from orchestration.connect.flows import ATTEMPT_TTL_SECONDS, ConnectFailed, Connector
+from orchestration.connect.flows import ATTEMPT_TTL_SECONDS, ConnectError, Connector
 from orchestration.connect.restricted_key import key_warning
 from orchestration.connect.store import ConnectionStore, Method, Status
 from orchestration.settings import ConfigurationError, ConnectSettings, Secret, Settings
@@ -200,7 +200,7 @@ class KnownHosts:
         await self.app(scope, receive, send)
 
 
-class BodyTooLarge(Exception):
+class BodyTooLargeError(Exception):
     pass
 
 
@@ -233,7 +233,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLargeError
             return message
 
         async def watched(message: Message) -> None:
@@ -243,7 +243,7 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted, watched)
-        except BodyTooLarge:
+        except BodyTooLargeError:
             if started:
                 raise
             await self._refuse(scope, receive, send)
@@ -349,7 +349,7 @@ class Pages:
         try:
             if await self.sessions.log_in(request, username, password):
                 return RedirectResponse("/connections", 303)
-        except LoginThrottled as exc:
+        except LoginThrottledError as exc:
             log.warning("A refused admin login: too many under way at once from one address")
             return self.render(request, "login.html", 429, error=str(exc))
         log.warning("A failed admin login")
@@ -409,7 +409,7 @@ class Pages:
             connection = await run_in_threadpool(
                 self.connector.finish, state, query.get("code"), query.get("error"), query.get("error_description")
             )
-        except ConnectFailed as exc:
+        except ConnectError as exc:
             return self._back(request, str(exc))
         name = f" ({connection.business_name})" if connection.business_name else ""
         return self._back(request, f"Successfully connected {connection.account_id}{name}.", "success")
@@ -421,7 +421,7 @@ class Pages:
         notes: list[str] = []
         try:
             connection = await run_in_threadpool(self.connector.add_key, key, expected, notes=notes)
-        except ConnectFailed as exc:
+        except ConnectError as exc:
             request.session["flash"] = {"kind": "error", "text": str(exc)}
             known = expected if expected and self.store.find(expected) else None
             query = f"?{urlencode({'account': known})}" if known else ""
@@ -455,7 +455,7 @@ class Pages:
         try:
             message = await run_in_threadpool(self.connector.disconnect, connection.account_id)
             return self._back(request, message, "success")
-        except ConnectFailed as exc:
+        except ConnectError as exc:
             return self._back(request, str(exc))
 
     def _back(self, request: Request, text: str, kind: str = "error") -> Response:
