@@ -93,6 +93,9 @@ class ConnectSettings:
     `web` command's `http://127.0.0.1:<port>`."""
 
 
+SCHEDULE_VARIABLES = ("STRIPE_SYNC_CRON", "STRIPE_RECONCILE_CRON", "STRIPE_SCHEDULES")
+
+
 @dataclass(frozen=True)
 class Settings:
     stripe_api_base: str
@@ -115,6 +118,9 @@ class Settings:
     duckdb_lock_wait_seconds: float = 120.0
     """How long a step waits for another process (a duckdb shell, a BI tool) to close the DuckDB file before
     failing; DuckDB admits one writing process per file, and no reader beside a writer."""
+    schedules: dict[str, str] = field(default_factory=dict)
+    """STRIPE_SYNC_CRON, STRIPE_RECONCILE_CRON and STRIPE_SCHEDULES as set (absent: their defaults), checked
+    and read by orchestration/automation/cadence.py, which knows crons."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -156,6 +162,7 @@ class Settings:
             connect=_connect_settings(env, data_dir),
             warehouse_wait_seconds=_seconds(env, "STRIPE_WAREHOUSE_WAIT_SECONDS", 3600.0),
             duckdb_lock_wait_seconds=_seconds(env, "DUCKDB_LOCK_WAIT_SECONDS", 120.0),
+            schedules={name: env[name] for name in SCHEDULE_VARIABLES if env.get(name, "").strip()},
         )
 
     def rate_limit_for(self, credential: StripeCredential) -> float:

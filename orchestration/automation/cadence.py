@@ -1,4 +1,4 @@
-"""When the pipeline runs by itself, from the environment: the schedules' crons and the on/off switch.
+"""When the pipeline runs by itself, from the settings: the schedules' crons and the on/off switch.
 
 | variable | default | meaning |
 |---|---|---|
@@ -10,14 +10,13 @@
 from __future__ import annotations
 
 import itertools
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from dagster import DefaultScheduleStatus, DefaultSensorStatus
 from dagster._utils.schedules import cron_string_iterator, is_valid_cron_string
 
-from orchestration.settings import ConfigurationError
+from orchestration.settings import ConfigurationError, Settings
 
 DEFAULT_SYNC_CRON = "0 * * * *"
 DEFAULT_RECONCILE_CRON = "30 3 * * *"
@@ -31,7 +30,11 @@ class Automation:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Automation:
-        env = dict(os.environ if env is None else env)
+        return cls.from_settings(Settings.from_env(env))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Automation:
+        env = settings.schedules
         switch = env.get("STRIPE_SCHEDULES", "on").strip().lower()
         if switch not in ("on", "off"):
             raise ConfigurationError(f"STRIPE_SCHEDULES={switch!r}: set it to 'on' (default) or 'off'.")
