@@ -21,7 +21,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -60,22 +60,19 @@ create table if not exists oauth_attempts (
 create table if not exists admin (
     username text primary key,
     password_hash text not null,
-    session_epoch integer not null default 0,
-    failed_logins integer not null default 0,
-    locked_until real not null default 0
+    session_epoch integer not null default 0
 );
 create table if not exists store_meta (
     name text primary key,
     value text not null
 );
 """
-# Columns newer than the first release, added to an older file when it is opened.
+# Columns newer than the first release, added to a file an earlier version made when it is opened (failed-login
+# counts, once kept here, now live in their own file: auth.LoginThrottle).
 ADDED_COLUMNS = (
     ("connections", "credential_version", "integer not null default 1"),
     ("oauth_attempts", "expected_account_id", "text"),
     ("admin", "session_epoch", "integer not null default 0"),
-    ("admin", "failed_logins", "integer not null default 0"),
-    ("admin", "locked_until", "real not null default 0"),
 )
 FORGOTTEN_REASON = (
     "Its stored secret could not be decrypted (the key that encrypted it was lost) and was dropped when the key "
@@ -150,8 +147,6 @@ class AdminRecord:
     password_hash: str
     session_epoch: int
     """Sessions carry the epoch they were opened in; logging out moves it on, ending them all."""
-    failed_logins: int
-    locked_until: float
 
 
 @dataclass(frozen=True)
@@ -386,7 +381,7 @@ class ConnectionStore:
             row = db.execute("select * from admin where username = ?", (username,)).fetchone()
         if row is None:
             return None
-        return AdminRecord(row["password_hash"], row["session_epoch"], row["failed_logins"], row["locked_until"])
+        return AdminRecord(row["password_hash"], row["session_epoch"])
 
     def admin_password_hash(self, username: str) -> str | None:
         record = self.admin(username)
@@ -406,22 +401,6 @@ class ConnectionStore:
     def end_admin_sessions(self, username: str) -> None:
         with self._db() as db:
             db.execute("update admin set session_epoch = session_epoch + 1 where username = ?", (username,))
-
-    def record_login_failure(self, username: str, lock_for: Callable[[int], float], now: float) -> None:
-        """Counts a failed login; `lock_for(failures)` says for how long logins are then refused (0: not)."""
-        with self._db() as db:
-            db.execute("begin immediate")
-            row = db.execute("select failed_logins from admin where username = ?", (username,)).fetchone()
-            if row is not None:
-                failures = row["failed_logins"] + 1
-                db.execute(
-                    "update admin set failed_logins = ?, locked_until = ? where username = ?",
-                    (failures, now + lock_for(failures), username),
-                )
-
-    def reset_login_failures(self, username: str) -> None:
-        with self._db() as db:
-            db.execute("update admin set failed_logins = 0, locked_until = 0 where username = ?", (username,))
 
     # SQLite.
 
