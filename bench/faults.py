@@ -26,8 +26,8 @@ from pathlib import Path
 
 from orchestration.settings import Settings
 from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
-from orchestration.simulator.mutations import mutate_account
-from orchestration.simulator.traffic import TrafficStats
+from orchestration.simulator.generate.mutations import mutate_account
+from orchestration.simulator.serve.traffic import TrafficStats
 from tests.ingest.warehouse_state import TOP_LEVEL, assert_table_matches
 
 KEY = "sk_live_benchmark_000000000000"

@@ -22,7 +22,7 @@ import time
 from contextlib import ExitStack
 
 from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
-from orchestration.simulator.mutations import mutate_account
+from orchestration.simulator.generate.mutations import mutate_account
 
 KEY = "sk_live_benchmark_000000000000"
 CHILD = """

@@ -13,24 +13,32 @@ cancellations, payments, refunds, deletions, each with its event. While serving,
 add latency, rate-limit, fail or drop requests, revoke an account's access, and count requests. It also
 plays Stripe's side of Connect OAuth and Stripe Apps OAuth (sign-in and consent pages, codes, tokens).
 
-Modules, one job each:
-- generation: `catalog` (products, prices, coupons), `story` (what happens to each customer), `payments`
-  (charges, refunds, disputes, fees), `payouts` (daily payouts), `customers` (sign-ups, invoice numbers),
-  `patterns` (the named billing patterns), `truth` (the expected MRR), `records` + `world` (the facts, with
-  their times), `render` (facts → API objects at a moment), `generator` (`generate_account`), `account`
-  (`SimulatedAccount`, JSON dumps), `mutations` (`mutate_account`: changes after generation);
-- serving: `listing` (each list endpoint's parameters), `expansion` (`expand[]`), `store`
-  (list/retrieve/mutate engine, cached JSON), `errors` (Stripe's error bodies), `options`
-  (`SimulatorOptions`, `OAuthOptions`), `traffic` (latency, rate limits, faults, counters), `app`
-  (Starlette app: auth, Connect, routes), `oauth` (OAuth grants, codes and tokens), `oauth_routes` (its
-  HTTP endpoints), `oauth_pages` (its HTML), `server` (uvicorn runners);
-- shared: `templates` (Stripe's sample objects, the shape of everything), `ids`, `timeline`.
+Sub-packages by job, imports running one way (serve -> oauth -> model; generate, truth -> model; all of
+them -> the base modules), held by an import-linter contract:
+- `serve/`: the HTTP API: `server` (`SimulatorServer`, `serve`), `app` (the Starlette app: auth, account
+  selection, routes), `traffic` (latency, rate limits, faults, counters), `options` (`SimulatorOptions`);
+- `oauth/`: Stripe's side of Connect and Stripe Apps OAuth: `provider` (grants, codes, tokens), `routes`
+  (its HTTP endpoints), `pages` (its HTML), `options` (`OAuthOptions`);
+- `generate/`: building an account over time: `generator` (`generate_account`), `world`, `catalog`
+  (products, prices, coupons), `customers`, `story` (what happens to each customer), `patterns` (the named
+  billing patterns), `payments`, `payouts`, `render` (facts -> API objects at a moment), `mutations`
+  (`mutate_account`: changes after generation);
+- `model/`: the account both sides use: `account` (`SimulatedAccount`, JSON dumps), `store` (list/retrieve
+  engine, cached JSON), `listing` (each list endpoint's parameters), `expansion` (`expand[]`), `registry`
+  (which key opens which account, which ones the platform reaches);
+- `truth`: the expected MRR, computed from the generator's history of each subscription over time (never
+  from warehouse tables);
+- base modules: `templates` (Stripe's sample objects, the shape of everything, from `stripe_samples.json`),
+  `records` (the facts, with their times), `errors` (Stripe's error bodies), `ids`, `timeline`, `currencies`.
 """
 
-from orchestration.simulator.account import SimulatedAccount, dump_account_to_dir, load_account_from_dir
-from orchestration.simulator.generator import generate_account
-from orchestration.simulator.mutations import MutationSummary, mutate_account
-from orchestration.simulator.server import OAuthOptions, SimulatorOptions, SimulatorServer, TrafficStats, serve
+from orchestration.simulator.generate.generator import generate_account
+from orchestration.simulator.generate.mutations import MutationSummary, mutate_account
+from orchestration.simulator.model.account import SimulatedAccount, dump_account_to_dir, load_account_from_dir
+from orchestration.simulator.oauth.options import OAuthOptions
+from orchestration.simulator.serve.options import SimulatorOptions
+from orchestration.simulator.serve.server import SimulatorServer, serve
+from orchestration.simulator.serve.traffic import TrafficStats
 
 __all__ = [
     "MutationSummary",

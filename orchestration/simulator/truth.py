@@ -16,7 +16,7 @@ items, discounts, billing period, from its `at`). `expected_customer_mrr` applie
   below zero. Item-level discounts reduce their item first, then the subscription-level ones the items'
   total, each discount applying to what the ones before it left (two percent_off discounts compound), in
   the order of the `discounts` arrays: Stripe's "Subscription item discounts are applied before
-  subscription discounts" (https://docs.stripe.com/api/subscriptions/object), the rule `story` bills
+  subscription discounts" (https://docs.stripe.com/api/subscriptions/object), the rule `generate.story` bills
   invoices by;
 - major units (zero-decimal and three-decimal currencies handled).
 """
@@ -29,8 +29,8 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from orchestration.simulator.account import SimulatedAccount
 from orchestration.simulator.currencies import exponent
+from orchestration.simulator.model.account import SimulatedAccount
 from orchestration.simulator.records import DiscountRec, SubscriptionVersion
 from orchestration.simulator.timeline import add_months
 

@@ -13,8 +13,8 @@ from orchestration.ingest import client, fetch, sync
 from orchestration.ingest import source as source_module
 from orchestration.ingest.pipeline import sync_accounts
 from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
-from orchestration.simulator.mutations import mutate_account
-from orchestration.simulator.traffic import TrafficStats
+from orchestration.simulator.generate.mutations import mutate_account
+from orchestration.simulator.serve.traffic import TrafficStats
 
 NOW = 1_790_000_000
 

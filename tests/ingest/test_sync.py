@@ -9,7 +9,7 @@ from orchestration.ingest import source as source_module
 from orchestration.ingest.pipeline import stripe_pipeline, sync_accounts
 from orchestration.ingest.source import SyncContext, stripe_source
 from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
-from orchestration.simulator.mutations import mutate_account
+from orchestration.simulator.generate.mutations import mutate_account
 from orchestration.stripe_objects import STRIPE_OBJECTS
 
 NOW = 1_790_000_000

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import stripe
 
-from orchestration.simulator.patterns import month_start
+from orchestration.simulator.generate.patterns import month_start
 from orchestration.simulator.templates import API_VERSION
 
 NOW = 1_780_000_000

@@ -15,14 +15,14 @@ from typing import Any
 from sim_support import NOW
 
 from orchestration.simulator import SimulatedAccount
-from orchestration.simulator.catalog import build_catalog
+from orchestration.simulator.generate.catalog import build_catalog
+from orchestration.simulator.generate.patterns import _Teller
+from orchestration.simulator.generate.payments import Payments
+from orchestration.simulator.generate.render import Renderer
+from orchestration.simulator.generate.story import Script
+from orchestration.simulator.generate.world import World
 from orchestration.simulator.ids import IdFactory
-from orchestration.simulator.patterns import _Teller
-from orchestration.simulator.payments import Payments
-from orchestration.simulator.render import Renderer
-from orchestration.simulator.story import Script
 from orchestration.simulator.timeline import DAY, HOUR, add_months
-from orchestration.simulator.world import World
 
 
 def _coupons(account: SimulatedAccount) -> dict[str, dict[str, Any]]:

@@ -12,7 +12,7 @@ from sim_support import NOW, sdk_client
 from stripe_shapes import shape_errors
 
 from orchestration.simulator import MutationSummary, SimulatedAccount, SimulatorServer, generate_account, mutate_account
-from orchestration.simulator.mutations import CHANGE_KINDS
+from orchestration.simulator.generate.mutations import CHANGE_KINDS
 from orchestration.simulator.timeline import DAY, HOUR
 
 State = dict[str, dict[str, dict[str, Any]]]

@@ -12,7 +12,7 @@ from sim_support import NOW, sdk_client
 from stripe_shapes import shape_errors
 
 from orchestration.simulator import SimulatedAccount, SimulatorServer, generate_account
-from orchestration.simulator.catalog import Tier, build_catalog
+from orchestration.simulator.generate.catalog import Tier, build_catalog
 from orchestration.simulator.ids import IdFactory
 
 EXPECTED_TIERS = {

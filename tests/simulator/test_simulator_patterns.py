@@ -1,4 +1,4 @@
-"""The named billing patterns (`orchestration.simulator.patterns`): their objects over the API, and their
+"""The named billing patterns (`orchestration.simulator.generate.patterns`): their objects over the API, and their
 MRR from `expected_customer_mrr` against values worked out by hand from the patterns' prices and coupons."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from sim_support import PATTERNS_NOW, mrr_value, pattern_month
 
 from orchestration.simulator import SimulatedAccount, generate_account
-from orchestration.simulator.patterns import PATTERNS
+from orchestration.simulator.generate.patterns import PATTERNS
 
 NOW = PATTERNS_NOW
 

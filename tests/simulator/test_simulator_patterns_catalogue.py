@@ -1,4 +1,4 @@
-"""The named billing patterns added for issue 11's catalogue (`orchestration.simulator.patterns`): package and
+"""The named billing patterns added for issue 11's catalogue (`orchestration.simulator.generate.patterns`): package and
 tiered prices, licensed + metered items, a quantity change without proration, two subscriptions moving in one
 month, three-decimal and two currencies, a deleted customer, a grandfathered price, a subscription schedule,
 paused collection; and `price_scale` (two accounts sharing ids, not amounts). Objects checked over the store,
@@ -10,7 +10,7 @@ import pytest
 from sim_support import PATTERNS_NOW, mrr_value, pattern_month
 
 from orchestration.simulator import SimulatedAccount, generate_account
-from orchestration.simulator.patterns import month_start
+from orchestration.simulator.generate.patterns import month_start
 from orchestration.simulator.truth import expected_customer_mrr
 
 NOW = PATTERNS_NOW

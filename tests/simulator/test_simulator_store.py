@@ -10,8 +10,8 @@ from sim_support import NOW, sdk_client
 
 from orchestration.simulator import SimulatedAccount, SimulatorServer, generate_account
 from orchestration.simulator.errors import StripeError
-from orchestration.simulator.listing import LIST_SPECS, ListQuery
-from orchestration.simulator.store import Collection
+from orchestration.simulator.model.listing import LIST_SPECS, ListQuery
+from orchestration.simulator.model.store import Collection
 
 
 @pytest.fixture

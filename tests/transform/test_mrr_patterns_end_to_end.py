@@ -1,6 +1,6 @@
 """Every billing pattern of the simulator's catalogue, simulator → HTTP → dlt → dbt, against its own truth.
 
-Two connected accounts of one platform hold every pattern of `orchestration.simulator.patterns.PATTERNS`
+Two connected accounts of one platform hold every pattern of `orchestration.simulator.generate.patterns.PATTERNS`
 (plus a few random customers). They share their plan, price and coupon ids, with different amounts: the second
 is the first with every catalogue amount scaled. The ingester reads both over HTTP as it reads Stripe (the
 connected accounts through `Stripe-Account`), dbt builds the MRR models with `mrr_as_of` at the accounts' clock,
@@ -23,7 +23,7 @@ from dbt_runner import run_dbt
 from orchestration.ingest.pipeline import sync_accounts
 from orchestration.settings import Settings
 from orchestration.simulator import SimulatedAccount, SimulatorServer, generate_account
-from orchestration.simulator.patterns import PATTERNS
+from orchestration.simulator.generate.patterns import PATTERNS
 from orchestration.simulator.truth import expected_customer_mrr, expected_movements
 
 NOW = 1773755100  # 2026-03-17 13:45:00 UTC: mid-month, so the current month is evaluated at `now`

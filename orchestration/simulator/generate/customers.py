@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 
+from orchestration.simulator.generate.world import World
 from orchestration.simulator.ids import random_chars
 from orchestration.simulator.records import CustomerRec, InvoiceRec, PaymentMethodRec
-from orchestration.simulator.world import World
 
 _FIRST_NAMES = (
     "Ada",

@@ -16,19 +16,19 @@ import time
 import uuid
 from typing import Any
 
-from orchestration.simulator.account import SimulatedAccount, account_object
-from orchestration.simulator.catalog import Catalog, build_catalog, coupon_objects, product_objects
-from orchestration.simulator.customers import close_books, new_customer
+from orchestration.simulator.generate.catalog import Catalog, build_catalog, coupon_objects, product_objects
+from orchestration.simulator.generate.customers import close_books, new_customer
+from orchestration.simulator.generate.patterns import add_patterns
+from orchestration.simulator.generate.payments import Payments
+from orchestration.simulator.generate.payouts import schedule_payouts
+from orchestration.simulator.generate.render import Renderer
+from orchestration.simulator.generate.story import CustomerStory
+from orchestration.simulator.generate.world import World, announces_change, previous_attributes
 from orchestration.simulator.ids import IdFactory, new_account_id, random_chars
-from orchestration.simulator.patterns import add_patterns
-from orchestration.simulator.payments import Payments
-from orchestration.simulator.payouts import schedule_payouts
+from orchestration.simulator.model.account import SimulatedAccount, account_object
 from orchestration.simulator.records import BalanceRec, DiscountRec
-from orchestration.simulator.render import Renderer
-from orchestration.simulator.story import CustomerStory
 from orchestration.simulator.templates import API_VERSION, build
 from orchestration.simulator.timeline import DAY
-from orchestration.simulator.world import World, announces_change, previous_attributes
 
 HISTORY = 3 * 365 * DAY
 """How long before `now` the first customer signed up."""

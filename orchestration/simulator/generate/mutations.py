@@ -23,12 +23,15 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from orchestration.simulator.account import SimulatedAccount
-from orchestration.simulator.catalog import rebuild_catalog
-from orchestration.simulator.customers import close_books, new_customer
-from orchestration.simulator.generator import render_events, render_records
+from orchestration.simulator.generate.catalog import rebuild_catalog
+from orchestration.simulator.generate.customers import close_books, new_customer
+from orchestration.simulator.generate.generator import render_events, render_records
+from orchestration.simulator.generate.payments import Payments
+from orchestration.simulator.generate.render import Renderer
+from orchestration.simulator.generate.story import CustomerStory, SubscriptionStory
+from orchestration.simulator.generate.world import World, announces_change, previous_attributes
 from orchestration.simulator.ids import IdFactory
-from orchestration.simulator.payments import Payments
+from orchestration.simulator.model.account import SimulatedAccount
 from orchestration.simulator.records import (
     ChargeRec,
     CustomerRec,
@@ -36,11 +39,8 @@ from orchestration.simulator.records import (
     PaymentIntentRec,
     PaymentMethodRec,
 )
-from orchestration.simulator.render import Renderer
-from orchestration.simulator.story import CustomerStory, SubscriptionStory
 from orchestration.simulator.templates import API_VERSION, build
 from orchestration.simulator.timeline import HOUR
-from orchestration.simulator.world import World, announces_change, previous_attributes
 
 DEFAULT_STEP = HOUR
 """Without `at`, the changes happen this long after the account's clock (or its newest event)."""

@@ -39,13 +39,13 @@ import calendar
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from orchestration.simulator.catalog import CatalogPrice
-from orchestration.simulator.customers import close_books, new_customer
-from orchestration.simulator.payments import Payments
+from orchestration.simulator.generate.catalog import CatalogPrice
+from orchestration.simulator.generate.customers import close_books, new_customer
+from orchestration.simulator.generate.payments import Payments
+from orchestration.simulator.generate.story import RETRY_OFFSETS, Action, CustomerStory, Script, SubscriptionStory
+from orchestration.simulator.generate.world import World
 from orchestration.simulator.records import CustomerRec
-from orchestration.simulator.story import RETRY_OFFSETS, Action, CustomerStory, Script, SubscriptionStory
 from orchestration.simulator.timeline import DAY, HOUR, add_months
-from orchestration.simulator.world import World
 
 ALL = len(RETRY_OFFSETS)
 """Failed attempts that exhaust a renewal's retries."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchestration.simulator.currencies import THREE_DECIMAL_CURRENCIES, ZERO_DECIMAL_CURRENCIES
+from orchestration.simulator.generate.world import World
 from orchestration.simulator.records import (
     BalanceRec,
     ChargeRec,
@@ -13,7 +14,6 @@ from orchestration.simulator.records import (
     RefundRec,
 )
 from orchestration.simulator.timeline import DAY, next_midnight_after
-from orchestration.simulator.world import World
 
 ACCOUNT_CURRENCY = "usd"
 # Major units of USD per major unit of the charge currency (Stripe's `exchange_rate` convention).

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from orchestration.simulator.generate.world import World
 from orchestration.simulator.records import BalanceRec, PayoutRec
 from orchestration.simulator.timeline import DAY, HOUR, next_midnight_after
-from orchestration.simulator.world import World
 
 PAYOUT_INTERVAL = DAY
 """Stripe's default schedule: a payout a day of what became available since the previous one."""

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from orchestration.simulator.catalog import Catalog
+from orchestration.simulator.generate.catalog import Catalog
+from orchestration.simulator.generate.payments import ACCOUNT_CURRENCY, DECLINE_MESSAGES
+from orchestration.simulator.generate.story import FINALIZE_DELAY
 from orchestration.simulator.ids import bank_account_id
-from orchestration.simulator.payments import ACCOUNT_CURRENCY, DECLINE_MESSAGES
 from orchestration.simulator.records import (
     BalanceRec,
     ChargeRec,
@@ -33,7 +34,6 @@ from orchestration.simulator.records import (
     SubscriptionRec,
     SubscriptionVersion,
 )
-from orchestration.simulator.story import FINALIZE_DELAY
 from orchestration.simulator.templates import build, samples
 from orchestration.simulator.timeline import DAY, next_midnight_after
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field, replace
 from random import Random
 from typing import Any
 
-from orchestration.simulator.catalog import CatalogPrice, price_phrase
-from orchestration.simulator.payments import Payments
+from orchestration.simulator.generate.catalog import CatalogPrice, price_phrase
+from orchestration.simulator.generate.payments import Payments
+from orchestration.simulator.generate.world import World
 from orchestration.simulator.records import (
     ChargeRec,
     CreditNoteRec,
@@ -27,7 +28,6 @@ from orchestration.simulator.records import (
     SubscriptionVersion,
 )
 from orchestration.simulator.timeline import DAY, HOUR, add_months, period_end, short_date
-from orchestration.simulator.world import World
 
 TRIAL_DAYS = 14
 RETRY_OFFSETS = (0, 3 * DAY, 8 * DAY, 15 * DAY)

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestration.simulator.catalog import Catalog
+from orchestration.simulator.generate.catalog import Catalog
 from orchestration.simulator.ids import IdFactory
 from orchestration.simulator.records import (
     ChargeRec,

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.simulator.ids import base62
-from orchestration.simulator.listing import LIST_SPECS
+from orchestration.simulator.model.listing import LIST_SPECS
+from orchestration.simulator.model.store import AccountStore
 from orchestration.simulator.records import DiscountRec, ItemState, SubscriptionVersion
-from orchestration.simulator.store import AccountStore
 from orchestration.simulator.templates import build
 
 OBJECT_NAMES = (

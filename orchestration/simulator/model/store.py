@@ -25,12 +25,20 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from orchestration.simulator.errors import no_such, unrecognized_url
-from orchestration.simulator.expansion import expanded, requested
-from orchestration.simulator.listing import LIST_SPECS, Filter, ListQuery, ListSpec, Match, matches_value, parse_query
+from orchestration.simulator.model.expansion import expanded, requested
+from orchestration.simulator.model.listing import (
+    LIST_SPECS,
+    Filter,
+    ListQuery,
+    ListSpec,
+    Match,
+    matches_value,
+    parse_query,
+)
 from orchestration.simulator.templates import API_VERSION, build
 
 if TYPE_CHECKING:
-    from orchestration.simulator.account import SimulatedAccount
+    from orchestration.simulator.model.account import SimulatedAccount
 
 Key = tuple[Any, str]
 """(sort field value, id): the order of a collection, ascending."""

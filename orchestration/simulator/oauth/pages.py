@@ -15,7 +15,7 @@ from __future__ import annotations
 from jinja2 import DictLoader, Environment, select_autoescape
 from starlette.responses import HTMLResponse
 
-from orchestration.simulator.oauth import AuthorizationRequest, Flow
+from orchestration.simulator.oauth.provider import AuthorizationRequest, Flow
 
 _BASE = """<!doctype html>
 <html lang="en">

@@ -14,7 +14,7 @@ Every allowed authorization is a `Grant`; its code and tokens die with it. A gra
 account is deauthorized (through the endpoint, or `deauthorize` as if the user disconnected from their
 dashboard), and when its code is redeemed a second time: Stripe then revokes every token issued with it.
 
-This module holds the state and rules; `oauth_routes` speaks HTTP and `oauth_pages` renders the HTML. The
+This module holds the state and rules; `routes` speaks HTTP and `pages` renders the HTML. The
 server's event loop and a test thread both call in, so the state is guarded by one lock.
 """
 
@@ -40,11 +40,11 @@ from orchestration.simulator.errors import (
     oauth_not_connected,
 )
 from orchestration.simulator.ids import BASE62, base62
-from orchestration.simulator.options import OAuthOptions
+from orchestration.simulator.oauth.options import OAuthOptions
 
 if TYPE_CHECKING:
-    from orchestration.simulator.account import SimulatedAccount
-    from orchestration.simulator.app import AccountRegistry
+    from orchestration.simulator.model.account import SimulatedAccount
+    from orchestration.simulator.model.registry import AccountRegistry
 
 __all__ = [
     "AuthorizationRequest",

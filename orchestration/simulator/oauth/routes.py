@@ -32,8 +32,14 @@ from orchestration.simulator.errors import (
     oauth_no_such_key,
     oauth_unsupported_grant_type,
 )
-from orchestration.simulator.oauth import AuthorizationRequest, AuthorizeRefused, Flow, OAuthProvider, SignInRefused
-from orchestration.simulator.oauth_pages import authorize_page, error_page, sign_in_page
+from orchestration.simulator.oauth.pages import authorize_page, error_page, sign_in_page
+from orchestration.simulator.oauth.provider import (
+    AuthorizationRequest,
+    AuthorizeRefused,
+    Flow,
+    OAuthProvider,
+    SignInRefused,
+)
 
 AUTHORIZE_PATHS = {Flow.CONNECT: "/oauth/authorize", Flow.APP: "/oauth/v2/authorize"}
 Handler = Callable[[Request], Awaitable[Response]]

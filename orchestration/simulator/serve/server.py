@@ -18,11 +18,12 @@ from typing import Any
 import uvicorn
 from starlette.types import Scope
 
-from orchestration.simulator.account import SimulatedAccount
-from orchestration.simulator.app import create_app
-from orchestration.simulator.oauth import OAuthProvider
-from orchestration.simulator.options import OAuthOptions, SimulatorOptions
-from orchestration.simulator.traffic import TrafficStats
+from orchestration.simulator.model.account import SimulatedAccount
+from orchestration.simulator.oauth.options import OAuthOptions
+from orchestration.simulator.oauth.provider import OAuthProvider
+from orchestration.simulator.serve.app import create_app
+from orchestration.simulator.serve.options import SimulatorOptions
+from orchestration.simulator.serve.traffic import TrafficStats
 
 __all__ = ["OAuthOptions", "SimulatorOptions", "SimulatorServer", "TrafficStats", "serve"]
 

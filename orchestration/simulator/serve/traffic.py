@@ -23,7 +23,7 @@ from typing import Any
 
 from starlette.types import Scope
 
-from orchestration.simulator.options import SimulatorOptions
+from orchestration.simulator.serve.options import SimulatorOptions
 
 RUNTIME_OPTIONS = frozenset(
     {
