@@ -3,7 +3,16 @@ each new account, so a newly connected account is loaded and in the marts withou
 
 import json
 
-from dagster import RunRequest, SensorDefinition, SensorEvaluationContext, SensorResult, SkipReason, sensor
+from dagster import (
+    AddDynamicPartitionsRequest,
+    DeleteDynamicPartitionsRequest,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
 
 from orchestration.automation.cadence import Automation
 from orchestration.automation.jobs import stripe_sync_job
@@ -50,7 +59,7 @@ def build_accounts_sensor(automation: Automation) -> SensorDefinition:
             # dropping every partition would hide the accounts' history.
             return SkipReason(NO_ACCOUNT)
         changes = partition_changes(context.instance, wanted)
-        requests = []
+        requests: list[AddDynamicPartitionsRequest | DeleteDynamicPartitionsRequest] = []
         if changes.added:
             requests.append(STRIPE_ACCOUNTS.build_add_request(changes.added))
         if changes.removed:

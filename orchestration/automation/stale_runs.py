@@ -54,8 +54,8 @@ def reap_dead_runs(instance: DagsterInstance) -> list[str]:
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         cleaned.append(f"run {run.run_id[:8]} died with its process (pid {pid}): marked failed, its slots freed")
     for run_id in _holders(instance):
-        run = instance.get_run_by_id(run_id)
-        if run is None or run.status in ENDED:
+        holder = instance.get_run_by_id(run_id)
+        if holder is None or holder.status in ENDED:
             instance.event_log_storage.free_concurrency_slots_for_run(run_id)
             cleaned.append(f"run {run_id[:8]} had ended but still held the warehouse: its slots freed")
     return cleaned

@@ -272,7 +272,7 @@ class Sessions:
 
     @staticmethod
     def csrf_valid(request: Request, submitted: str | None) -> bool:
-        expected = request.session.get("csrf")
+        expected = str(request.session.get("csrf") or "")
         return bool(expected and submitted) and hmac.compare_digest(str(submitted).encode(), expected.encode())
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import stripe
 
@@ -73,7 +73,7 @@ def missing_permissions(api_base: str, key: Secret) -> list[str]:
             "get", path, params={"limit": 1, **params}, base_address="api", api_mode="V1"
         )
         if status == 403:
-            message = str((_json(body).get("error") or {}).get("message", ""))
+            message = str((_json(cast("str | bytes", body)).get("error") or {}).get("message", ""))
             permission = re.search(r"'(rak_[a-z_]+)'", message)
             missing.append(f"{path} ({permission.group(1)})" if permission else path)
         elif status >= 400 and status != 404:

@@ -140,7 +140,8 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig) -> Iterator[
                     dlt_pipeline=pipeline,
                     dagster_dlt_translator=_raw_table_keys(),
                 ):
-                    dlt_metadata[result.asset_key] = dict(result.metadata or {})
+                    if result.asset_key is not None:
+                        dlt_metadata[result.asset_key] = dict(result.metadata or {})
             except Exception as exc:
                 # dlt wraps a held DuckDB file or a full disk in pages of advice that do not apply: the UI shows
                 # the one line that names the file and the fix instead.
@@ -148,7 +149,8 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig) -> Iterator[
                 if fault is None:
                     raise
                 raise Failure(description=fault, allow_retries=False) from exc
-            rows_loaded = dict(pipeline.last_trace.last_normalize_info.row_counts)
+            normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+            rows_loaded = dict(normalized.row_counts) if normalized else {}
     context.log.info(sync.report.traffic_summary())
     # Given the credentials the sync used, so a re-authentication made meanwhile is not undone.
     record_sync_outcome(settings, sync.report, credentials=credentials)

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import stripe
@@ -211,7 +211,8 @@ class StripeReader:
                 raise self._read_error(path, f"no response: {exc.user_message or exc}") from None
             if status < 300:
                 try:
-                    answer = parse_lazily(body) if lazy else orjson.loads(body)
+                    raw = cast("bytes | str", body)  # the SDK types it `object`
+                    answer = parse_lazily(raw) if lazy else orjson.loads(raw)
                 except ValueError:
                     # Only a body cut short gets here unnoticed by the HTTP client (a connection closed without
                     # Content-Length): read again, never taken for a short page.

@@ -11,7 +11,7 @@ A page's objects stay valid as long as any of them is referenced (each holds its
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import simdjson
@@ -22,7 +22,8 @@ LazyArray = simdjson.Array
 
 def parse_lazily(body: bytes | str) -> LazyObject:
     """One response body, parsed by a parser of its own (a parser holds one document at a time)."""
-    return simdjson.Parser().parse(body.encode() if isinstance(body, str) else body)
+    # A Stripe answer is a JSON object: its root is one.
+    return cast(LazyObject, simdjson.Parser().parse(body.encode() if isinstance(body, str) else body))
 
 
 def is_array(value: Any) -> bool:
@@ -37,7 +38,7 @@ def object_json(obj: Any) -> str:
     """The object as compact JSON text: a lazy object's own text, or a dict (which may hold lazy values,
     e.g. an event's object marked deleted) serialised."""
     if isinstance(obj, LazyObject):
-        return obj.mini.decode()
+        return cast(bytes, obj.mini).decode()  # bytes, though pysimdjson's stub says str
     return orjson.dumps(obj, default=_plain).decode()
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import dlt
-from dlt.common.configuration.specs import ConnectionStringCredentials
+from dlt.common.destination import Destination
 from dlt.common.runtime.collector import LogCollector
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from orchestration.ingest.memory import release_freed_memory
 from orchestration.settings import Settings
@@ -31,7 +33,7 @@ def stripe_pipeline(settings: Settings) -> dlt.Pipeline:
     wait_for_duckdb_file(settings)
     if settings.warehouse == "postgres":
         pg = settings.postgres
-        credentials = ConnectionStringCredentials(
+        credentials = PostgresCredentials(
             {
                 "drivername": "postgresql",
                 "host": pg["host"],
@@ -41,9 +43,9 @@ def stripe_pipeline(settings: Settings) -> dlt.Pipeline:
                 "database": pg["database"],
             }
         )
-        destination = dlt.destinations.postgres(credentials=credentials)
+        destination: Destination[Any, Any] = dlt.destinations.postgres(credentials=credentials)
     else:
-        credentials = DuckDbCredentials(
+        duckdb_credentials = DuckDbCredentials(
             str(settings.duckdb_path),
             global_config={
                 # DuckDB takes up to 80% of RAM by default for a merge; a cap keeps a sync's memory flat as
@@ -56,7 +58,7 @@ def stripe_pipeline(settings: Settings) -> dlt.Pipeline:
                 "allocator_flush_threshold": "32MB",
             },
         )
-        destination = dlt.destinations.duckdb(credentials=credentials)
+        destination = dlt.destinations.duckdb(credentials=duckdb_credentials)
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         destination=destination,

@@ -311,7 +311,7 @@ def _pages_beyond(child: ChildList, to_page, reader: StripeReader, context: Sync
             params["expand"] = list(child.expand)
         if child.parent_param:
             params[child.parent_param] = parent_id
-        for page in reader.list_pages(child.list_path.format(parent_id=parent_id), params):
+        for page in reader.list_pages(str(child.list_path).format(parent_id=parent_id), params):
             if page:
                 yield parent_id, page
 

@@ -89,6 +89,7 @@ def read_object(
             )
         created_since = None
     else:
+        assert cursor is not None  # no cursor needs a full reload
         progress.mode = "incremental"
         created_since = max(0, (cursor.created or 0) - OVERLAP_SECONDS)
 
@@ -108,7 +109,7 @@ def read_object(
                     listed.update(o["id"] for o in page)
                 yield Batch(reader.account_id, page)
 
-    if progress.mode == "incremental" and obj.event_types:
+    if progress.mode == "incremental" and obj.event_types and cursor is not None and cursor.events is not None:
         # Objects just listed as new are already in their latest state, unless an event came after the list.
         # `now` (the sync's start, on Stripe's clock in the simulator) precedes every list request.
         fresh = _ListedBefore(listed, now - OVERLAP_SECONDS)

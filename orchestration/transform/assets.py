@@ -137,7 +137,7 @@ def _run_dbt(
         if key in built and built[key] is result:
             yield MaterializeResult(asset_key=key, metadata={**_run_metadata(result), **tables.get(key, {})})
         check = specs.check_keys.get(result["unique_id"])
-        if check in selected_checks and result["status"] in ("pass", "warn", "fail", "error"):
+        if check is not None and check in selected_checks and result["status"] in ("pass", "warn", "fail", "error"):
             yield _check_result(check, result)
 
     errors = [r for r in results if r["status"] == "error" and r["unique_id"].split(".")[0] in BUILT_TYPES]

@@ -123,7 +123,7 @@ def create_app(
         Middleware(KnownHosts, hosts=hosts),
         Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
         Middleware(
-            SessionCookie,
+            SessionCookie,  # type: ignore[arg-type]  # Starlette's protocol types `app` looser than ASGIApp
             always_secure=cookie_secure,
             secret_key=derived_key(settings.connect, "admin session cookie"),
             session_cookie="stripe_warehouse_admin",
@@ -299,7 +299,8 @@ class AdminOnly:
             except (HTTPException, MultiPartException, ValueError):
                 await HTMLResponse("This form could not be read.", 400)(scope, receive, send)
                 return
-            if not self.sessions.csrf_valid(request, form.get(CSRF_FIELD)):
+            token = form.get(CSRF_FIELD)
+            if not self.sessions.csrf_valid(request, token if isinstance(token, str) else None):
                 log.warning("Refused a form without a valid CSRF token: %r", path)  # %r: no line of its own
                 refusal = HTMLResponse("This form expired or did not come from this site: reload and try again.", 403)
                 await refusal(scope, receive, send)
