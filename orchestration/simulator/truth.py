@@ -194,6 +194,7 @@ def _discounts_in_effect(
         duration = coupon["duration"]
         if discounts == "forever_only" and duration != "forever":
             continue
+        window: tuple[int, int | None] | None
         if duration == "once":
             window = _first_billing_period(versions, discount.start)
         elif duration == "repeating":

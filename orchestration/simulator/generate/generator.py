@@ -221,7 +221,7 @@ def render_events(world: World, renderer: Renderer, first_position: int = 0) -> 
     announced: set[tuple[str, str, int]] = set()
     ordered = sorted(world.events, key=lambda e: (e.created, e.sequence))
     for position, pending in enumerate(ordered, start=first_position):
-        request = {"id": None, "idempotency_key": None}
+        request: dict[str, str | None] = {"id": None, "idempotency_key": None}
         if pending.from_api_request:
             key = uuid.UUID(int=rng.getrandbits(128), version=4)
             request = {"id": "req_" + random_chars(rng, 14), "idempotency_key": str(key)}

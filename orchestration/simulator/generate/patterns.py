@@ -36,7 +36,7 @@ Each docstring names the page its behaviour follows where it adds one.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from orchestration.simulator.generate.catalog import CatalogPrice
@@ -89,7 +89,7 @@ class _Teller:
         return CustomerStory(world, self.payments, customer)
 
     def subscribe(
-        self, owner: CustomerStory, start: int, plan: list[tuple[str, int | None]], script: Script | None = None
+        self, owner: CustomerStory, start: int, plan: Sequence[tuple[str, int | None]], script: Script | None = None
     ) -> SubscriptionStory:
         prices = self.world.catalog.prices
         items: list[tuple[CatalogPrice, int | None]] = [(prices[key], quantity) for key, quantity in plan]

@@ -352,6 +352,7 @@ class Renderer:
         discount_amounts = [
             {"amount": amount, "discount": discount_id} for discount_id, amount in line.discount_amounts
         ]
+        parent: dict[str, Any]
         if line.subscription_id is None:
             parent = {
                 "invoice_item_details": {

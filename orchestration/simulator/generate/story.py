@@ -149,6 +149,7 @@ class CustomerStory:
             sessions.append(("consulting_hour", hours, f"Consulting session ({hours} h) on {short_date(day)}"))
         for key, quantity, description in sessions:
             price = prices[key]
+            assert price.unit_amount is not None, "services are priced per unit, not in tiers"
             item_id = world.ids.new("ii", created)
             line = LineRec(
                 id=world.ids.new("il", created),
@@ -809,6 +810,7 @@ class SubscriptionStory:
         """An upgrade, downgrade or seat change mid-period, prorated onto the next invoice."""
         rng, prices = self.rng, self.world.catalog.prices
         item = self.items[0]
+        assert item.quantity is not None, "the first item is the plan's licensed base price, never a metered one"
         price = self.world.catalog.price_by_id(item.price_id)
         quantity = item.quantity
         if price.product_key == "team":

@@ -303,8 +303,11 @@ def parse_query(spec: ListSpec, items: Iterable[tuple[str, str]]) -> ListQuery:
     for param, values in repeated.items():
         if len(values) > MAX_EVENT_TYPES:
             raise invalid_parameter(param, f"You may pass at most {MAX_EVENT_TYPES} values for {param}.")
-        matches = [spec.filters_by_param[param].parse(param, value) for value in values]
-        _restrict(query, spec.filters_by_param[param].field, _any_of(matches))
+        flt = spec.filters_by_param[param]
+        parsed = [flt.parse(param, value) for value in values]
+        matches = [match for match in parsed if match is not None]
+        if len(matches) == len(parsed):  # a None among them keeps everything, and so does their union
+            _restrict(query, flt.field, _any_of(matches))
     for name in spec.required:
         if name not in seen:
             raise missing_parameter(name)
@@ -373,8 +376,9 @@ def _restrict(query: ListQuery, field_name: str, match: Match | None) -> None:
 
 
 def _any_of(matches: list[Match]) -> Match:
-    if all(isinstance(m, frozenset) for m in matches):
-        return frozenset().union(*matches)  # type: ignore[arg-type]
+    sets = [m for m in matches if isinstance(m, frozenset)]
+    if len(sets) == len(matches):
+        return frozenset().union(*sets)
     return lambda value: any(matches_value(m, value) for m in matches)
 
 

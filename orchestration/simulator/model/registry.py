@@ -101,8 +101,10 @@ class AccountRegistry:
             self.revoke_countdown[account_id] = requests
 
     def _count_down(self, account_id: str | None) -> None:
+        if not account_id:
+            return
         with self._lock:
-            left = self.revoke_countdown.get(account_id) if account_id else None
+            left = self.revoke_countdown.get(account_id)
             if left is None:
                 return
             if left > 0:

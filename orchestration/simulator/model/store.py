@@ -14,6 +14,7 @@ account while the server thread pages through it. Events older than 30 days befo
 
 from __future__ import annotations
 
+import builtins
 import heapq
 import secrets
 import threading
@@ -224,7 +225,7 @@ class AccountStore:
         """`list` as the JSON body the server sends."""
         return self._as_json(self._list_page(name, params))
 
-    def select(self, name: str, params: Iterable[tuple[str, str]] = ()) -> list[dict[str, Any]]:
+    def select(self, name: str, params: Iterable[tuple[str, str]] = ()) -> builtins.list[dict[str, Any]]:
         """Everything `GET /v1/<name>?<params>` returns across all its pages, newest first."""
         collection = self.collection(name)
         query = parse_query(collection.spec, params)
@@ -332,7 +333,7 @@ class AccountStore:
     def _horizon(self, retention: int) -> int:
         return self.account.current_time() - retention
 
-    def _children_of(self, name: str) -> dict[str, list[dict[str, Any]]]:
+    def _children_of(self, name: str) -> dict[str, builtins.list[dict[str, Any]]]:
         grouped = self._children.get(name)
         if grouped is None:
             grouped = {}

@@ -230,5 +230,6 @@ def _accounts(
     target = registry.accounts.get(rest[0])
     visible = target is not None and (target is account or (platform and registry.is_connected(target.account_id)))
     if len(rest) == 1 and visible:
+        assert target is not None, "visible implies found"
         return target.account
     raise no_such("account", rest[0], "account")
