@@ -48,11 +48,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthorizationRequest",
-    "AuthorizeRefused",
+    "AuthorizeRefusedError",
     "Flow",
     "Grant",
     "OAuthProvider",
-    "SignInRefused",
+    "SignInRefusedError",
     "login_email",
     "publishable_key",
 ]
@@ -113,7 +113,7 @@ class AuthorizationRequest:
     """The signed-in user's accounts, among which they pick the one to authorize; empty before sign-in."""
 
 
-class AuthorizeRefused(Exception):
+class AuthorizeRefusedError(Exception):
     """The authorize link (or a later step of it) is invalid: Stripe shows an error page, sends nobody back."""
 
     def __init__(self, error: str, description: str) -> None:
@@ -122,7 +122,7 @@ class AuthorizeRefused(Exception):
         self.description = description
 
 
-class SignInRefused(Exception):
+class SignInRefusedError(Exception):
     """The sign-in form was not accepted; the page is shown again with `message`."""
 
     def __init__(self, request: AuthorizationRequest, message: str) -> None:
@@ -210,10 +210,10 @@ class OAuthProvider:
         """Checks an authorize link's parameters and opens a request for the user to answer."""
         client_id = params.get("client_id", "")
         if not client_id:
-            raise AuthorizeRefused("invalid_request", "Missing required param: client_id.")
+            raise AuthorizeRefusedError("invalid_request", "Missing required param: client_id.")
         expected = self.connect_client_id if flow is Flow.CONNECT else self.app_client_id
         if client_id != expected:
-            raise AuthorizeRefused(
+            raise AuthorizeRefusedError(
                 "invalid_client", f"No application matches the supplied client identifier: {client_id}"
             )
         redirect_uri = self._redirect_uri(params.get("redirect_uri"))
@@ -221,12 +221,12 @@ class OAuthProvider:
         if flow is Flow.CONNECT:
             response_type = params.get("response_type")
             if not response_type:
-                raise AuthorizeRefused("invalid_request", "Missing required param: response_type.")
+                raise AuthorizeRefusedError("invalid_request", "Missing required param: response_type.")
             if response_type != "code":
-                raise AuthorizeRefused("unsupported_response_type", f"Unsupported response type: {response_type}")
+                raise AuthorizeRefusedError("unsupported_response_type", f"Unsupported response type: {response_type}")
             scope = params.get("scope") or "read_only"
             if scope not in CONNECT_SCOPES:
-                raise AuthorizeRefused(
+                raise AuthorizeRefusedError(
                     "invalid_scope", f"Invalid scope: {scope}. Valid scopes are read_only and read_write."
                 )
         now = time.monotonic()
@@ -249,12 +249,12 @@ class OAuthProvider:
         with self._lock:
             request = self._pending(flow, request_id)
             if not email.strip():
-                raise SignInRefused(request, "Enter your email address.")
+                raise SignInRefusedError(request, "Enter your email address.")
             if not password:
-                raise SignInRefused(request, "Enter your password.")
+                raise SignInRefusedError(request, "Enter your password.")
             accounts = self.login_emails.get(email.strip().lower(), ())
             if not accounts:
-                raise SignInRefused(request, "There is no Stripe account with that email address.")
+                raise SignInRefusedError(request, "There is no Stripe account with that email address.")
             request.accounts = accounts
             return request
 
@@ -263,10 +263,10 @@ class OAuthProvider:
         with self._lock:
             request = self._pending(flow, request_id)
             if not request.accounts:
-                raise AuthorizeRefused("invalid_request", "Sign in to your Stripe account first.")
+                raise AuthorizeRefusedError("invalid_request", "Sign in to your Stripe account first.")
             account_id = account_id or request.accounts[0]
             if allow and account_id not in request.accounts:
-                raise AuthorizeRefused("invalid_request", f"You cannot authorize account {account_id}.")
+                raise AuthorizeRefusedError("invalid_request", f"You cannot authorize account {account_id}.")
             del self._requests[request_id]  # one answer per request
             if not allow:
                 return _with_query(
@@ -291,7 +291,7 @@ class OAuthProvider:
     def _pending(self, flow: Flow, request_id: str) -> AuthorizationRequest:
         request = self._requests.get(request_id)
         if request is None or request.flow is not flow or request.expires_at <= time.monotonic():
-            raise AuthorizeRefused(
+            raise AuthorizeRefusedError(
                 "invalid_request", "This authorization link has expired or was already used. Start again."
             )
         return request
@@ -301,14 +301,14 @@ class OAuthProvider:
         if not given:
             if allowed:
                 return allowed[0]
-            raise AuthorizeRefused("invalid_request", "Missing required param: redirect_uri.")
+            raise AuthorizeRefusedError("invalid_request", "Missing required param: redirect_uri.")
         if allowed:
             ok = given in allowed
         else:
             parts = urlsplit(given)
             ok = parts.scheme in ("http", "https") and parts.hostname in LOOPBACK_HOSTS
         if not ok:
-            raise AuthorizeRefused(
+            raise AuthorizeRefusedError(
                 "invalid_redirect_uri",
                 f"Invalid redirect URI '{given}'. Ensure this uri exactly matches one of the uris specified in "
                 "your application settings.",

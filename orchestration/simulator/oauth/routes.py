@@ -35,10 +35,10 @@ from orchestration.simulator.errors import (
 from orchestration.simulator.oauth.pages import authorize_page, error_page, sign_in_page
 from orchestration.simulator.oauth.provider import (
     AuthorizationRequest,
-    AuthorizeRefused,
+    AuthorizeRefusedError,
     Flow,
     OAuthProvider,
-    SignInRefused,
+    SignInRefusedError,
 )
 
 AUTHORIZE_PATHS = {Flow.CONNECT: "/oauth/authorize", Flow.APP: "/oauth/v2/authorize"}
@@ -73,7 +73,7 @@ class _Endpoints:
         async def authorize(request: Request) -> Response:
             try:
                 pending = self.provider.start(flow, request.query_params)
-            except AuthorizeRefused as refused:
+            except AuthorizeRefusedError as refused:
                 return error_page(refused.error, refused.description)
             return self._sign_in_page(pending)
 
@@ -85,9 +85,9 @@ class _Endpoints:
             email = _field(form, "email")
             try:
                 pending = self.provider.sign_in(flow, _field(form, "authorization"), email, _field(form, "password"))
-            except AuthorizeRefused as refused:
+            except AuthorizeRefusedError as refused:
                 return error_page(refused.error, refused.description)
-            except SignInRefused as refused:
+            except SignInRefusedError as refused:
                 return self._sign_in_page(refused.request, refused.message, email, status=400)
             accounts = self.provider.account_names(pending.accounts)
             return authorize_page(
@@ -106,7 +106,7 @@ class _Endpoints:
                 url = self.provider.decide(
                     flow, _field(form, "authorization"), choice == "allow", _field(form, "account") or None
                 )
-            except AuthorizeRefused as refused:
+            except AuthorizeRefusedError as refused:
                 return error_page(refused.error, refused.description)
             # 302, not Starlette's default 307: the browser must GET the redirect URI, not re-POST the form.
             return RedirectResponse(url, status_code=302)
