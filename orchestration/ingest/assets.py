@@ -230,7 +230,7 @@ def _partition_accounts(context: AssetExecutionContext) -> Collection[str] | Non
 
 
 def _sync_context(settings: Settings, credentials: tuple[StripeCredential, ...], full_refresh: bool):
-    from orchestration.ingest.source import SyncContext
+    from orchestration.ingest.context import SyncContext
 
     return SyncContext(settings, credentials=credentials, full_refresh=full_refresh)
 

@@ -11,7 +11,9 @@ from dlt.common.runtime.collector import LogCollector
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
+from orchestration.ingest.context import SyncContext
 from orchestration.ingest.memory import release_freed_memory
+from orchestration.ingest.source import ROWS_PER_BATCH, stripe_source
 from orchestration.settings import Settings
 from orchestration.stripe_objects import RAW_DATASET
 from orchestration.sync_report import SyncReport
@@ -90,8 +92,6 @@ def extract_settings():
     dlt buffers 5,000 rows per table before writing by default: for two dozen tables of Stripe objects up
     to 4 kB each, that alone was ~90 MB of Arrow buffers at the peak of a 160k-object sync.
     """
-    from orchestration.ingest.source import ROWS_PER_BATCH
-
     return dlt.config.values({"data_writer.buffer_max_items": ROWS_PER_BATCH // 2})
 
 
@@ -100,8 +100,6 @@ def sync_accounts(settings: Settings, now: int | None = None) -> SyncReport:
 
     Raises what dlt raises when the load itself fails; failures of single accounts are in the report.
     """
-    from orchestration.ingest.source import SyncContext, stripe_source
-
     context = SyncContext(settings)
     if now is not None:
         context.synced_at = datetime.fromtimestamp(now, UTC)

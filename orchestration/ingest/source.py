@@ -1,5 +1,8 @@
 """The dlt source: every Stripe object of every configured account, one resource per raw table.
 
+The sync's shared state is `context.SyncContext`, child tables are read by `children`, rows deleted without
+an event are found by `vanished`.
+
 Each object has a page producer (not loaded itself) that reads what changed; transformers turn its
 batches into the raw rows of the object's table and of its child tables (invoice lines, subscription
 items, discounts, credit note lines), so each table is its own dlt resource and Dagster asset while the
@@ -11,90 +14,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from typing import Any
 
 import dlt
-import orjson
 import pyarrow as pa
 from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
 from dlt.extract.resource import DltResource
 
+from orchestration.ingest.children import child_rows
 from orchestration.ingest.client import StripeAuthError, StripeReader, StripeReadError
-from orchestration.ingest.fetch import run_chains
-from orchestration.ingest.lazy_json import is_array, is_object
-from orchestration.ingest.memory import release_freed_memory, tune_malloc
+from orchestration.ingest.context import SyncContext
+from orchestration.ingest.memory import release_freed_memory
 from orchestration.ingest.raw_rows import PRIMARY_KEY, RAW_SCHEMA, raw_table
 from orchestration.ingest.sync import Batch, Cursor, read_object
-from orchestration.settings import Settings, StripeCredential
-from orchestration.stripe_objects import STRIPE_OBJECTS, ChildList, EmbeddedObjects, StripeObject
-from orchestration.sync_report import SyncReport
+from orchestration.ingest.vanished import vanished_rows
+from orchestration.settings import Settings
+from orchestration.stripe_objects import STRIPE_OBJECTS, StripeObject
 
 log = logging.getLogger(__name__)
 
 SOURCE_NAME = "stripe"
 PROGRESS_EVERY_SECONDS = 10
 ROWS_PER_BATCH = 1000
-
-
-@dataclass
-class SyncContext:
-    """What one sync shares: the settings, a reader per account, the thread pool and the report."""
-
-    settings: Settings
-    credentials: tuple[StripeCredential, ...] | None = None
-    """The accounts to read; None: those of the settings (STRIPE_API_KEY / STRIPE_ACCOUNT_IDS)."""
-    full_refresh: bool = False
-    """Reload every object in full whatever its cursor (the daily reconciliation): picks up what no event
-    reports, and marks deleted the rows Stripe no longer lists."""
-    report: SyncReport = field(default_factory=SyncReport)
-    synced_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    """When the sync started; each row's `synced_at` is when it was read, on the same clock."""
-    _started: float = field(default_factory=time.monotonic, repr=False)
-
-    def read_time(self) -> datetime:
-        """Now, on the sync's clock: a row read later in the sync carries a later synced_at, so when one
-        load holds an object twice (listed as new, then re-fetched after a change) the merge keeps the later."""
-        return self.synced_at + timedelta(seconds=time.monotonic() - self._started)
-
-    @property
-    def now(self) -> int:
-        """The sync's clock in unix seconds, against which cursors are aged."""
-        return int(self.synced_at.timestamp())
-
-    @cached_property
-    def readers(self) -> tuple[StripeReader, ...]:
-        return tuple(
-            StripeReader(
-                self.settings.stripe_api_base,
-                credential,
-                requests_per_second=self.settings.rate_limit_for(credential),
-                max_network_retries=self.settings.max_network_retries,
-            )
-            for credential in (
-                self.credentials if self.credentials is not None else self.settings.require_credentials()
-            )
-        )
-
-    @cached_property
-    def executor(self) -> ThreadPoolExecutor:
-        tune_malloc()  # before the pool's threads allocate
-        return ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="stripe")
-
-    def close(self) -> None:
-        if "executor" in self.__dict__:
-            self.executor.shutdown(wait=False, cancel_futures=True)
-        for reader in self.__dict__.get("readers", ()):
-            self.report.traffic[reader.account_id_or_key] = reader.stats.as_dict()
-
-    def __enter__(self) -> SyncContext:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 @dlt.source(name=SOURCE_NAME, max_table_nesting=0)
@@ -174,7 +116,7 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
                 ):
                     if isinstance(item, Cursor):
                         if seen is not None and progress.mode == "full":
-                            for batch in _vanished(obj, account, seen, progress):
+                            for batch in vanished_rows(obj, account, seen, progress):
                                 _add_rows(pending, obj, batch, reader, context, progress)
                         if pending.rows:
                             yield pending
@@ -222,23 +164,11 @@ def _add_rows(
         return  # a deleted parent's children keep their last state
     read: dict[str, list[tuple[str, list[Any]]]] = {}
     for child in obj.children:
-        read[child.table] = list(_children(child, batch.objects, reader, context, read))
+        read[child.table] = list(child_rows(child, batch.objects, reader, context, read))
         for parent_id, children in read[child.table]:
             if children:
                 pending.add(child.table, raw_table(batch.account_id, children, read_at, parent_id))
                 progress.child_rows += len(children)
-
-
-def _vanished(obj: StripeObject, account: str, seen: set[str], progress) -> Iterator[Batch]:
-    """After a full reload that replaced an incremental history: rows Stripe no longer lists were deleted
-    while no event could tell us; they are kept with their last known state, marked deleted."""
-    with dlt.current.pipeline().sql_client() as client:
-        table = client.make_qualified_table_name(obj.table)
-        rows = client.execute_sql(f"select object_json from {table} where account_id = %s and not is_deleted", account)
-    gone = [obj_json for (obj_json,) in rows or [] if orjson.loads(obj_json)["id"] not in seen]
-    if gone:
-        progress.deleted += len(gone)
-        yield Batch(account, [orjson.loads(o) for o in gone], deleted=True)
 
 
 def _table_rows(table: str, description: str, lazy: _LazyContext) -> DltResource:
@@ -254,68 +184,6 @@ def _table_rows(table: str, description: str, lazy: _LazyContext) -> DltResource
 
     rows.__doc__ = description
     return rows
-
-
-def _children(
-    child: ChildList | EmbeddedObjects,
-    parents: list[dict[str, Any]],
-    reader: StripeReader,
-    context: SyncContext,
-    read: dict[str, list[tuple[str, list[Any]]]],
-):
-    """(parent id, children) for each parent: the embedded first page, then the pages beyond it; for objects
-    embedded in the parent, those found in it and in the rows of the child list already `read`."""
-    if isinstance(child, EmbeddedObjects):
-        child_rows: dict[str, list[Any]] = {}
-        if child.in_child_rows:
-            for parent_id, children in read[child.in_child_rows[0]]:
-                child_rows.setdefault(parent_id, []).extend(children)
-        for parent in parents:
-            found = [obj for path in child.paths for obj in _objects_at(parent, path)]
-            if child.in_child_rows:
-                path = child.in_child_rows[1]
-                found += [obj for row in child_rows.get(parent["id"], []) for obj in _objects_at(row, path)]
-            unique: dict[str, Any] = {}  # a discount names many lines of its invoice: one row
-            for obj in found:
-                unique.setdefault(obj["id"], obj)
-            yield parent["id"], list(unique.values())
-        return
-    to_page = []
-    for parent in parents:
-        embedded = parent.get(child.embedded_field) or {}
-        yield parent["id"], embedded.get("data", [])
-        if embedded.get("has_more") and child.list_path:
-            to_page.append((parent["id"], embedded["data"][-1]["id"]))
-    yield from _pages_beyond(child, to_page, reader, context)
-
-
-def _objects_at(holder: Any, path: str) -> list[Any]:
-    """The expanded objects at `path` in `holder` (through list objects and arrays); ids left unexpanded are
-    skipped."""
-    values = [holder]
-    for name in path.split("."):
-        values = [value.get(name) for value in _elements(values) if is_object(value)]
-    return [value for value in _elements(values) if is_object(value) and value.get("id") is not None]
-
-
-def _elements(values: list[Any]) -> list[Any]:
-    """The values, with each array replaced by its elements."""
-    return [element for value in values if value is not None for element in (value if is_array(value) else [value])]
-
-
-def _pages_beyond(child: ChildList, to_page, reader: StripeReader, context: SyncContext):
-    def chain(parent_id: str, after: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-        params: dict[str, Any] = {"starting_after": after}
-        if child.expand:
-            # The SDK encodes a list parameter as expand[0]=…, which Stripe reads as an array.
-            params["expand"] = list(child.expand)
-        if child.parent_param:
-            params[child.parent_param] = parent_id
-        for page in reader.list_pages(str(child.list_path).format(parent_id=parent_id), params):
-            if page:
-                yield parent_id, page
-
-    yield from run_chains(context.executor, [chain(p, a) for p, a in to_page])
 
 
 def _accounts(lazy: _LazyContext):

@@ -16,8 +16,9 @@ import requests
 import uvicorn
 
 from orchestration.connect.web.app import hide_query_strings_in_access_log
+from orchestration.ingest.context import SyncContext
 from orchestration.ingest.pipeline import stripe_pipeline
-from orchestration.ingest.source import SyncContext, stripe_source
+from orchestration.ingest.source import stripe_source
 from orchestration.settings import Settings, StripeCredential
 from orchestration.sync_report import SyncReport
 

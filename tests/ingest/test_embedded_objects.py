@@ -1,6 +1,6 @@
 """Objects Stripe never lists (discounts), read where they are embedded: in the parent and in its child rows."""
 
-from orchestration.ingest.source import _children
+from orchestration.ingest.children import child_rows
 from orchestration.stripe_objects import (
     INVOICE_DISCOUNTS,
     INVOICE_LINES,
@@ -20,7 +20,7 @@ def test_an_invoice_discounts_come_from_it_and_from_every_line_read_embedded_or_
         ("in_1", [{"id": "il_1", "discounts": [_discount("di_item")]}, {"id": "il_2", "discounts": []}]),
         ("in_1", [{"id": "il_11", "discounts": [_discount("di_item"), _discount("di_eleventh_line")]}]),
     ]
-    found = list(_children(INVOICE_DISCOUNTS, [invoice], None, None, {INVOICE_LINES.table: lines}))
+    found = list(child_rows(INVOICE_DISCOUNTS, [invoice], None, None, {INVOICE_LINES.table: lines}))
     assert [(parent, [d["id"] for d in discounts]) for parent, discounts in found] == [
         ("in_1", ["di_invoice", "di_item", "di_eleventh_line"])
     ]
@@ -29,5 +29,5 @@ def test_an_invoice_discounts_come_from_it_and_from_every_line_read_embedded_or_
 def test_a_subscription_discounts_come_from_it_and_its_items():
     subscription = {"id": "sub_1", "discounts": [_discount("di_sub")]}
     items = [("sub_1", [{"id": "si_1", "discounts": [_discount("di_item"), _discount("di_sub")]}])]
-    found = list(_children(SUBSCRIPTION_DISCOUNTS, [subscription], None, None, {SUBSCRIPTION_ITEMS.table: items}))
+    found = list(child_rows(SUBSCRIPTION_DISCOUNTS, [subscription], None, None, {SUBSCRIPTION_ITEMS.table: items}))
     assert [(parent, [d["id"] for d in discounts]) for parent, discounts in found] == [("sub_1", ["di_sub", "di_item"])]

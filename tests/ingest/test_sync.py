@@ -6,8 +6,9 @@ import pytest
 from warehouse_state import PLATFORM_KEY, TOP_LEVEL, assert_table_matches, warehouse_rows
 
 from orchestration.ingest import source as source_module
+from orchestration.ingest.context import SyncContext
 from orchestration.ingest.pipeline import stripe_pipeline, sync_accounts
-from orchestration.ingest.source import SyncContext, stripe_source
+from orchestration.ingest.source import stripe_source
 from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
 from orchestration.simulator.generate.mutations import mutate_account
 from orchestration.stripe_objects import STRIPE_OBJECTS

@@ -1,0 +1,71 @@
+"""What one sync shares: the settings, a reader per account, the thread pool, the report and the sync's clock."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+
+from orchestration.ingest.client import StripeReader
+from orchestration.ingest.memory import tune_malloc
+from orchestration.settings import Settings, StripeCredential
+from orchestration.sync_report import SyncReport
+
+
+@dataclass
+class SyncContext:
+    """What one sync shares: the settings, a reader per account, the thread pool and the report."""
+
+    settings: Settings
+    credentials: tuple[StripeCredential, ...] | None = None
+    """The accounts to read; None: those of the settings (STRIPE_API_KEY / STRIPE_ACCOUNT_IDS)."""
+    full_refresh: bool = False
+    """Reload every object in full whatever its cursor (the daily reconciliation): picks up what no event
+    reports, and marks deleted the rows Stripe no longer lists."""
+    report: SyncReport = field(default_factory=SyncReport)
+    synced_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """When the sync started; each row's `synced_at` is when it was read, on the same clock."""
+    _started: float = field(default_factory=time.monotonic, repr=False)
+
+    def read_time(self) -> datetime:
+        """Now, on the sync's clock: a row read later in the sync carries a later synced_at, so when one
+        load holds an object twice (listed as new, then re-fetched after a change) the merge keeps the later."""
+        return self.synced_at + timedelta(seconds=time.monotonic() - self._started)
+
+    @property
+    def now(self) -> int:
+        """The sync's clock in unix seconds, against which cursors are aged."""
+        return int(self.synced_at.timestamp())
+
+    @cached_property
+    def readers(self) -> tuple[StripeReader, ...]:
+        return tuple(
+            StripeReader(
+                self.settings.stripe_api_base,
+                credential,
+                requests_per_second=self.settings.rate_limit_for(credential),
+                max_network_retries=self.settings.max_network_retries,
+            )
+            for credential in (
+                self.credentials if self.credentials is not None else self.settings.require_credentials()
+            )
+        )
+
+    @cached_property
+    def executor(self) -> ThreadPoolExecutor:
+        tune_malloc()  # before the pool's threads allocate
+        return ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="stripe")
+
+    def close(self) -> None:
+        if "executor" in self.__dict__:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        for reader in self.__dict__.get("readers", ()):
+            self.report.traffic[reader.account_id_or_key] = reader.stats.as_dict()
+
+    def __enter__(self) -> SyncContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
