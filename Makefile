@@ -28,6 +28,7 @@ lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) lint-imports --no-cache
+	$(RUN) mypy
 
 ui: prepare
 	$(RUN) stripe-warehouse ui
