@@ -155,7 +155,7 @@ def partition_run(session_fast_tmp_path, simulator, simulated_account):
 # If it cannot be had, the tests that ask for it fail with the script's output: they never skip.
 @pytest.fixture(scope="session")
 def postgres_server():
-    from postgres import PostgresUnavailable, running_postgres
+    from tests.postgres import PostgresUnavailable, running_postgres
 
     yield from _service_or_fail(running_postgres, PostgresUnavailable, "no PostgreSQL server for the tests")
 
@@ -172,7 +172,7 @@ def postgres_database(postgres_server, request):
 # Like Postgres, a browser that cannot be had fails the tests that ask for it: they never skip.
 @pytest.fixture(scope="session")
 def chromium():
-    from browser import ChromiumUnavailable, launched_chromium
+    from tests.browser import ChromiumUnavailable, launched_chromium
 
     yield from _service_or_fail(launched_chromium, ChromiumUnavailable, "no Chromium for the browser tests")
 

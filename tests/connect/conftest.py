@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from connect_support import ADMIN_PASSWORD, NOW, PLATFORM_KEY, RESTRICTED_KEY, WebServer
 
 from orchestration.connect import auth
 from orchestration.settings import Settings
 from orchestration.simulator import SimulatedAccount, SimulatorServer, generate_account
 from orchestration.simulator.oauth.options import OAuthOptions
 from orchestration.simulator.oauth.provider import login_email
+from tests.connect.connect_support import ADMIN_PASSWORD, NOW, PLATFORM_KEY, RESTRICTED_KEY, WebServer
 
 
 @pytest.fixture(scope="session")

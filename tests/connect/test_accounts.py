@@ -14,15 +14,7 @@ from dataclasses import replace
 import pytest
 import requests
 import stripe
-from connect_support import (
-    PLATFORM_KEY,
-    RESTRICTED_KEY,
-    account_ids_in_warehouse,
-    authorize_at_simulator,
-    sync,
-)
 from cryptography.fernet import Fernet
-from in_another_process import app_token
 
 from orchestration.connect.accounts import (
     REFRESH_MARGIN_SECONDS,
@@ -39,6 +31,14 @@ from orchestration.ingest.accounts import credentials_for
 from orchestration.ingest.client import StripeReader
 from orchestration.settings import ConfigurationError, Secret
 from orchestration.sync_report import SyncReport
+from tests.connect.connect_support import (
+    PLATFORM_KEY,
+    RESTRICTED_KEY,
+    account_ids_in_warehouse,
+    authorize_at_simulator,
+    sync,
+)
+from tests.connect.in_another_process import app_token
 
 
 def _connect(settings, method: Method, email: str, clock=None):

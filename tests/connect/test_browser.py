@@ -10,7 +10,11 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from connect_support import (
+from playwright.sync_api import Page, expect
+
+from orchestration.connect.accounts import record_sync_outcome, stripe_credentials
+from orchestration.connect.store import ConnectionStore, Status
+from tests.connect.connect_support import (
     ADMIN_PASSWORD,
     PLATFORM_KEY,
     RESTRICTED_KEY,
@@ -18,10 +22,6 @@ from connect_support import (
     secrets_found,
     sync,
 )
-from playwright.sync_api import Page, expect
-
-from orchestration.connect.accounts import record_sync_outcome, stripe_credentials
-from orchestration.connect.store import ConnectionStore, Status
 
 
 class Admin:

@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from connect_support import PLATFORM_KEY, RESTRICTED_KEY, redirect_from_simulator
 from cryptography.fernet import Fernet
 
 from orchestration.cli import main
@@ -22,6 +21,7 @@ from orchestration.connect.flows import ConnectError, Connector
 from orchestration.connect.local_flow import connect_locally
 from orchestration.connect.store import ConnectionStore, Method
 from orchestration.settings import Settings
+from tests.connect.connect_support import PLATFORM_KEY, RESTRICTED_KEY, redirect_from_simulator
 
 
 @pytest.fixture

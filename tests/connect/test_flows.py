@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-from connect_support import PLATFORM_KEY, RESTRICTED_KEY, authorize_at_simulator
 from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 
@@ -17,6 +16,7 @@ from orchestration.simulator import SimulatorServer
 from orchestration.simulator.oauth.options import OAuthOptions
 from orchestration.simulator.serve.options import SimulatorOptions
 from orchestration.stripe_objects import STRIPE_OBJECTS
+from tests.connect.connect_support import PLATFORM_KEY, RESTRICTED_KEY, authorize_at_simulator
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 

@@ -7,13 +7,13 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
-from connect_support import ADMIN_PASSWORD, RESTRICTED_KEY, WebServer, authorize_at_simulator
 
 from orchestration.connect.auth import FREE_LOGIN_FAILURES, MAX_LOGIN_DELAY_SECONDS, login_delay
 from orchestration.connect.flows import Connector
 from orchestration.connect.store import Connection, ConnectionStore, Method
 from orchestration.connect.web.app import create_app
 from orchestration.settings import Secret
+from tests.connect.connect_support import ADMIN_PASSWORD, RESTRICTED_KEY, WebServer, authorize_at_simulator
 
 PAGES = [
     "/",

@@ -18,14 +18,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
-from connect_support import (
-    ADMIN_PASSWORD,
-    RESTRICTED_KEY,
-    WebServer,
-    authorize_at_simulator,
-    csrf_of,
-    logged_in,
-)
 
 from orchestration.connect import auth, cli, flows
 from orchestration.connect.flows import Connector
@@ -33,6 +25,14 @@ from orchestration.connect.restricted_key import KeyRefusedError
 from orchestration.connect.store import ConnectionStore, Method
 from orchestration.connect.web.app import create_app
 from orchestration.settings import ConfigurationError, Secret
+from tests.connect.connect_support import (
+    ADMIN_PASSWORD,
+    RESTRICTED_KEY,
+    WebServer,
+    authorize_at_simulator,
+    csrf_of,
+    logged_in,
+)
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 

@@ -1,13 +1,13 @@
 """Fixtures for syncing simulator accounts into a temporary DuckDB without Dagster."""
 
 import pytest
-from warehouse_state import PLATFORM_KEY
 
 from orchestration.settings import Settings
+from tests.ingest.warehouse_state import PLATFORM_KEY
 
 
 @pytest.fixture
-def make_settings(tmp_path):
+def sync_settings(tmp_path):
     def make(base_url: str, api_key: str = PLATFORM_KEY, **env: str) -> Settings:
         return Settings.from_env(
             {

@@ -4,11 +4,11 @@ import http.server
 import threading
 
 import pytest
-from warehouse_state import PLATFORM_KEY
 
 from orchestration.ingest.client import StripeReader, StripeReadError
 from orchestration.settings import Secret, StripeCredential
 from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
+from tests.ingest.warehouse_state import PLATFORM_KEY
 
 NOW = 1_790_000_000
 

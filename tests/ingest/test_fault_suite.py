@@ -7,7 +7,6 @@ says it answered. `bench/faults.py` runs the same sequence at scale, with real S
 """
 
 import pytest
-from warehouse_state import PLATFORM_KEY, TOP_LEVEL, assert_table_matches, warehouse_rows
 
 from orchestration.ingest import client, fetch, sync
 from orchestration.ingest import source as source_module
@@ -15,6 +14,7 @@ from orchestration.ingest.pipeline import sync_accounts
 from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
 from orchestration.simulator.generate.mutations import mutate_account
 from orchestration.simulator.serve.traffic import TrafficStats
+from tests.ingest.warehouse_state import PLATFORM_KEY, TOP_LEVEL, assert_table_matches, warehouse_rows
 
 NOW = 1_790_000_000
 
@@ -51,14 +51,14 @@ def _assert_equal_to_truth(settings, account) -> None:
     }
 
 
-def test_killed_resumed_and_incremental_syncs_under_faults_end_equal_to_truth(make_settings, monkeypatch):
+def test_killed_resumed_and_incremental_syncs_under_faults_end_equal_to_truth(sync_settings, monkeypatch):
     # Pages of 10 instead of 100: ten times the requests of a small account, so that each fault, at its rate of
     # a bad day, is met a few times.
     for module in (client, fetch, sync):
         monkeypatch.setattr(module, "PAGE_SIZE", 10)
     account = generate_account(seed=31, customers=40, now=NOW)
     with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}, options=BAD_DAY) as server:
-        settings = make_settings(server.base_url, STRIPE_CONCURRENCY="8", STRIPE_MAX_NETWORK_RETRIES="6")
+        settings = sync_settings(server.base_url, STRIPE_CONCURRENCY="8", STRIPE_MAX_NETWORK_RETRIES="6")
 
         # The first sync dies half-way (its process killed, as far as what it wrote is concerned).
         pages_written = {"n": 0}

@@ -11,9 +11,9 @@ from orchestration.ingest.raw_rows import raw_table
 from orchestration.ingest.source import RAW_TABLE_HINTS
 
 
-def test_of_two_reads_of_an_object_in_one_load_the_later_is_kept(make_settings):
+def test_of_two_reads_of_an_object_in_one_load_the_later_is_kept(sync_settings):
     # An object listed as new and re-fetched after a change in the same sync reaches dlt twice.
-    settings = make_settings("http://simulator.invalid")
+    settings = sync_settings("http://simulator.invalid")
     listed, refetched = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 1, 0, 0, 5, tzinfo=UTC)
 
     @dlt.resource(name="charges", **RAW_TABLE_HINTS)
@@ -32,11 +32,11 @@ def test_of_two_reads_of_an_object_in_one_load_the_later_is_kept(make_settings):
     assert [(i, status) for i, status, _ in rows] == [("ch_a", "succeeded"), ("ch_b", "succeeded")]
 
 
-def test_memory_the_extract_freed_is_handed_back_before_the_load(make_settings, monkeypatch):
+def test_memory_the_extract_freed_is_handed_back_before_the_load(sync_settings, monkeypatch):
     # DuckDB's merge runs in this process: what parsing pages left in the allocators must not add to it.
     steps = []
     monkeypatch.setattr(pipeline_module, "release_freed_memory", lambda: steps.append("released"))
-    pipeline = stripe_pipeline(make_settings("http://simulator.invalid"))
+    pipeline = stripe_pipeline(sync_settings("http://simulator.invalid"))
     start = pipeline_module.LogCollector._start
 
     def started(collector, step):

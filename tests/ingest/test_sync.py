@@ -3,7 +3,6 @@
 import logging
 
 import pytest
-from warehouse_state import PLATFORM_KEY, TOP_LEVEL, assert_table_matches, warehouse_rows
 
 from orchestration.ingest import source as source_module
 from orchestration.ingest.context import SyncContext
@@ -12,6 +11,7 @@ from orchestration.ingest.source import stripe_source
 from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
 from orchestration.simulator.generate.mutations import mutate_account
 from orchestration.stripe_objects import STRIPE_OBJECTS
+from tests.ingest.warehouse_state import PLATFORM_KEY, TOP_LEVEL, assert_table_matches, warehouse_rows
 
 NOW = 1_790_000_000
 
@@ -24,10 +24,10 @@ def accounts():
     return platform, first, second
 
 
-def test_two_connected_accounts_load_apart(accounts, make_settings):
+def test_two_connected_accounts_load_apart(accounts, sync_settings):
     platform, first, second = accounts
     with SimulatorServer([platform, first, second], api_keys={PLATFORM_KEY: platform.account_id}) as server:
-        settings = make_settings(server.base_url, STRIPE_ACCOUNT_IDS=f"{first.account_id},{second.account_id}")
+        settings = sync_settings(server.base_url, STRIPE_ACCOUNT_IDS=f"{first.account_id},{second.account_id}")
         report = sync_accounts(settings)
     assert report.failures == {}
     for account in (first, second):
@@ -77,10 +77,10 @@ def _discounts_named(account) -> tuple[set[str], set[str]]:
     return on_subscriptions, on_invoices
 
 
-def test_incremental_sync_applies_new_changed_and_deleted_objects(make_settings, caplog):
+def test_incremental_sync_applies_new_changed_and_deleted_objects(sync_settings, caplog):
     account = generate_account(seed=21, customers=40, now=NOW)
     with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}) as server:
-        settings = make_settings(server.base_url)
+        settings = sync_settings(server.base_url)
         first = sync_accounts(settings, now=NOW)
         requests_full = server.stats(account.account_id).requests
         assert requests_full > 0
@@ -99,10 +99,10 @@ def test_incremental_sync_applies_new_changed_and_deleted_objects(make_settings,
     assert requests_incremental <= refetches + 3 * len(STRIPE_OBJECTS) + 1, (requests_incremental, refetches)
 
 
-def test_a_cursor_older_than_event_retention_reloads_in_full(make_settings, caplog):
+def test_a_cursor_older_than_event_retention_reloads_in_full(sync_settings, caplog):
     account = generate_account(seed=22, customers=25, now=NOW)
     with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}) as server:
-        settings = make_settings(server.base_url)
+        settings = sync_settings(server.base_url)
         sync_accounts(settings, now=NOW)
         later = NOW + 31 * 24 * 3600
         mutate_account(account, seed=6, changes=30, at=later - 600)
@@ -114,11 +114,11 @@ def test_a_cursor_older_than_event_retention_reloads_in_full(make_settings, capl
         assert_table_matches(settings.duckdb_path, account, obj.table)
 
 
-def test_a_full_refresh_picks_up_changes_and_deletions_no_event_reported(make_settings, caplog):
+def test_a_full_refresh_picks_up_changes_and_deletions_no_event_reported(sync_settings, caplog):
     caplog.set_level(logging.INFO, logger="orchestration")
     account = generate_account(seed=25, customers=20, now=NOW)
     with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}) as server:
-        settings = make_settings(server.base_url)
+        settings = sync_settings(server.base_url)
         sync_accounts(settings, now=NOW)
         # Stripe changes some fields (a customer's balance) and removes objects without any event.
         customers = account.store.collection("customers")
@@ -142,11 +142,11 @@ def test_a_full_refresh_picks_up_changes_and_deletions_no_event_reported(make_se
     assert warehouse_rows(settings.duckdb_path, "products")[(account.account_id, vanished_id)][0], "not marked deleted"
 
 
-def test_rate_limits_and_server_faults_still_converge(make_settings):
+def test_rate_limits_and_server_faults_still_converge(sync_settings):
     account = generate_account(seed=23, customers=30, now=NOW)
     options = SimulatorOptions(rate_limit_per_second=40, fault_rate=0.15, drop_rate=0.05, fault_seed=1)
     with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}, options=options) as server:
-        settings = make_settings(server.base_url, STRIPE_REQUESTS_PER_SECOND="200", STRIPE_CONCURRENCY="16")
+        settings = sync_settings(server.base_url, STRIPE_REQUESTS_PER_SECOND="200", STRIPE_CONCURRENCY="16")
         server.rate_limit_storm(requests=10)
         report = sync_accounts(settings, now=NOW)
         stats = server.stats(account.account_id)
@@ -156,10 +156,10 @@ def test_rate_limits_and_server_faults_still_converge(make_settings):
         assert_table_matches(settings.duckdb_path, account, obj.table)
 
 
-def test_a_sync_killed_half_way_converges_when_run_again(make_settings, monkeypatch):
+def test_a_sync_killed_half_way_converges_when_run_again(sync_settings, monkeypatch):
     account = generate_account(seed=24, customers=30, now=NOW)
     with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}) as server:
-        settings = make_settings(server.base_url)
+        settings = sync_settings(server.base_url)
         sync_accounts(settings, now=NOW)
         mutate_account(account, seed=7, changes=30, at=NOW + 3600)
         calls = {"n": 0}
@@ -181,11 +181,11 @@ def test_a_sync_killed_half_way_converges_when_run_again(make_settings, monkeypa
         assert_table_matches(settings.duckdb_path, account, obj.table)
 
 
-def test_a_revoked_account_fails_alone_with_its_reason(accounts, make_settings):
+def test_a_revoked_account_fails_alone_with_its_reason(accounts, sync_settings):
     platform, first, second = accounts
     with SimulatorServer([platform, first, second], api_keys={PLATFORM_KEY: platform.account_id}) as server:
         server.revoke(second.account_id)
-        settings = make_settings(server.base_url, STRIPE_ACCOUNT_IDS=f"{first.account_id},{second.account_id}")
+        settings = sync_settings(server.base_url, STRIPE_ACCOUNT_IDS=f"{first.account_id},{second.account_id}")
         report = sync_accounts(settings, now=NOW)
     assert set(report.failures) == {second.account_id}
     assert "does not have access" in report.failures[second.account_id]

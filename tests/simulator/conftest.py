@@ -12,10 +12,9 @@ import stripe
 # The helpers next to the tests (shape and integrity checks) are plain modules, not a package.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from sim_support import NOW, PATTERNS_NOW, sdk_client
-
 from orchestration.simulator import SimulatedAccount, SimulatorServer, generate_account
 from orchestration.simulator.truth import expected_customer_mrr
+from tests.simulator.sim_support import NOW, PATTERNS_NOW, sdk_client
 
 
 @pytest.fixture(scope="session")

@@ -13,11 +13,11 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-from sim_support import NOW
 
 from orchestration.simulator import SimulatedAccount, generate_account, mutate_account
 from orchestration.simulator.generate.world import announces_change, previous_attributes
 from orchestration.simulator.timeline import HOUR
+from tests.simulator.sim_support import NOW
 
 SILENT_FIELDS = {"customer": {"next_invoice_sequence"}, "charge": {"disputed"}}
 """Fields that change without an event about their object, as on Stripe (an invoice finalized, a dispute)."""

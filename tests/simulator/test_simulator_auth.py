@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 import stripe
-from sim_support import API_KEY, NOW, sdk_client
 
 from orchestration.simulator import SimulatedAccount, SimulatorServer, generate_account
 from orchestration.simulator.templates import API_VERSION
+from tests.simulator.sim_support import API_KEY, NOW, sdk_client
 
 
 def test_missing_key_is_401_with_stripes_body(server: SimulatorServer):

@@ -12,8 +12,6 @@ import random
 from collections import defaultdict
 from typing import Any
 
-from sim_support import NOW
-
 from orchestration.simulator import SimulatedAccount
 from orchestration.simulator.generate.catalog import build_catalog
 from orchestration.simulator.generate.patterns import _Teller
@@ -23,6 +21,7 @@ from orchestration.simulator.generate.story import Script
 from orchestration.simulator.generate.world import World
 from orchestration.simulator.ids import IdFactory
 from orchestration.simulator.timeline import DAY, HOUR, add_months
+from tests.simulator.sim_support import NOW
 
 
 def _coupons(account: SimulatedAccount) -> dict[str, dict[str, Any]]:

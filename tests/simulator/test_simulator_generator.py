@@ -9,13 +9,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from integrity import integrity_errors
-from sim_support import NOW
-from stripe_shapes import shape_errors
 
 from orchestration.simulator import SimulatedAccount, dump_account_to_dir, generate_account, load_account_from_dir
 from orchestration.simulator.templates import SAMPLES_PATH
 from orchestration.simulator.timeline import DAY
+from tests.simulator.integrity import integrity_errors
+from tests.simulator.sim_support import NOW
+from tests.simulator.stripe_shapes import shape_errors
 
 ID_PREFIXES = {
     "customers": "cus_",

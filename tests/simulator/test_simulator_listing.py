@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import requests
 import stripe
-from sim_support import NOW
 
 from orchestration.simulator import SimulatedAccount
 from orchestration.simulator.timeline import DAY
+from tests.simulator.sim_support import NOW
 
 
 def newest_first(objects: list[dict[str, Any]], field: str = "created") -> list[str]:

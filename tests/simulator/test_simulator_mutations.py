@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 import stripe
-from integrity import LIST_OF
-from sim_support import NOW, sdk_client
-from stripe_shapes import shape_errors
 
 from orchestration.simulator import MutationSummary, SimulatedAccount, SimulatorServer, generate_account, mutate_account
 from orchestration.simulator.generate.mutations import CHANGE_KINDS
 from orchestration.simulator.timeline import DAY, HOUR
+from tests.simulator.integrity import LIST_OF
+from tests.simulator.sim_support import NOW, sdk_client
+from tests.simulator.stripe_shapes import shape_errors
 
 State = dict[str, dict[str, dict[str, Any]]]
 

@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import stripe
-from sim_support import NOW, sdk_client
 
 from orchestration.simulator import OAuthOptions, SimulatedAccount, SimulatorServer, generate_account
+from tests.simulator.sim_support import NOW, sdk_client
 
 PLATFORM_KEY = "sk_test_platform_0000abcd"
 CONNECTED_KEY = "sk_test_connected_000wxyz"

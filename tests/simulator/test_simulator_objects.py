@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 import stripe
-from sim_support import NOW, sdk_client
-from stripe_shapes import shape_errors
 
 from orchestration.simulator import SimulatedAccount, SimulatorServer, generate_account
 from orchestration.simulator.generate.catalog import Tier, build_catalog
 from orchestration.simulator.ids import IdFactory
+from tests.simulator.sim_support import NOW, sdk_client
+from tests.simulator.stripe_shapes import shape_errors
 
 EXPECTED_TIERS = {
     "graduated": [

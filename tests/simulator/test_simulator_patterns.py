@@ -4,10 +4,10 @@ MRR from `expected_customer_mrr` against values worked out by hand from the patt
 from __future__ import annotations
 
 import pytest
-from sim_support import PATTERNS_NOW, mrr_value, pattern_month
 
 from orchestration.simulator import SimulatedAccount, generate_account
 from orchestration.simulator.generate.patterns import PATTERNS
+from tests.simulator.sim_support import PATTERNS_NOW, mrr_value, pattern_month
 
 NOW = PATTERNS_NOW
 

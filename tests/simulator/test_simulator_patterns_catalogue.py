@@ -7,11 +7,11 @@ MRR from `expected_customer_mrr` against values worked out by hand from the pric
 from __future__ import annotations
 
 import pytest
-from sim_support import PATTERNS_NOW, mrr_value, pattern_month
 
 from orchestration.simulator import SimulatedAccount, generate_account
 from orchestration.simulator.generate.patterns import month_start
 from orchestration.simulator.truth import expected_customer_mrr
+from tests.simulator.sim_support import PATTERNS_NOW, mrr_value, pattern_month
 
 NOW = PATTERNS_NOW
 

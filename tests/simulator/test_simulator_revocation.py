@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 import stripe
-from sim_support import NOW, sdk_client
 
 from orchestration.simulator import SimulatedAccount, SimulatorServer, generate_account
+from tests.simulator.sim_support import NOW, sdk_client
 
 PLATFORM_KEY = "sk_test_platform_0000abcd"
 CONNECTED_KEY = "sk_test_connected_000wxyz"

@@ -6,12 +6,12 @@ import json
 import time
 
 import pytest
-from sim_support import NOW, sdk_client
 
 from orchestration.simulator import SimulatedAccount, SimulatorServer, generate_account
 from orchestration.simulator.errors import StripeError
 from orchestration.simulator.model.listing import LIST_SPECS, ListQuery
 from orchestration.simulator.model.store import Collection
+from tests.simulator.sim_support import NOW, sdk_client
 
 
 @pytest.fixture

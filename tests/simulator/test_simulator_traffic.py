@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 import stripe
-from sim_support import API_KEY, NOW, sdk_client
 
 from orchestration.simulator import SimulatedAccount, SimulatorOptions, SimulatorServer, generate_account
+from tests.simulator.sim_support import API_KEY, NOW, sdk_client
 
 HEADERS = {"Authorization": f"Bearer {API_KEY}"}
 RATE_LIMIT_BODY = {

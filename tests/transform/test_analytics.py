@@ -21,11 +21,11 @@ import duckdb
 import orjson
 import pytest
 import yaml
-from dbt_runner import run_dbt
-from raw_warehouse import StripeObjects, simulated_raw_objects, write_raw_tables
 
 from orchestration.simulator import SimulatedAccount, generate_account
 from orchestration.simulator.templates import build
+from tests.transform.dbt_runner import run_dbt
+from tests.transform.raw_warehouse import StripeObjects, simulated_raw_objects, write_raw_tables
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOW = 1780272000  # 2026-06-01 00:00:00 UTC: the simulated accounts' clock

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_runner import run_dbt
-from raw_warehouse import RAW_TABLES, StripeObjects, write_raw_tables
 
 from orchestration.simulator.templates import build
+from tests.transform.dbt_runner import run_dbt
+from tests.transform.raw_warehouse import RAW_TABLES, StripeObjects, write_raw_tables
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The objects here are dated early 2026 while the build runs at today's date: data-lag thresholds (hours, vars of

@@ -17,11 +17,11 @@ from typing import Any
 
 import duckdb
 import pytest
-from dbt_runner import run_dbt
-from raw_warehouse import StripeObjects, embedded_discounts, write_raw_tables
 
 from orchestration.simulator import SimulatedAccount, generate_account
 from orchestration.simulator.truth import evaluation_instants, expected_customer_mrr, expected_movements
+from tests.transform.dbt_runner import run_dbt
+from tests.transform.raw_warehouse import StripeObjects, embedded_discounts, write_raw_tables
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOW = 1773755100  # 2026-03-17 13:45:00 UTC: mid-month, so the current month is evaluated at `now`

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_runner import run_dbt
 
 from orchestration.ingest.pipeline import sync_accounts
 from orchestration.settings import Settings
 from orchestration.simulator import SimulatedAccount, SimulatorServer, generate_account
 from orchestration.simulator.generate.patterns import PATTERNS
 from orchestration.simulator.truth import expected_customer_mrr, expected_movements
+from tests.transform.dbt_runner import run_dbt
 
 NOW = 1773755100  # 2026-03-17 13:45:00 UTC: mid-month, so the current month is evaluated at `now`
 CENT = 0.005

@@ -1,4 +1,4 @@
-"""Serving throughput under latency: `uv run python tests/simulator/bench_serving.py [--clients 32 64 ...]`.
+"""Serving throughput under latency: `.venv/bin/python -m bench.serving [--clients 32 64 ...]`.
 
 Not a test (pytest does not collect it): it prints requests/s and objects/s of client threads paging
 through list endpoints at limit=100 against a simulator that waits `--latency-ms` before each response.
