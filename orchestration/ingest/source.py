@@ -27,7 +27,7 @@ from orchestration.ingest.client import StripeAuthError, StripeReader, StripeRea
 from orchestration.ingest.context import SyncContext
 from orchestration.ingest.memory import release_freed_memory
 from orchestration.ingest.raw_rows import PRIMARY_KEY, RAW_SCHEMA, raw_table
-from orchestration.ingest.sync import Batch, Cursor, read_object
+from orchestration.ingest.sync import Batch, Cursor, ObjectRead
 from orchestration.ingest.vanished import vanished_rows
 from orchestration.settings import Settings
 from orchestration.stripe_objects import STRIPE_OBJECTS, StripeObject
@@ -111,21 +111,13 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
                 seen: set[str] | None = set() if cursor is not None and obj.deletable else None
                 pending = RawBatch(account)
                 last_log = time.monotonic()
-                for item in read_object(
+                read = ObjectRead(
                     reader, context.executor, obj, cursor, context.now, progress, full=context.full_refresh
-                ):
-                    if isinstance(item, Cursor):
-                        if seen is not None and progress.mode == "full":
-                            for batch in vanished_rows(obj, account, seen, progress):
-                                _add_rows(pending, obj, batch, reader, context, progress)
-                        if pending.rows:
-                            yield pending
-                        # Saved only now that every row it covers has been yielded.
-                        cursors[account] = item.to_state()
-                        continue
+                )
+                for batch in read:
                     if seen is not None:
-                        seen.update(o["id"] for o in item.objects)
-                    _add_rows(pending, obj, item, reader, context, progress)
+                        seen.update(o["id"] for o in batch.objects)
+                    _add_rows(pending, obj, batch, reader, context, progress)
                     if pending.rows >= ROWS_PER_BATCH:
                         yield pending
                         pending = RawBatch(account)
@@ -136,6 +128,13 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
                             obj.table, account, progress.rows + progress.refetched, progress.pages,
                             time.monotonic() - progress.started,
                         )  # fmt: skip
+                if seen is not None and progress.mode == "full":
+                    for batch in vanished_rows(obj, account, seen, progress):
+                        _add_rows(pending, obj, batch, reader, context, progress)
+                if pending.rows:
+                    yield pending
+                # Saved only now that every row it covers has been yielded.
+                cursors[account] = read.cursor.to_state()
                 progress.elapsed = time.monotonic() - progress.started
                 log.info(
                     "%s of %s: %s sync, %d rows in %d pages (%d re-fetched, %d deleted, %d child rows) in %.1fs",

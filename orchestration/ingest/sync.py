@@ -8,14 +8,15 @@
   (account_id, id) makes the overlap harmless.
 - Stripe keeps events for 30 days: an events cursor older than that cannot see every change, so the
   object is reloaded in full instead, and the log says so.
-The cursors are returned, not stored: the caller saves them only once the rows they cover are yielded,
-and dlt commits its state with the load, so a sync that dies half way re-reads instead of skipping.
+The new cursor is handed back, not stored (`ObjectRead.cursor`, once its batches are read): the caller saves
+it only once the rows it covers are yielded, and dlt commits its state with the load, so a sync that dies
+half way re-reads instead of skipping.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -63,7 +64,35 @@ class Batch:
     deleted: bool = False
 
 
-def read_object(
+class ObjectRead:
+    """One object of one account read: iterate once for the batches to write; then `cursor` is where the
+    next sync of it starts."""
+
+    def __init__(
+        self,
+        reader: StripeReader,
+        executor: ThreadPoolExecutor,
+        obj: StripeObject,
+        cursor: Cursor | None,
+        now: int,
+        progress: ObjectProgress,
+        *,
+        full: bool = False,
+    ) -> None:
+        self._batches = _read(reader, executor, obj, cursor, now, progress, full=full)
+        self._cursor: Cursor | None = None
+
+    def __iter__(self) -> Iterator[Batch]:
+        self._cursor = yield from self._batches
+
+    @property
+    def cursor(self) -> Cursor:
+        if self._cursor is None:
+            raise RuntimeError("the cursor is known only once every batch has been read")
+        return self._cursor
+
+
+def _read(
     reader: StripeReader,
     executor: ThreadPoolExecutor,
     obj: StripeObject,
@@ -72,8 +101,8 @@ def read_object(
     progress: ObjectProgress,
     *,
     full: bool = False,
-) -> Iterator[Batch | Cursor]:
-    """Yields the batches to write, then the new cursor (last). `full` reloads whatever the cursor."""
+) -> Generator[Batch, None, Cursor]:
+    """The batches to write, returning the new cursor. `full` reloads whatever the cursor."""
     newest = cursor.created if cursor else None
     if full or _needs_full_reload(obj, cursor, now):
         progress.mode = "full"
@@ -115,7 +144,7 @@ def read_object(
         fresh = _ListedBefore(listed, now - OVERLAP_SECONDS)
         yield from _apply_events(reader, executor, obj, cursor.events - OVERLAP_SECONDS, progress, fresh)
     progress.cursor = newest
-    yield Cursor(created=newest, events=now if obj.event_types else None)
+    return Cursor(created=newest, events=now if obj.event_types else None)
 
 
 def _needs_full_reload(obj: StripeObject, cursor: Cursor | None, now: int) -> bool:
