@@ -71,8 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(_args: argparse.Namespace) -> int:
-    settings = _prepare_environment()
+def _run(_args: argparse.Namespace, settings: Settings | None = None) -> int:
+    """Ingests and builds with `settings`; None: those of the environment."""
+    settings = _prepare_folders(settings or Settings.from_env())
     require_accounts(settings)
     _prepare(force=False)
 
@@ -84,7 +85,8 @@ def _run(_args: argparse.Namespace) -> int:
     from orchestration.definitions import defs
     from orchestration.ingest.client import StripeReadError
 
-    with DagsterInstance.get() as instance:
+    # The instance of the settings' Dagster home, the one `ui` shows (DAGSTER_HOME, or one in the data folder).
+    with DagsterInstance.from_config(str(settings.dagster_home_path)) as instance:
         for line in reap_dead_runs(instance):
             print(f"stripe-warehouse run: {line}")
         try:
@@ -115,10 +117,11 @@ def _demo(args: argparse.Namespace) -> int:
     account = generate_account(seed=args.seed, customers=args.customers)
     with SimulatorServer([account], api_keys={DEMO_API_KEY: account.account_id}) as server:
         print(f"Stripe simulator at {server.base_url}, account {account.account_id}")
-        os.environ["STRIPE_API_BASE"] = server.base_url
-        os.environ["STRIPE_API_KEY"] = DEMO_API_KEY
-        os.environ.pop("STRIPE_ACCOUNT_IDS", None)
-        return _run(args)
+        # The environment's settings, reading the simulator's one account; the run is handed them (not the
+        # environment, which stays as it was).
+        env = {name: value for name, value in os.environ.items() if name != "STRIPE_ACCOUNT_IDS"}
+        env |= {"STRIPE_API_BASE": server.base_url, "STRIPE_API_KEY": DEMO_API_KEY}
+        return _run(args, Settings.from_env(env))
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -148,12 +151,20 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _ui(args: argparse.Namespace) -> int:
-    _prepare_environment()
+    settings = _prepare_folders(Settings.from_env())
     _prepare(force=False)
     dagster = Path(sys.executable).parent / "dagster"
     command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
+    # `dagster dev` starts in the project and reads the settings again (each run does): the paths relative to
+    # here are given to it absolute, and Dagster finds its home only in DAGSTER_HOME.
+    environment = {
+        **os.environ,
+        "DATA_DIR": str(settings.data_dir),
+        "DUCKDB_PATH": str(settings.duckdb_path),
+        "DAGSTER_HOME": str(settings.dagster_home_path),
+    }
     os.chdir(PROJECT_ROOT)
-    os.execv(command[0], command)
+    os.execve(command[0], command, environment)
 
 
 def _prepare(force: bool) -> int:
@@ -165,13 +176,10 @@ def _prepare(force: bool) -> int:
     return 0
 
 
-def _prepare_environment() -> Settings:
-    """Pins relative paths and the Dagster home so every process of a run (dbt included) agrees on them."""
-    settings = Settings.from_env()
+def _prepare_folders(settings: Settings) -> Settings:
+    """Makes the data folder and the Dagster home, with the instance's settings in it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["DATA_DIR"] = str(settings.data_dir)
-    os.environ["DUCKDB_PATH"] = str(settings.duckdb_path)
-    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster_home")))
+    dagster_home = settings.dagster_home_path
     dagster_home.mkdir(parents=True, exist_ok=True)
     # Log levels, and the warehouse's one-writer rule (orchestration/automation/concurrency.py).
     from orchestration.automation.concurrency import write_instance_config
@@ -183,7 +191,7 @@ def _prepare_environment() -> Settings:
 def _print_tables(settings: Settings) -> None:
     from orchestration.warehouse.access import table_row_counts
 
-    target = settings.duckdb_path if settings.warehouse == "duckdb" else f"postgres {settings.postgres['host']}"
+    target = settings.duckdb_path if settings.warehouse == "duckdb" else f"postgres {settings.postgres.host}"
     print(f"\nBuilt in {target}:")
     for schema, table, rows in table_row_counts(settings):
         print(f"  {schema + '.' + table:<40} {rows:>10,} rows")

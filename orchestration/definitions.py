@@ -18,6 +18,7 @@ from orchestration.automation.partitions import STRIPE_ACCOUNTS
 from orchestration.automation.schedules import build_schedules
 from orchestration.automation.sensors import build_accounts_sensor
 from orchestration.ingest.assets import build_stripe_ingest_assets
+from orchestration.resources import default_resources
 from orchestration.settings import Settings
 from orchestration.transform.assets import build_stripe_dbt_assets
 
@@ -40,6 +41,8 @@ def build_definitions(automation: Automation) -> Definitions:
         jobs=[stripe_sync_job, stripe_full_reconciliation_job],
         schedules=build_schedules(automation),
         sensors=[build_accounts_sensor(automation)],
+        # The settings every asset, check and the sensor receive: read from the environment at each run's start.
+        resources=default_resources(),
         # Every step opens the warehouse and the pool runs them one at a time anyway: running them in the
         # run's own process spares each step a Python start and a load of these definitions.
         executor=in_process_executor,

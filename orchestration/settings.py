@@ -93,6 +93,18 @@ class ConnectSettings:
     `web` command's `http://127.0.0.1:<port>`."""
 
 
+@dataclass(frozen=True)
+class PostgresSettings:
+    """The Postgres warehouse (WAREHOUSE=postgres): POSTGRES_HOST, _PORT, _USER, _PASSWORD and _DB."""
+
+    host: str = "localhost"
+    port: int = 5432
+    user: str = "postgres"
+    password: Secret = Secret("")
+    """Empty: none sent (trust or .pgpass authentication)."""
+    database: str = "stripe_warehouse"
+
+
 SCHEDULE_VARIABLES = ("STRIPE_SYNC_CRON", "STRIPE_RECONCILE_CRON", "STRIPE_SCHEDULES")
 
 
@@ -106,7 +118,7 @@ class Settings:
     duckdb_path: Path
     duckdb_memory_limit: str
     """DuckDB's memory cap while loading (it spills to disk beyond it)."""
-    postgres: dict[str, str]
+    postgres: PostgresSettings
     max_network_retries: int
     requests_per_second: float | None
     """Per account; None: Stripe's documented limit for the key's mode, with headroom."""
@@ -118,6 +130,12 @@ class Settings:
     duckdb_lock_wait_seconds: float = 120.0
     """How long a step waits for another process (a duckdb shell, a BI tool) to close the DuckDB file before
     failing; DuckDB admits one writing process per file, and no reader beside a writer."""
+    dagster_home: Path | None = None
+    """DAGSTER_HOME: Dagster's run history, shared by `run`, `demo` and `ui`; None: the data folder's
+    `dagster_home` (`dagster_home_path`)."""
+    dbt_target_path: Path | None = None
+    """DBT_TARGET_PATH (relative: to the project, as dbt reads it): dbt's prepared parse, under which each dbt
+    step gets a folder of its own; None: the project's (orchestration/transform/project.py)."""
     schedules: dict[str, str] = field(default_factory=dict)
     """STRIPE_SYNC_CRON, STRIPE_RECONCILE_CRON and STRIPE_SCHEDULES as set (absent: their defaults), checked
     and read by orchestration/automation/cadence.py, which knows crons."""
@@ -147,13 +165,7 @@ class Settings:
             data_dir=data_dir,
             duckdb_path=duckdb_path,
             duckdb_memory_limit=env.get("DUCKDB_MEMORY_LIMIT", "256MB"),
-            postgres={
-                "host": env.get("POSTGRES_HOST", "localhost"),
-                "port": env.get("POSTGRES_PORT", "5432"),
-                "user": env.get("POSTGRES_USER", "postgres"),
-                "password": env.get("POSTGRES_PASSWORD", ""),
-                "database": env.get("POSTGRES_DB", "stripe_warehouse"),
-            },
+            postgres=_postgres_settings(env),
             max_network_retries=int(env.get("STRIPE_MAX_NETWORK_RETRIES", "5")),
             requests_per_second=float(env["STRIPE_REQUESTS_PER_SECOND"])
             if env.get("STRIPE_REQUESTS_PER_SECOND")
@@ -162,8 +174,14 @@ class Settings:
             connect=_connect_settings(env, data_dir),
             warehouse_wait_seconds=_seconds(env, "STRIPE_WAREHOUSE_WAIT_SECONDS", 3600.0),
             duckdb_lock_wait_seconds=_seconds(env, "DUCKDB_LOCK_WAIT_SECONDS", 120.0),
+            dagster_home=Path(env["DAGSTER_HOME"]).absolute() if env.get("DAGSTER_HOME") else None,
+            dbt_target_path=PROJECT_ROOT / env["DBT_TARGET_PATH"] if env.get("DBT_TARGET_PATH") else None,
             schedules={name: env[name] for name in SCHEDULE_VARIABLES if env.get(name, "").strip()},
         )
+
+    @property
+    def dagster_home_path(self) -> Path:
+        return self.dagster_home or self.data_dir / "dagster_home"
 
     def rate_limit_for(self, credential: StripeCredential) -> float:
         if self.requests_per_second:
@@ -178,6 +196,19 @@ class Settings:
                 "(rk_...) key of the account to load."
             )
         return self.stripe_credentials
+
+
+def _postgres_settings(env: dict[str, str]) -> PostgresSettings:
+    port = env.get("POSTGRES_PORT", "").strip() or "5432"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigurationError(f"POSTGRES_PORT={port!r} is not a port number: set it to e.g. 5432, or unset it.")
+    return PostgresSettings(
+        host=env.get("POSTGRES_HOST", "localhost"),
+        port=int(port),
+        user=env.get("POSTGRES_USER", "postgres"),
+        password=Secret(env.get("POSTGRES_PASSWORD", "")),
+        database=env.get("POSTGRES_DB", "stripe_warehouse"),
+    )
 
 
 def _seconds(env: dict[str, str], name: str, default: float) -> float:

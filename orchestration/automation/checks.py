@@ -16,6 +16,7 @@ from dagster import (
     DagsterInstance,
     MetadataValue,
     PreviewWarning,
+    ResourceParam,
     TableColumn,
     TableRecord,
     TableSchema,
@@ -52,9 +53,8 @@ _SCHEMA = TableSchema(
 )
 
 
-def _data_lag(context: AssetCheckExecutionContext) -> AssetCheckResult:
+def _data_lag(context: AssetCheckExecutionContext, settings: ResourceParam[Settings]) -> AssetCheckResult:
     accounts = set(context.partition_keys)
-    settings = Settings.from_env()
     failed = _failed_syncs(context.instance, accounts)
     _, built = fetch_rows(settings, _MODEL_BUILT_SQL)
     if not built:

@@ -11,6 +11,7 @@ from orchestration.automation.jobs import SYNC_JOB_NAME
 from orchestration.automation.partitions import apply_partition_changes, every_account_tags, partition_changes
 from orchestration.automation.stale_runs import owner_tags
 from orchestration.ingest.accounts import account_ids
+from orchestration.resources import settings_resources
 from orchestration.settings import Settings
 from orchestration.warehouse.access import describe_warehouse_fault
 
@@ -23,12 +24,16 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 def sync_every_account(defs: Definitions, instance: DagsterInstance, settings: Settings) -> ExecuteInProcessResult:
     """Raises StripeReadError when the account of STRIPE_API_KEY cannot be read (a wrong or revoked key). The run
-    is tagged with this process as its owner, so that a later run can tell if it died (stale_runs)."""
+    is tagged with this process as its owner, so that a later run can tell if it died (stale_runs).
+
+    The run reads these very settings (orchestration/resources.py), not the environment: a Python value, so
+    none of it, the keys least of all, is stored with the run."""
     apply_partition_changes(instance, partition_changes(instance, account_ids(settings)))
     return defs.resolve_job_def(SYNC_JOB_NAME).execute_in_process(
         instance=instance,
         raise_on_error=False,
         run_config=QUIET_RUN_CONFIG,
+        resources=settings_resources(settings),
         tags={**(every_account_tags(instance) or {}), **owner_tags()},
     )
 

@@ -6,6 +6,7 @@ import json
 from dagster import (
     AddDynamicPartitionsRequest,
     DeleteDynamicPartitionsRequest,
+    ResourceParam,
     RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
@@ -40,7 +41,9 @@ def build_accounts_sensor(automation: Automation) -> SensorDefinition:
             "partitions of accounts no longer configured."
         ),
     )
-    def stripe_accounts_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+    def stripe_accounts_sensor(
+        context: SensorEvaluationContext, settings: ResourceParam[Settings]
+    ) -> SensorResult | SkipReason:
         from orchestration.ingest.client import StripeReadError
 
         # A `stripe-warehouse run` killed on this machine would hold the warehouse from the scheduled runs:
@@ -51,7 +54,7 @@ def build_accounts_sensor(automation: Automation) -> SensorDefinition:
         # The cursor remembers the account of each key (by fingerprint), so Stripe is asked once per key.
         resolved_keys: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
         try:
-            wanted = account_ids(Settings.from_env(), resolved_keys)
+            wanted = account_ids(settings, resolved_keys)
         except StripeReadError as exc:
             return SkipReason(f"Could not read the account of STRIPE_API_KEY: {exc}")
         if not wanted:

@@ -21,6 +21,7 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
+    ResourceParam,
     multi_asset,
 )
 from pydantic import Field
@@ -99,13 +100,15 @@ def build_stripe_ingest_assets(
         pool=pool,
         description="Loads the selected raw tables of the run's Stripe accounts with dlt.",
     )
-    def stripe_ingest_assets(context: AssetExecutionContext, config: StripeSyncConfig) -> Iterator[Any]:
-        yield from _sync(context, config)
+    def stripe_ingest_assets(
+        context: AssetExecutionContext, config: StripeSyncConfig, settings: ResourceParam[Settings]
+    ) -> Iterator[Any]:
+        yield from _sync(context, config, settings)
 
     return stripe_ingest_assets
 
 
-def _sync(context: AssetExecutionContext, config: StripeSyncConfig) -> Iterator[Any]:
+def _sync(context: AssetExecutionContext, config: StripeSyncConfig, settings: Settings) -> Iterator[Any]:
     # Imported here: dlt, the Stripe client and the connections store are a run's business, not the load's.
     from dagster_dlt import DagsterDltResource
 
@@ -113,8 +116,8 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig) -> Iterator[
     from orchestration.ingest.pipeline import extract_settings, stripe_pipeline
     from orchestration.ingest.source import stripe_source
 
-    # Settings are read per run, so a changed key or warehouse takes effect without reloading the code.
-    settings = Settings.from_env()
+    # The settings resource reads them per run (orchestration/resources.py), so a changed key or warehouse takes
+    # effect without reloading the code.
     credentials, missing = credentials_for(settings, _partition_accounts(context))
     if not credentials and not missing:
         raise Failure(description="No Stripe account to sync: set STRIPE_API_KEY or connect an account.")

@@ -38,11 +38,11 @@ def stripe_pipeline(settings: Settings) -> dlt.Pipeline:
         credentials = PostgresCredentials(
             {
                 "drivername": "postgresql",
-                "host": pg["host"],
-                "port": int(pg["port"]),
-                "username": pg["user"],
-                "password": pg["password"],  # "" (trust, .pgpass) resolves; dlt rejects a None password
-                "database": pg["database"],
+                "host": pg.host,
+                "port": pg.port,
+                "username": pg.user,
+                "password": pg.password.value,  # "" (trust, .pgpass) resolves; dlt rejects a None password
+                "database": pg.database,
             }
         )
         destination: Destination[Any, Any] = dlt.destinations.postgres(credentials=credentials)

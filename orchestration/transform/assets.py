@@ -9,12 +9,16 @@ after the ingestion, so they also run when only an ingestion asset is materializ
 holds back no model (the `dbt build` of the models leaves them out).
 """
 
+import importlib.metadata
 import json
 import logging
 import os
+import shutil
 import time
+import uuid
 from collections.abc import Iterator, Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -27,16 +31,21 @@ from dagster import (
     FreshnessPolicy,
     MaterializeResult,
     MetadataValue,
+    ResourceParam,
     multi_asset,
     multi_asset_check,
 )
+from packaging import version
 
-from orchestration.settings import Settings
+from orchestration.settings import PROJECT_ROOT, Settings
 from orchestration.transform.mrr_report import mrr_metadata
-from orchestration.transform.project import DBT_EXECUTABLE, dbt_environment, dbt_project, require_manifest
+from orchestration.transform.project import DBT_EXECUTABLE, PARTIAL_PARSE, dbt_environment, require_manifest
 from orchestration.transform.translator import BUILT_TYPES, DbtSpecs, dbt_specs
 from orchestration.warehouse.access import describe_warehouse_fault, lock_holder, wait_for_duckdb_file
 from orchestration.warehouse.table_metadata import table_metadata
+
+if TYPE_CHECKING:
+    from dagster_dbt import DbtCliInvocation
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +69,7 @@ def build_stripe_dbt_assets(*, pool: str, freshness_policy: FreshnessPolicy | No
         pool=pool,
         description="dbt build of the selected models, seeds, snapshots and their tests.",
     )
-    def stripe_dbt_assets(context: AssetExecutionContext) -> Iterator[Any]:
+    def stripe_dbt_assets(context: AssetExecutionContext, settings: ResourceParam[Settings]) -> Iterator[Any]:
         every = context.selected_asset_keys >= {s.key for s in specs.assets} and context.selected_asset_check_keys >= {
             s.key for s in specs.checks
         }
@@ -71,7 +80,9 @@ def build_stripe_dbt_assets(*, pool: str, freshness_policy: FreshnessPolicy | No
         )
         # dbt's unit tests check the models' logic on fixed inputs, not the data: CI runs them
         # (tests/transform), a production build would only pay for them.
-        yield from _run_dbt(context, "build", [*selection, "--exclude-resource-type", "unit_test"], manifest, specs)
+        yield from _run_dbt(
+            context, settings, "build", [*selection, "--exclude-resource-type", "unit_test"], manifest, specs
+        )
 
     @multi_asset_check(
         name=SOURCE_TESTS_OP_NAME,
@@ -80,12 +91,14 @@ def build_stripe_dbt_assets(*, pool: str, freshness_policy: FreshnessPolicy | No
         pool=pool,
         description="dbt test of the raw tables the ingestion loads (the tests of the dbt sources).",
     )
-    def stripe_dbt_source_tests(context: AssetCheckExecutionContext) -> Iterator[Any]:
+    def stripe_dbt_source_tests(
+        context: AssetCheckExecutionContext, settings: ResourceParam[Settings]
+    ) -> Iterator[Any]:
         every = context.selected_asset_check_keys >= {s.key for s in specs.source_checks}
         selection = (
             ["--select", EVERY_SOURCE] if every else _only(set(), context.selected_asset_check_keys, manifest, specs)
         )
-        yield from _run_dbt(context, "test", selection, manifest, specs)
+        yield from _run_dbt(context, settings, "test", selection, manifest, specs)
 
     return [stripe_dbt_assets, stripe_dbt_source_tests]
 
@@ -100,24 +113,18 @@ def _only(assets, checks, manifest: Mapping[str, Any], specs: DbtSpecs) -> list[
 
 def _run_dbt(
     context: AssetExecutionContext | AssetCheckExecutionContext,
+    settings: Settings,
     command: str,
     selection: list[str],
     manifest: Mapping[str, Any],
     specs: DbtSpecs,
 ) -> Iterator[Any]:
-    from dagster_dbt import DbtCliResource
-
     selected_assets = context.selected_asset_keys if isinstance(context, AssetExecutionContext) else set()
     selected_checks = context.selected_asset_check_keys
-    settings = Settings.from_env()
-    # What is not set already (a test's own folders) as `prepare` parsed with it, so the parse is reused.
-    for name, value in dbt_environment(settings).items():
-        os.environ.setdefault(name, value)
-    dbt = DbtCliResource(project_dir=dbt_project(), dbt_executable=DBT_EXECUTABLE)
     # `build` runs models, seeds, snapshots and tests in DAG order: a failing test skips only the models
     # downstream of what it tests, so the other marts still build. A test failure is a failed check, not a
     # failed step, so what comes after (the data-lag check) still runs.
-    invocation = _invoke_dbt(dbt, [command, *selection], manifest, settings)
+    invocation = _invoke_dbt([command, *selection], manifest, settings)
     results = invocation.get_artifact("run_results.json")["results"]
 
     built = {
@@ -151,7 +158,7 @@ def _run_dbt(
         )
 
 
-def _invoke_dbt(dbt, args: list[str], manifest: Mapping[str, Any], settings: Settings):
+def _invoke_dbt(args: list[str], manifest: Mapping[str, Any], settings: Settings) -> "DbtCliInvocation":
     """dbt, once no other process holds the DuckDB file, and again if one took it before dbt opened it,
     within DUCKDB_LOCK_WAIT_SECONDS; the invocation, which has written its run_results.json.
 
@@ -161,7 +168,7 @@ def _invoke_dbt(dbt, args: list[str], manifest: Mapping[str, Any], settings: Set
     deadline = time.monotonic() + settings.duckdb_lock_wait_seconds
     while True:
         wait_for_duckdb_file(settings, deadline)
-        invocation = dbt.cli(args, manifest=manifest, raise_on_error=False)
+        invocation = _start_dbt(args, manifest, settings)
         invocation.wait()
         if invocation.target_path.joinpath("run_results.json").exists():
             return invocation
@@ -172,6 +179,50 @@ def _invoke_dbt(dbt, args: list[str], manifest: Mapping[str, Any], settings: Set
             fault = describe_warehouse_fault([error])
             raise Failure(description=f"{fault}\n{error}" if fault else error)
         log.warning("dbt found the warehouse held by another program, %s: it runs again once it is free.", holder)
+
+
+def _start_dbt(args: list[str], manifest: Mapping[str, Any], settings: Settings) -> "DbtCliInvocation":
+    """dbt started as dagster-dbt's `DbtCliResource.cli` starts it, in a folder of its own under the prepared
+    parse, with the environment the settings decide (`dbt_environment`) given to dbt alone.
+
+    `DbtCliResource.cli` (dagster-dbt 0.29) hands dbt a copy of os.environ and takes no environment of its own:
+    the settings would have to be written into this process's environment, where every later run in the
+    process would read them too. So dbt is started through dagster-dbt's `DbtCliInvocation` directly, with
+    the variables `cli` sets; dagster-dbt's handle on the warehouse (for streamed column metadata) is not
+    needed, as the results are read from run_results.json."""
+    from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation
+
+    environment = dbt_environment(settings)
+    prepared = Path(environment["DBT_TARGET_PATH"])
+    target_path = prepared / f"{args[0]}-{uuid.uuid4().hex[:7]}"
+    # The parse `prepare` made with the same profile: dbt re-parses nothing (a whole parse is ~15 s a step).
+    target_path.mkdir(parents=True)
+    if (prepared / PARTIAL_PARSE).exists():
+        shutil.copy(prepared / PARTIAL_PARSE, target_path / PARTIAL_PARSE)
+    return DbtCliInvocation.run(
+        args=[DBT_EXECUTABLE, *args],
+        env={
+            **os.environ,
+            **environment,
+            # What `DbtCliResource.cli` sets: structured logs (read by get_error), and this step's own folders.
+            "DAGSTER_DBT_CLI": "true",
+            "PYTHONUNBUFFERED": "1",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_LOG_FORMAT": "json",
+            "DBT_TARGET_PATH": str(target_path),
+            "DBT_LOG_PATH": str(target_path),
+            "DBT_PROFILES_DIR": str(PROJECT_ROOT),
+            "DBT_PROJECT_DIR": str(PROJECT_ROOT),
+        },
+        manifest=manifest,
+        dagster_dbt_translator=DagsterDbtTranslator(),
+        project_dir=PROJECT_ROOT,
+        target_path=target_path,
+        raise_on_error=False,
+        context=None,
+        adapter=None,
+        cli_version=version.parse(importlib.metadata.version("dbt-core")),
+    )
 
 
 def _check_result(check: AssetCheckKey, result: Mapping[str, Any]) -> AssetCheckResult:

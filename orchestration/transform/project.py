@@ -34,11 +34,21 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     step: the warehouse (profiles.yml's target), the DuckDB file profiles.yml names (dbt discards its partial
     parse when the profile differs and parses the whole project again, ~15 s a step), and where the prepared
     parse is (dagster-dbt copies it from DBT_TARGET_PATH into each step's own folder under it)."""
-    return {
+    environment = {
         "WAREHOUSE": settings.warehouse,  # profiles.yml's target
         "DUCKDB_PATH": str(settings.duckdb_path),
-        "DBT_TARGET_PATH": str(PROJECT_ROOT / TARGET_PATH),
+        "DBT_TARGET_PATH": str(settings.dbt_target_path or PROJECT_ROOT / TARGET_PATH),
     }
+    if settings.warehouse == "postgres":  # profiles.yml's postgres output
+        pg = settings.postgres
+        environment |= {
+            "POSTGRES_HOST": pg.host,
+            "POSTGRES_PORT": str(pg.port),
+            "POSTGRES_USER": pg.user,
+            "POSTGRES_PASSWORD": pg.password.value,
+            "POSTGRES_DB": pg.database,
+        }
+    return environment
 
 
 def dbt_project() -> DbtProject:

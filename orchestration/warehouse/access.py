@@ -88,7 +88,7 @@ def connect(settings: Settings):
 
         pg = settings.postgres
         return psycopg2.connect(
-            host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"], dbname=pg["database"]
+            host=pg.host, port=pg.port, user=pg.user, password=pg.password.value, dbname=pg.database
         )
     return open_duckdb(settings.duckdb_path, read_only=True, patience=settings.duckdb_lock_wait_seconds)
 

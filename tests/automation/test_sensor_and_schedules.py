@@ -21,13 +21,19 @@ from orchestration.automation.jobs import RECONCILE_JOB_NAME, SYNC_JOB_NAME
 from orchestration.automation.partitions import STRIPE_ACCOUNTS
 from orchestration.automation.schedules import build_schedules
 from orchestration.automation.sensors import build_accounts_sensor
+from orchestration.resources import default_resources
 
 SENSOR = build_accounts_sensor(Automation.from_env({}))
 SYNC_SCHEDULE, RECONCILE_SCHEDULE = build_schedules(Automation.from_env({}))
 
 
+def sensor_context(instance, cursor=None):
+    """A tick's context, with the settings resource of the definitions (read from the environment)."""
+    return build_sensor_context(instance=instance, cursor=cursor, resources=default_resources())
+
+
 def evaluate(instance, cursor=None) -> SensorResult:
-    result = SENSOR(build_sensor_context(instance=instance, cursor=cursor))
+    result = SENSOR(sensor_context(instance, cursor))
     assert isinstance(result, SensorResult)
     return result
 
@@ -82,7 +88,7 @@ def test_connected_accounts_become_partitions_without_a_request(instance, no_acc
 
 def test_an_environment_without_accounts_leaves_the_partitions_alone(instance, no_accounts_env):
     instance.add_dynamic_partitions(STRIPE_ACCOUNTS.name, ["acct_from_the_demo"])
-    result = SENSOR(build_sensor_context(instance=instance))
+    result = SENSOR(sensor_context(instance))
     assert isinstance(result, SkipReason)
     assert "STRIPE_API_KEY" in result.skip_message
     assert instance.get_dynamic_partitions(STRIPE_ACCOUNTS.name) == ["acct_from_the_demo"]
@@ -91,7 +97,7 @@ def test_an_environment_without_accounts_leaves_the_partitions_alone(instance, n
 def test_a_refused_key_skips_the_tick_with_the_reason(instance, no_accounts_env, monkeypatch, simulator):
     monkeypatch.setenv("STRIPE_API_BASE", simulator.base_url)
     monkeypatch.setenv("STRIPE_API_KEY", "sk_test_wrong_key_000000000000")
-    result = SENSOR(build_sensor_context(instance=instance))
+    result = SENSOR(sensor_context(instance))
     assert isinstance(result, SkipReason)
     assert "STRIPE_API_KEY" in result.skip_message
     assert "sk_test_wrong_key_000000000000" not in result.skip_message
@@ -142,6 +148,6 @@ def test_the_sensor_frees_what_a_killed_run_held(instance, no_accounts_env):
     instance.event_log_storage.set_concurrency_slots(WAREHOUSE_POOL, 1)
     assert instance.event_log_storage.claim_concurrency_slot(WAREHOUSE_POOL, "5" * 32, "stripe_ingest").is_claimed
 
-    assert isinstance(SENSOR(build_sensor_context(instance=instance)), SkipReason)  # no account: still cleans up
+    assert isinstance(SENSOR(sensor_context(instance)), SkipReason)  # no account: still cleans up
     assert instance.get_run_by_id("5" * 32).status == DagsterRunStatus.FAILURE
     assert instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).active_run_ids == set()
