@@ -54,9 +54,9 @@ final as (
         coalesce(accounts.default_currency, min(balance_transactions.currency)) as currency
     from account_ids
     left join accounts
-        on accounts.account_id = account_ids.account_id
+        on account_ids.account_id = accounts.account_id
     left join balance_transactions
-        on balance_transactions.account_id = account_ids.account_id
+        on account_ids.account_id = balance_transactions.account_id
     group by account_ids.account_id, accounts.default_currency
 
 )

@@ -49,7 +49,7 @@ failed_payment_days as (
         count(*) as failed_payments
     from charges
     left join home_currencies
-        on home_currencies.account_id = charges.account_id
+        on charges.account_id = home_currencies.account_id
     where charges.status = 'failed'
     group by 1, 2, 3
 
@@ -65,7 +65,7 @@ new_customer_days as (
         count(*) as new_customers
     from customers
     left join home_currencies
-        on home_currencies.account_id = customers.account_id
+        on customers.account_id = home_currencies.account_id
     where customers.created_at is not null
     group by 1, 2, 3
 
@@ -81,11 +81,11 @@ dispute_days as (
         count(*) as disputes
     from disputes
     left join balance_transactions as charge_balance_transactions
-        on charge_balance_transactions.account_id = disputes.account_id
-        and charge_balance_transactions.source_id = disputes.charge_id
-        and charge_balance_transactions.balance_transaction_type in ('charge', 'payment')
+        on disputes.account_id = charge_balance_transactions.account_id
+            and disputes.charge_id = charge_balance_transactions.source_id
+            and charge_balance_transactions.balance_transaction_type in ('charge', 'payment')
     left join home_currencies
-        on home_currencies.account_id = disputes.account_id
+        on disputes.account_id = home_currencies.account_id
     group by 1, 2, 3
 
 ),
@@ -93,28 +93,91 @@ dispute_days as (
 activity as (
 
     select
-        account_id, currency, date_day,
-        gross_volume, gross_volume_decimal, refunds, refunds_decimal, adjustments, adjustments_decimal,
-        fees, fees_decimal, net_volume, net_volume_decimal, payouts, payouts_decimal, successful_payments,
-        0 as failed_payments, 0 as new_customers, 0 as disputes
+        account_id,
+        currency,
+        date_day,
+        gross_volume,
+        gross_volume_decimal,
+        refunds,
+        refunds_decimal,
+        adjustments,
+        adjustments_decimal,
+        fees,
+        fees_decimal,
+        net_volume,
+        net_volume_decimal,
+        payouts,
+        payouts_decimal,
+        successful_payments,
+        0 as failed_payments,
+        0 as new_customers,
+        0 as disputes
     from balance_days
     union all
     select
-        account_id, currency, date_day,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        failed_payments, 0, 0
+        account_id,
+        currency,
+        date_day,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        failed_payments,
+        0,
+        0
     from failed_payment_days
     union all
     select
-        account_id, currency, date_day,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, new_customers, 0
+        account_id,
+        currency,
+        date_day,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        new_customers,
+        0
     from new_customer_days
     union all
     select
-        account_id, currency, date_day,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, disputes
+        account_id,
+        currency,
+        date_day,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        disputes
     from dispute_days
 
 ),
@@ -142,7 +205,7 @@ final as (
         cast(sum(new_customers) as bigint) as new_customers,
         cast(sum(disputes) as bigint) as disputes
     from activity
-    group by account_id, currency, date_day
+    group by 1, 2, 3
 
 )
 

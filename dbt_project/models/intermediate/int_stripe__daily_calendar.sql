@@ -47,13 +47,25 @@ last_load_days as (
         account_id,
         cast({{ dbt.date_trunc('day', 'max(synced_at)') }} as date) as date_day
     from (
-        select account_id, synced_at from accounts
+        select
+            account_id,
+            synced_at
+        from accounts
         union all
-        select account_id, synced_at from balance_transactions
+        select
+            account_id,
+            synced_at
+        from balance_transactions
         union all
-        select account_id, synced_at from charges
+        select
+            account_id,
+            synced_at
+        from charges
         union all
-        select account_id, synced_at from customers
+        select
+            account_id,
+            synced_at
+        from customers
     ) as loads
     group by account_id
 
@@ -81,7 +93,7 @@ final as (
         cast({{ dbt.dateadd('day', 'cast(day_numbers.generated_number as integer) - 1', 'calendar_ranges.first_day') }} as date) as date_day
     from calendar_ranges
     left join last_load_days
-        on last_load_days.account_id = calendar_ranges.account_id
+        on calendar_ranges.account_id = last_load_days.account_id
     inner join day_numbers
         on cast(day_numbers.generated_number as integer) - 1 <= {{ dbt.datediff(
             'calendar_ranges.first_day',

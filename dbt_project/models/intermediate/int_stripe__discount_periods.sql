@@ -59,10 +59,10 @@ coupon_discounts as (
     from discounts
     inner join coupons
         on discounts.account_id = coupons.account_id
-        and discounts.coupon_id = coupons.coupon_id
+            and discounts.coupon_id = coupons.coupon_id
     left join subscription_items
         on discounts.account_id = subscription_items.account_id
-        and discounts.subscription_item_id = subscription_items.subscription_item_id
+            and discounts.subscription_item_id = subscription_items.subscription_item_id
     where discounts.invoice_id is null
         and discounts.invoice_item_id is null
         and discounts.start_at is not null
@@ -99,7 +99,7 @@ targets as (
     from coupon_discounts
     inner join subscriptions
         on coupon_discounts.account_id = subscriptions.account_id
-        and coupon_discounts.customer_id = subscriptions.customer_id
+            and coupon_discounts.customer_id = subscriptions.customer_id
     where coupon_discounts.subscription_id is null
         and coupon_discounts.subscription_item_id is null
 
@@ -150,12 +150,12 @@ first_periods as (
     from targets
     inner join subscriptions
         on targets.account_id = subscriptions.account_id
-        and targets.subscription_id = subscriptions.subscription_id
+            and targets.subscription_id = subscriptions.subscription_id
     inner join billing_periods
         on targets.account_id = billing_periods.account_id
-        and targets.subscription_id = billing_periods.subscription_id
-        and billing_periods.period_start_at >= {{ dbt.dateadd('minute', -1, 'targets.start_at') }}
-        and billing_periods.period_start_at >= coalesce(subscriptions.trial_end_at, subscriptions.started_at, billing_periods.period_start_at)
+            and targets.subscription_id = billing_periods.subscription_id
+            and billing_periods.period_start_at >= {{ dbt.dateadd('minute', -1, 'targets.start_at') }}
+            and billing_periods.period_start_at >= coalesce(subscriptions.trial_end_at, subscriptions.started_at, billing_periods.period_start_at)
     where targets.duration = 'once'
 
 ),
@@ -177,9 +177,9 @@ windows as (
     from targets
     left join first_periods
         on targets.account_id = first_periods.account_id
-        and targets.discount_id = first_periods.discount_id
-        and targets.subscription_id = first_periods.subscription_id
-        and first_periods.period_number = 1
+            and targets.discount_id = first_periods.discount_id
+            and targets.subscription_id = first_periods.subscription_id
+            and first_periods.period_number = 1
 
 ),
 

@@ -33,7 +33,7 @@ first_months as (
     from all_subscriptions
     left join subscriptions
         on all_subscriptions.account_id = subscriptions.account_id
-        and all_subscriptions.subscription_id = subscriptions.subscription_id
+            and all_subscriptions.subscription_id = subscriptions.subscription_id
     where coalesce(subscriptions.currency, all_subscriptions.currency) is not null
         and coalesce(all_subscriptions.started_at, all_subscriptions.created_at) is not null
     group by all_subscriptions.account_id, coalesce(subscriptions.currency, lower(all_subscriptions.currency))

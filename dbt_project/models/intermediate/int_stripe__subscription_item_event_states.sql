@@ -36,30 +36,35 @@ subscription_events as (
 
 {#- The items as the event shows them (`data.object`) and as they were before it (`previous_attributes`). #}
 {%- for side in ['after', 'before'] %}
-items_{{ side }} as (
 
-    select
-        subscription_events.account_id,
-        subscription_events.event_id,
-        subscription_events.subscription_id,
-        subscription_events.created_at,
-        {{ json_text('item_elements.element', 'id') }} as subscription_item_id,
-        {{ json_text('item_elements.element', 'price.id') }} as price_id,
-        {{ json_bigint('item_elements.element', 'quantity') }} as quantity
-    from subscription_events
-    {{ cross_join_json_array('subscription_events.items_' ~ side, 'item_elements') }}
+    items_{{ side }} as (
 
-),
+        select
+            subscription_events.account_id,
+            subscription_events.event_id,
+            subscription_events.subscription_id,
+            subscription_events.created_at,
+            {{ json_text('item_elements.element', 'id') }} as subscription_item_id,
+            {{ json_text('item_elements.element', 'price.id') }} as price_id,
+            {{ json_bigint('item_elements.element', 'quantity') }} as quantity
+        from subscription_events
+        {{ cross_join_json_array('subscription_events.items_' ~ side, 'item_elements') }}
+
+    ),
 {% endfor %}
 
 observations as (
 
-    select items_after.*, 'after' as observation
+    select
+        items_after.*,
+        'after' as observation
     from items_after
 
     union all
 
-    select items_before.*, 'before' as observation
+    select
+        items_before.*,
+        'before' as observation
     from items_before
 
     union all
@@ -77,8 +82,8 @@ observations as (
     from items_before
     left join items_after
         on items_before.account_id = items_after.account_id
-        and items_before.event_id = items_after.event_id
-        and items_before.subscription_item_id = items_after.subscription_item_id
+            and items_before.event_id = items_after.event_id
+            and items_before.subscription_item_id = items_after.subscription_item_id
     where items_after.subscription_item_id is null
 
 ),

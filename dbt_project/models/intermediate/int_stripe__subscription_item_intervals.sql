@@ -44,6 +44,7 @@ item_state_versions as (
     select * from {{ ref('snap_stripe__subscription_item_states') }}
 
 ),
+
 line_changes as (
 
     -- A regular line (one per renewal) and a positive proration line ("Remaining time on ...") state the
@@ -102,8 +103,8 @@ pending_changes as (
     from invoice_items
     left join unique_price_items
         on invoice_items.account_id = unique_price_items.account_id
-        and invoice_items.subscription_id = unique_price_items.subscription_id
-        and invoice_items.price_id = unique_price_items.price_id
+            and invoice_items.subscription_id = unique_price_items.subscription_id
+            and invoice_items.price_id = unique_price_items.price_id
     where invoice_items.is_proration
         and invoice_items.invoice_id is null
         and invoice_items.amount >= 0
@@ -182,11 +183,20 @@ billed_items as (
 observed_items as (
 
     -- Items with any earlier state on record: billed, named by an event, or kept by the snapshot.
-    select account_id, subscription_item_id from billed_changes
+    select
+        account_id,
+        subscription_item_id
+    from billed_changes
     union
-    select account_id, subscription_item_id from event_changes
+    select
+        account_id,
+        subscription_item_id
+    from event_changes
     union
-    select account_id, subscription_item_id from snapshot_changes
+    select
+        account_id,
+        subscription_item_id
+    from snapshot_changes
 
 ),
 
@@ -210,10 +220,10 @@ current_states as (
     from subscription_items
     left join subscriptions
         on subscription_items.account_id = subscriptions.account_id
-        and subscription_items.subscription_id = subscriptions.subscription_id
+            and subscription_items.subscription_id = subscriptions.subscription_id
     left join observed_items
         on subscription_items.account_id = observed_items.account_id
-        and subscription_items.subscription_item_id = observed_items.subscription_item_id
+            and subscription_items.subscription_item_id = observed_items.subscription_item_id
     where not subscription_items.is_deleted
 
 ),
@@ -234,8 +244,8 @@ removed_items as (
     from billed_items
     left join subscription_items
         on billed_items.account_id = subscription_items.account_id
-        and billed_items.subscription_item_id = subscription_items.subscription_item_id
-        and not subscription_items.is_deleted
+            and billed_items.subscription_item_id = subscription_items.subscription_item_id
+            and not subscription_items.is_deleted
     where subscription_items.subscription_item_id is null
         and billed_items.billed_until_at is not null
 
@@ -346,8 +356,8 @@ final as (
     from state_changes
     left join subscription_items
         on state_changes.account_id = subscription_items.account_id
-        and state_changes.subscription_item_id = subscription_items.subscription_item_id
-        and not subscription_items.is_deleted
+            and state_changes.subscription_item_id = subscription_items.subscription_item_id
+            and not subscription_items.is_deleted
 
 )
 

@@ -46,7 +46,7 @@ final as (
     from subscription_items
     left join subscriptions
         on subscription_items.account_id = subscriptions.account_id
-        and subscription_items.subscription_id = subscriptions.subscription_id
+            and subscription_items.subscription_id = subscriptions.subscription_id
 
 )
 

@@ -67,31 +67,29 @@ tiered_amounts as (
             case
                 when licensed_prices.tiers_mode = 'volume'
                     then case
-                        when (intervals.quantity > price_tiers.up_from or price_tiers.up_from = 0)
-                            and (price_tiers.up_to is null or intervals.quantity <= price_tiers.up_to)
-                            then intervals.quantity * price_tiers.unit_amount + price_tiers.flat_amount
-                        else 0
-                    end
-                else case
-                    when intervals.quantity > price_tiers.up_from
-                        then (
-                            case
-                                when price_tiers.up_to is null or intervals.quantity < price_tiers.up_to
-                                    then intervals.quantity
-                                else price_tiers.up_to
-                            end - price_tiers.up_from
-                        ) * price_tiers.unit_amount + price_tiers.flat_amount
-                    else 0
-                end
+                            when (intervals.quantity > price_tiers.up_from or price_tiers.up_from = 0)
+                                and (price_tiers.up_to is null or intervals.quantity <= price_tiers.up_to)
+                                then intervals.quantity * price_tiers.unit_amount + price_tiers.flat_amount
+                            else 0
+                        end
+                when intervals.quantity > price_tiers.up_from
+                    then (
+                        case
+                            when price_tiers.up_to is null or intervals.quantity < price_tiers.up_to
+                                then intervals.quantity
+                            else price_tiers.up_to
+                        end - price_tiers.up_from
+                    ) * price_tiers.unit_amount + price_tiers.flat_amount
+                else 0
             end
         ) as amount_per_interval
     from intervals
     inner join licensed_prices
         on intervals.account_id = licensed_prices.account_id
-        and intervals.price_id = licensed_prices.price_id
+            and intervals.price_id = licensed_prices.price_id
     inner join price_tiers
         on intervals.account_id = price_tiers.account_id
-        and intervals.price_id = price_tiers.price_id
+            and intervals.price_id = price_tiers.price_id
     where licensed_prices.billing_scheme = 'tiered'
     group by intervals.account_id, intervals.subscription_item_id, intervals.valid_from_at
 
@@ -128,11 +126,11 @@ valued as (
     from intervals
     inner join licensed_prices
         on intervals.account_id = licensed_prices.account_id
-        and intervals.price_id = licensed_prices.price_id
+            and intervals.price_id = licensed_prices.price_id
     left join tiered_amounts
         on intervals.account_id = tiered_amounts.account_id
-        and intervals.subscription_item_id = tiered_amounts.subscription_item_id
-        and intervals.valid_from_at = tiered_amounts.valid_from_at
+            and intervals.subscription_item_id = tiered_amounts.subscription_item_id
+            and intervals.valid_from_at = tiered_amounts.valid_from_at
     where intervals.quantity is not null
 
 ),
@@ -167,7 +165,7 @@ final as (
     from valued
     left join subscriptions
         on valued.account_id = subscriptions.account_id
-        and valued.subscription_id = subscriptions.subscription_id
+            and valued.subscription_id = subscriptions.subscription_id
 
 )
 

@@ -51,8 +51,8 @@ final as (
     from subscription_months
     inner join current_months
         on subscription_months.account_id = current_months.account_id
-        and subscription_months.currency = current_months.currency
-        and subscription_months.month = current_months.month
+            and subscription_months.currency = current_months.currency
+            and subscription_months.month = current_months.month
 
 )
 

@@ -52,9 +52,9 @@ counted_months as (
     from status_periods
     inner join months
         on status_periods.account_id = months.account_id
-        and status_periods.currency = months.currency
-        and status_periods.counted_from_at <= months.evaluated_at
-        and (status_periods.counted_to_at is null or months.evaluated_at < status_periods.counted_to_at)
+            and status_periods.currency = months.currency
+            and status_periods.counted_from_at <= months.evaluated_at
+            and (status_periods.counted_to_at is null or status_periods.counted_to_at > months.evaluated_at)
 
 ),
 
@@ -74,10 +74,10 @@ item_months as (
     from counted_months
     inner join item_values
         on counted_months.account_id = item_values.account_id
-        and counted_months.subscription_id = item_values.subscription_id
-        and counted_months.currency = item_values.currency
-        and item_values.valid_from_at <= counted_months.evaluated_at
-        and (item_values.valid_to_at is null or counted_months.evaluated_at < item_values.valid_to_at)
+            and counted_months.subscription_id = item_values.subscription_id
+            and counted_months.currency = item_values.currency
+            and counted_months.evaluated_at >= item_values.valid_from_at
+            and (item_values.valid_to_at is null or counted_months.evaluated_at < item_values.valid_to_at)
 
 ),
 
@@ -106,9 +106,9 @@ discount_months as (
     from discount_periods
     inner join counted_months
         on discount_periods.account_id = counted_months.account_id
-        and discount_periods.subscription_id = counted_months.subscription_id
-        and discount_periods.valid_from_at <= counted_months.evaluated_at
-        and (discount_periods.valid_to_at is null or counted_months.evaluated_at < discount_periods.valid_to_at)
+            and discount_periods.subscription_id = counted_months.subscription_id
+            and discount_periods.valid_from_at <= counted_months.evaluated_at
+            and (discount_periods.valid_to_at is null or discount_periods.valid_to_at > counted_months.evaluated_at)
 
 ),
 
@@ -155,8 +155,8 @@ discounted_items as (
         on item_months.currency = currency_exponents.currency
     left join item_discounts
         on item_months.account_id = item_discounts.account_id
-        and item_months.subscription_item_id = item_discounts.subscription_item_id
-        and item_months.month = item_discounts.month
+            and item_months.subscription_item_id = item_discounts.subscription_item_id
+            and item_months.month = item_discounts.month
 
 ),
 
@@ -193,8 +193,8 @@ discounted as (
     from subscription_months
     left join subscription_discounts
         on subscription_months.account_id = subscription_discounts.account_id
-        and subscription_months.subscription_id = subscription_discounts.subscription_id
-        and subscription_months.month = subscription_discounts.month
+            and subscription_months.subscription_id = subscription_discounts.subscription_id
+            and subscription_months.month = subscription_discounts.month
 
 ),
 

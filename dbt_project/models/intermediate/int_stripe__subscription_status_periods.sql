@@ -61,7 +61,7 @@ item_facts as (
     from subscription_items
     left join prices
         on subscription_items.account_id = prices.account_id
-        and subscription_items.price_id = prices.price_id
+            and subscription_items.price_id = prices.price_id
     group by subscription_items.account_id, subscription_items.subscription_id
 
 ),
@@ -88,11 +88,11 @@ dated as (
         case
             when subscriptions.status = 'unpaid'
                 then coalesce(
-                    subscriptions.ended_at,
-                    ongoing_unpaid.unpaid_from_at,
-                    item_facts.current_period_start_at,
-                    subscriptions.synced_at
-                )
+                        subscriptions.ended_at,
+                        ongoing_unpaid.unpaid_from_at,
+                        item_facts.current_period_start_at,
+                        subscriptions.synced_at
+                    )
             when subscriptions.status = 'paused'
                 then coalesce(subscriptions.ended_at, item_facts.current_period_start_at, subscriptions.synced_at)
             when subscriptions.status = 'canceled'
@@ -102,11 +102,11 @@ dated as (
     from subscriptions
     left join item_facts
         on subscriptions.account_id = item_facts.account_id
-        and subscriptions.subscription_id = item_facts.subscription_id
+            and subscriptions.subscription_id = item_facts.subscription_id
     left join unpaid_spells as ongoing_unpaid
         on subscriptions.account_id = ongoing_unpaid.account_id
-        and subscriptions.subscription_id = ongoing_unpaid.subscription_id
-        and ongoing_unpaid.unpaid_to_at is null
+            and subscriptions.subscription_id = ongoing_unpaid.subscription_id
+            and ongoing_unpaid.unpaid_to_at is null
     where subscriptions.status in ('active', 'past_due', 'trialing', 'canceled', 'unpaid', 'paused')
         and not subscriptions.is_deleted
 
@@ -117,18 +117,33 @@ status_observations as (
     -- Every status seen, and when: an event's subscription at its instant, the status a change replaced (a
     -- second before it), each version the snapshot kept, and the last sync's. At one instant the sync's view
     -- wins over the snapshot's, then over the events'.
-    select account_id, subscription_id, synced_at as observed_at, status, 1 as source_rank
+    select
+        account_id,
+        subscription_id,
+        synced_at as observed_at,
+        status,
+        1 as source_rank
     from subscriptions
     where not is_deleted
 
     union all
 
-    select distinct account_id, subscription_id, observed_at, subscription_status as status, 2 as source_rank
+    select distinct
+        account_id,
+        subscription_id,
+        observed_at,
+        subscription_status as status,
+        2 as source_rank
     from item_state_versions
 
     union all
 
-    select account_id, object_id as subscription_id, created_at as observed_at, {{ json_text('data_object', 'status') }} as status, 3 as source_rank
+    select
+        account_id,
+        object_id as subscription_id,
+        created_at as observed_at,
+        {{ json_text('data_object', 'status') }} as status,
+        3 as source_rank
     from events
     where object_type = 'subscription'
         and event_type like 'customer.subscription.%'
@@ -210,18 +225,24 @@ counted_periods as (
 period_starts as (
 
     -- Counting (re)starts at the period's start and at the end of each spell inside it.
-    select account_id, subscription_id, counted_from_at as period_start_at
+    select
+        account_id,
+        subscription_id,
+        counted_from_at as period_start_at
     from counted_periods
 
     union
 
-    select counted_periods.account_id, counted_periods.subscription_id, spells.spell_to_at as period_start_at
+    select
+        counted_periods.account_id,
+        counted_periods.subscription_id,
+        spells.spell_to_at as period_start_at
     from counted_periods
     inner join spells
         on counted_periods.account_id = spells.account_id
-        and counted_periods.subscription_id = spells.subscription_id
-        and spells.spell_to_at > counted_periods.counted_from_at
-        and (counted_periods.counted_to_at is null or spells.spell_to_at < counted_periods.counted_to_at)
+            and counted_periods.subscription_id = spells.subscription_id
+            and counted_periods.counted_from_at < spells.spell_to_at
+            and (counted_periods.counted_to_at is null or counted_periods.counted_to_at > spells.spell_to_at)
 
 ),
 
@@ -237,13 +258,14 @@ split_periods as (
         max(case
             when spells.spell_from_at <= period_starts.period_start_at
                 and (spells.spell_to_at is null or period_starts.period_start_at < spells.spell_to_at)
-                then 1 else 0
+                then 1
+            else 0
         end) as is_in_spell
     from period_starts
     left join spells
         on period_starts.account_id = spells.account_id
-        and period_starts.subscription_id = spells.subscription_id
-        and (spells.spell_to_at is null or spells.spell_to_at > period_starts.period_start_at)
+            and period_starts.subscription_id = spells.subscription_id
+            and (spells.spell_to_at is null or period_starts.period_start_at < spells.spell_to_at)
     group by period_starts.account_id, period_starts.subscription_id, period_starts.period_start_at
 
 ),
@@ -272,7 +294,7 @@ periods as (
     from counted_periods
     inner join split_periods
         on counted_periods.account_id = split_periods.account_id
-        and counted_periods.subscription_id = split_periods.subscription_id
+            and counted_periods.subscription_id = split_periods.subscription_id
     where split_periods.is_in_spell = 0
 
 ),

@@ -60,7 +60,7 @@ failed_attempts as (
     from invoice_payments
     inner join charges
         on invoice_payments.account_id = charges.account_id
-        and invoice_payments.payment_intent_id = charges.payment_intent_id
+            and invoice_payments.payment_intent_id = charges.payment_intent_id
     where charges.status = 'failed'
     group by invoice_payments.account_id, invoice_payments.invoice_id
 
@@ -107,7 +107,7 @@ still_unpaid as (
     from given_up
     inner join subscriptions
         on given_up.account_id = subscriptions.account_id
-        and given_up.subscription_id = subscriptions.subscription_id
+            and given_up.subscription_id = subscriptions.subscription_id
     where subscriptions.status = 'unpaid'
         or exists (
             select 1
@@ -133,10 +133,10 @@ paid_after_drafts as (
     from renewals as late
     inner join renewals as held
         on late.account_id = held.account_id
-        and late.subscription_id = held.subscription_id
-        and held.created_at > late.created_at
-        and held.created_at < late.paid_at
-        and held.finalized_at > {{ dbt.dateadd('hour', 72, 'held.created_at') }}
+            and late.subscription_id = held.subscription_id
+            and late.created_at < held.created_at
+            and late.paid_at > held.created_at
+            and held.finalized_at > {{ dbt.dateadd('hour', 72, 'held.created_at') }}
     where late.status = 'paid'
         and coalesce(late.attempt_count, 0) > 1
     group by late.account_id, late.subscription_id, late.invoice_id, late.finalized_at, late.created_at
@@ -145,13 +145,27 @@ paid_after_drafts as (
 
 spells as (
 
-    select account_id, subscription_id, invoice_id, finalized_at, created_at, unpaid_to_at, inferred_from
+    select
+        account_id,
+        subscription_id,
+        invoice_id,
+        finalized_at,
+        created_at,
+        unpaid_to_at,
+        inferred_from
     from still_unpaid
     where given_up_number = 1
 
     union all
 
-    select account_id, subscription_id, invoice_id, finalized_at, created_at, unpaid_to_at, 'paid_late' as inferred_from
+    select
+        account_id,
+        subscription_id,
+        invoice_id,
+        finalized_at,
+        created_at,
+        unpaid_to_at,
+        'paid_late' as inferred_from
     from paid_after_drafts
 
 ),
@@ -175,7 +189,7 @@ final as (
     from spells
     left join failed_attempts
         on spells.account_id = failed_attempts.account_id
-        and spells.invoice_id = failed_attempts.invoice_id
+            and spells.invoice_id = failed_attempts.invoice_id
 
 )
 

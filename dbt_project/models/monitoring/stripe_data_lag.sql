@@ -11,11 +11,11 @@
 with
 
 {% for table in key_tables %}
-{{ table }} as (
+    {{ table }} as (
 
-    select * from {{ ref('stripe__' ~ table) }}
+        select * from {{ ref('stripe__' ~ table) }}
 
-),
+    ),
 
 {% endfor %}
 accounts as (
@@ -27,12 +27,12 @@ accounts as (
 thresholds as (
 
     {% for table in key_tables %}
-    {%- set hours = table_hours.get(table, {}) %}
-    select
-        '{{ table }}' as table_name,
-        cast({{ hours.get('warn', var('stripe_data_lag_warn_hours')) }} as {{ dbt.type_numeric() }}) as warn_after_hours,
-        cast({{ hours.get('error', var('stripe_data_lag_error_hours')) }} as {{ dbt.type_numeric() }}) as error_after_hours
-    {% if not loop.last %}union all{% endif %}
+        {%- set hours = table_hours.get(table, {}) %}
+        select
+            '{{ table }}' as table_name,
+            cast({{ hours.get('warn', var('stripe_data_lag_warn_hours')) }} as {{ dbt.type_numeric() }}) as warn_after_hours,
+            cast({{ hours.get('error', var('stripe_data_lag_error_hours')) }} as {{ dbt.type_numeric() }}) as error_after_hours
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
@@ -40,15 +40,15 @@ thresholds as (
 newest_objects as (
 
     {% for table in key_tables %}
-    select
-        account_id,
-        '{{ table }}' as table_name,
-        max(created_at) as newest_created_at,
-        max(synced_at) as last_synced_at,
-        count(*) as row_count
-    from {{ table }}
-    group by account_id
-    {% if not loop.last %}union all{% endif %}
+        select
+            account_id,
+            '{{ table }}' as table_name,
+            max(created_at) as newest_created_at,
+            max(synced_at) as last_synced_at,
+            count(*) as row_count
+        from {{ table }}
+        group by account_id
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
@@ -61,9 +61,15 @@ account_loads as (
         account_id,
         max(synced_at) as last_loaded_at
     from (
-        select account_id, synced_at from accounts
+        select
+            account_id,
+            synced_at
+        from accounts
         union all
-        select account_id, last_synced_at as synced_at from newest_objects
+        select
+            account_id,
+            last_synced_at as synced_at
+        from newest_objects
     ) as loads
     group by account_id
 
@@ -95,8 +101,8 @@ lags as (
         ) as lag_hours
     from account_tables
     left join newest_objects
-        on newest_objects.account_id = account_tables.account_id
-        and newest_objects.table_name = account_tables.table_name
+        on account_tables.account_id = newest_objects.account_id
+            and account_tables.table_name = newest_objects.table_name
 
 ),
 

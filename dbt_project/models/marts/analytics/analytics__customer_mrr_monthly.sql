@@ -37,13 +37,13 @@ churn_months as (
     from with_mrr
     inner join months as next_months
         on with_mrr.account_id = next_months.account_id
-        and with_mrr.currency = next_months.currency
-        and next_months.month = cast({{ dbt.dateadd('month', 1, 'with_mrr.month') }} as date)
+            and with_mrr.currency = next_months.currency
+            and next_months.month = cast({{ dbt.dateadd('month', 1, 'with_mrr.month') }} as date)
     left join with_mrr as following
         on with_mrr.account_id = following.account_id
-        and with_mrr.customer_id = following.customer_id
-        and with_mrr.currency = following.currency
-        and following.month = next_months.month
+            and with_mrr.customer_id = following.customer_id
+            and with_mrr.currency = following.currency
+            and next_months.month = following.month
     where following.customer_id is null
 
 ),
@@ -72,9 +72,9 @@ customer_rows as (
     from churn_months
     left join customer_months
         on churn_months.account_id = customer_months.account_id
-        and churn_months.customer_id = customer_months.customer_id
-        and churn_months.currency = customer_months.currency
-        and churn_months.month = customer_months.month
+            and churn_months.customer_id = customer_months.customer_id
+            and churn_months.currency = customer_months.currency
+            and churn_months.month = customer_months.month
 
 ),
 
@@ -89,9 +89,9 @@ with_previous as (
     from customer_rows
     left join with_mrr as previous_months
         on customer_rows.account_id = previous_months.account_id
-        and customer_rows.customer_id = previous_months.customer_id
-        and customer_rows.currency = previous_months.currency
-        and previous_months.month = cast({{ dbt.dateadd('month', -1, 'customer_rows.month') }} as date)
+            and customer_rows.customer_id = previous_months.customer_id
+            and customer_rows.currency = previous_months.currency
+            and previous_months.month = cast({{ dbt.dateadd('month', -1, 'customer_rows.month') }} as date)
 
 ),
 

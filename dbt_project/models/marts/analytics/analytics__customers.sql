@@ -104,11 +104,11 @@ final as (
 
     from customers
     left join revenue
-        on revenue.account_id = customers.account_id
-        and revenue.customer_id = customers.customer_id
+        on customers.account_id = revenue.account_id
+            and customers.customer_id = revenue.customer_id
     left join mrr
-        on mrr.account_id = customers.account_id
-        and mrr.customer_id = customers.customer_id
+        on customers.account_id = mrr.account_id
+            and customers.customer_id = mrr.customer_id
 
 )
 

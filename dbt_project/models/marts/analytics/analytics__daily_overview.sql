@@ -48,9 +48,9 @@ final as (
 
     from calendar
     left join daily_activity
-        on daily_activity.account_id = calendar.account_id
-        and daily_activity.currency = calendar.currency
-        and daily_activity.date_day = calendar.date_day
+        on calendar.account_id = daily_activity.account_id
+            and calendar.currency = daily_activity.currency
+            and calendar.date_day = daily_activity.date_day
 
 )
 

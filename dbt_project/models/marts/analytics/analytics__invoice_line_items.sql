@@ -56,8 +56,8 @@ final as (
 
     from invoice_line_items
     left join invoices
-        on invoices.account_id = invoice_line_items.account_id
-        and invoices.invoice_id = invoice_line_items.invoice_id
+        on invoice_line_items.account_id = invoices.account_id
+            and invoice_line_items.invoice_id = invoices.invoice_id
 
 )
 

@@ -64,9 +64,9 @@ final as (
         case
             when invoices.paid_at is not null
                 then cast(
-                    {{ dbt.datediff('coalesce(invoices.finalized_at, invoices.created_at)', 'invoices.paid_at', 'second') }}
-                    / 86400.0 as {{ dbt.type_numeric() }}
-                )
+                        {{ dbt.datediff('coalesce(invoices.finalized_at, invoices.created_at)', 'invoices.paid_at', 'second') }}
+                        / 86400.0 as {{ dbt.type_numeric() }}
+                    )
         end as days_to_pay,
 
         -- booleans
@@ -94,8 +94,8 @@ final as (
 
     from invoices
     left join line_counts
-        on line_counts.account_id = invoices.account_id
-        and line_counts.invoice_id = invoices.invoice_id
+        on invoices.account_id = line_counts.account_id
+            and invoices.invoice_id = line_counts.invoice_id
 
 )
 

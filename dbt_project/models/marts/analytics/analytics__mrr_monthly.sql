@@ -60,8 +60,8 @@ filled as (
     from months
     left join movements
         on months.account_id = movements.account_id
-        and months.currency = movements.currency
-        and months.month = movements.month
+            and months.currency = movements.currency
+            and months.month = movements.month
 
 ),
 

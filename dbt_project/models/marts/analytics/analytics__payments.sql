@@ -106,7 +106,10 @@ invoice_payment_events as (
 payment_intent_invoices as (
 
     -- One invoice per payment intent: from the table, else from its latest invoice_payment.* event.
-    select account_id, payment_key as payment_intent_id, invoice_id
+    select
+        account_id,
+        payment_key as payment_intent_id,
+        invoice_id
     from invoice_payment_links
     where payment_key_type = 'payment_intent'
         and link_rank = 1
@@ -132,7 +135,10 @@ payment_intent_invoices as (
 charge_invoices as (
 
     -- Invoices paid by a charge itself (payment type `charge`), which has no payment intent to join on.
-    select account_id, payment_key as charge_id, invoice_id
+    select
+        account_id,
+        payment_key as charge_id,
+        invoice_id
     from invoice_payment_links
     where payment_key_type = 'charge'
         and link_rank = 1
@@ -192,17 +198,17 @@ final as (
 
     from charges
     left join charge_balance_transactions
-        on charge_balance_transactions.account_id = charges.account_id
-        and charge_balance_transactions.charge_id = charges.charge_id
+        on charges.account_id = charge_balance_transactions.account_id
+            and charges.charge_id = charge_balance_transactions.charge_id
     left join payment_intent_invoices
-        on payment_intent_invoices.account_id = charges.account_id
-        and payment_intent_invoices.payment_intent_id = charges.payment_intent_id
+        on charges.account_id = payment_intent_invoices.account_id
+            and charges.payment_intent_id = payment_intent_invoices.payment_intent_id
     left join charge_invoices
-        on charge_invoices.account_id = charges.account_id
-        and charge_invoices.charge_id = charges.charge_id
+        on charges.account_id = charge_invoices.account_id
+            and charges.charge_id = charge_invoices.charge_id
     left join invoices
-        on invoices.account_id = charges.account_id
-        and invoices.invoice_id = coalesce(payment_intent_invoices.invoice_id, charge_invoices.invoice_id)
+        on charges.account_id = invoices.account_id
+            and invoices.invoice_id = coalesce(payment_intent_invoices.invoice_id, charge_invoices.invoice_id)
 
 )
 

@@ -78,11 +78,11 @@ final as (
 
     from subscriptions
     left join subscription_mrr
-        on subscription_mrr.account_id = subscriptions.account_id
-        and subscription_mrr.subscription_id = subscriptions.subscription_id
+        on subscriptions.account_id = subscription_mrr.account_id
+            and subscriptions.subscription_id = subscription_mrr.subscription_id
     left join invoice_totals
-        on invoice_totals.account_id = subscriptions.account_id
-        and invoice_totals.subscription_id = subscriptions.subscription_id
+        on subscriptions.account_id = invoice_totals.account_id
+            and subscriptions.subscription_id = invoice_totals.subscription_id
 
 )
 

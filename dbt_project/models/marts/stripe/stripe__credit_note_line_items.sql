@@ -31,10 +31,10 @@ lines_with_currency as (
         currency_exponents.exponent as currency_exponent
     from credit_note_line_items
     left join credit_notes
-        on credit_notes.account_id = credit_note_line_items.account_id
-        and credit_notes.credit_note_id = credit_note_line_items.credit_note_id
+        on credit_note_line_items.account_id = credit_notes.account_id
+            and credit_note_line_items.credit_note_id = credit_notes.credit_note_id
     left join currency_exponents
-        on currency_exponents.currency = credit_notes.currency
+        on credit_notes.currency = currency_exponents.currency
 
 ),
 

@@ -78,7 +78,7 @@ ranked as (
     select
         reads.*,
         row_number() over (
-            partition by account_id, discount_id order by read_rank, read_at desc
+            partition by account_id, discount_id order by read_rank asc, read_at desc
         ) as preference,
         max(coupon_id) over (partition by account_id, discount_id) as any_coupon_id,
         max(customer_id) over (partition by account_id, discount_id) as any_customer_id,

@@ -1,9 +1,9 @@
 with
 
+-- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
+-- Percent-off coupons have no currency; their amount_off is null anyway.
 source_with_exponent as (
 
-    -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
-    -- Percent-off coupons have no currency; their amount_off is null anyway.
     {{ stripe_source(
         source('stripe_raw', 'coupons'),
         fields=[

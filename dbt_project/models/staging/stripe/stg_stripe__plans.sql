@@ -1,8 +1,8 @@
 with
 
+-- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
 source_with_exponent as (
 
-    -- The currency's exponent turns minor units into major units below (to_major_units defaults it to 2).
     {{ stripe_source(
         source('stripe_raw', 'plans'),
         fields=[
