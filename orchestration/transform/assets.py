@@ -32,6 +32,7 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     ResourceParam,
+    get_dagster_logger,
     multi_asset,
     multi_asset_check,
 )
@@ -198,6 +199,11 @@ def _start_dbt(args: list[str], manifest: Mapping[str, Any], settings: Settings)
     # The parse `prepare` made with the same profile: dbt re-parses nothing (a whole parse is ~15 s a step).
     target_path.mkdir(parents=True)
     if (prepared / PARTIAL_PARSE).exists():
+        # Said as dagster-dbt says it: the step's last line before dbt starts.
+        get_dagster_logger().info(
+            f"Copying `{prepared / PARTIAL_PARSE}` to `{target_path / PARTIAL_PARSE}` to take advantage of partial"
+            " parsing."
+        )
         shutil.copy(prepared / PARTIAL_PARSE, target_path / PARTIAL_PARSE)
     return DbtCliInvocation.run(
         args=[DBT_EXECUTABLE, *args],
