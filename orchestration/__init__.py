@@ -1,7 +1,8 @@
 """The Stripe analytics stack. Data flows, and imports run, one way (an import-linter contract in
 pyproject.toml holds them to it):
 
-- `settings` (everything read from the environment), `stripe_objects` (the Stripe objects loaded and how
+- `settings` (everything read from the environment), `resources` (the settings as the Dagster resource the
+  assets, checks and sensor receive), `stripe_objects` (the Stripe objects loaded and how
   each is listed), `sync_report` (what a sync did) and `warehouse/` (opening and reading the warehouse):
   the base every layer may use;
 - `connect/`: Stripe accounts connected by an admin, their credentials kept encrypted;
