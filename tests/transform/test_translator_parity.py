@@ -43,3 +43,15 @@ def test_the_hand_built_specs_equal_dagster_dbts():
     tests = {node["name"]: node for node in manifest["nodes"].values() if node["resource_type"] == "test"}
     for _, name in ours_checks - theirs_checks:
         assert len(set(tests[name]["depends_on"]["nodes"])) > 1, name
+
+
+def test_the_dagster_dbt_internals_the_dbt_step_relies_on_still_exist():
+    """The dbt step starts dbt through DbtCliInvocation.run, as DbtCliResource.cli does inside (cli takes no
+    environment of its own): a dagster-dbt upgrade that reshapes it fails here, not in a run."""
+    import inspect
+
+    from dagster_dbt import DbtCliInvocation
+
+    parameters = inspect.signature(DbtCliInvocation.run).parameters
+    expected = {"args", "env", "manifest", "dagster_dbt_translator", "project_dir", "target_path", "raise_on_error"}
+    assert expected | {"context", "adapter", "cli_version"} <= parameters.keys()
