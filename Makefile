@@ -24,13 +24,13 @@ demo: prepare
 test: prepare lint
 	$(RUN) pytest
 
+# sqlfluff's dbt templater compiles each model: in a target folder of its own (the runs' manifest stays as
+# `prepare` built it), and on no warehouse file.
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) lint-imports --no-cache
 	$(RUN) mypy
-	# sqlfluff's dbt templater compiles each model: in a target folder of its own (the runs' manifest stays as
-	# `prepare` built it), and on no warehouse file.
 	DBT_TARGET_PATH=dbt_project/target/sqlfluff DUCKDB_PATH=:memory: $(RUN) sqlfluff lint dbt_project/models --processes 2
 
 ui: prepare

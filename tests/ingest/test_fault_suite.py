@@ -6,6 +6,8 @@ end equal to what the simulator serves (no lost row, no key twice), and report e
 says it answered. `bench/faults.py` runs the same sequence at scale, with real SIGKILLs, for BENCHMARKS.md.
 """
 
+import time
+
 import pytest
 
 from orchestration.ingest import client, fetch, sync
@@ -42,6 +44,16 @@ def _assert_faults_reported(report, stats: TrafficStats, account_id: str) -> Non
     }
 
 
+def _wait_until_quiet(server: SimulatorServer, quiet_seconds: float = 1.0) -> None:
+    seen = server.stats_total().requests
+    while True:
+        time.sleep(quiet_seconds)
+        now = server.stats_total().requests
+        if now == seen:
+            return
+        seen = now
+
+
 def _assert_equal_to_truth(settings, account) -> None:
     for obj in TOP_LEVEL:
         assert_table_matches(settings.duckdb_path, account, obj.table)
@@ -74,6 +86,9 @@ def test_killed_resumed_and_incremental_syncs_under_faults_end_equal_to_truth(sy
         with pytest.raises(BaseException, match="killed"):
             sync_accounts(settings, now=NOW)
         monkeypatch.setattr(source_module, "raw_table", real_raw_table)
+        # A killed process takes its reading threads with it; here they finish the page they were reading.
+        # Counting starts once they have: the resumed sync's requests are its own.
+        _wait_until_quiet(server)
 
         server.reset_stats()
         resumed = sync_accounts(settings, now=NOW + 60)
