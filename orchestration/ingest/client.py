@@ -223,17 +223,15 @@ class StripeReader:
             if status >= 500:
                 failures = self._retry_fault("server_errors", failures, path, f"HTTP {status}", body, status, headers)
                 continue
+            self.stats.count("rate_limited" if status == 429 else None)
             # A token that expired (earlier than announced, or while the request waited) is refreshed and the
             # request retried once; a second 401 is the credential's.
             if status == 401 and not refreshed and credential.refresh is not None:
-                self.stats.count()
                 refreshed = True
                 if self._refreshed(credential.api_key):
                     continue
             if status != 429:
-                self.stats.count()
                 self._raise_for(path, body, status, headers)
-            self.stats.count("rate_limited")
             if time.monotonic() > give_up:
                 raise self._read_error(path, "still rate limited after backing off; lower STRIPE_REQUESTS_PER_SECOND")
             # Exponential backoff with full jitter: Stripe sends no Retry-After.

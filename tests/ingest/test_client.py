@@ -109,3 +109,14 @@ def test_the_sdk_internals_the_reader_relies_on_still_exist():
     assert list(interpret)[:3] == ["rbody", "rcode", "rheaders"] and "api_mode" in interpret
     # What `get` retries: a connection error, whatever the SDK thinks of retrying it.
     assert issubclass(stripe.APIConnectionError, stripe.StripeError)
+
+
+def test_a_refused_token_that_cannot_be_refreshed_is_one_request_counted_once(account):
+    with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}) as server:
+        server.revoke(account.account_id)
+        credential = StripeCredential(Secret(PLATFORM_KEY), refresh=lambda stale: None)
+        reader = StripeReader(server.base_url, credential, requests_per_second=1000)
+        with pytest.raises(StripeReadError, match="HTTP 401"):
+            reader.get("/v1/customers")
+        stats = server.stats(account.account_id)
+    assert reader.stats.as_dict()["requests"] == stats.requests == 1
