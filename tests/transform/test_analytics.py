@@ -13,133 +13,24 @@ tables stop loading: the data-lag checks must flag B, and only B, in the same bu
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
-import duckdb
-import orjson
-import pytest
 import yaml
 
-from orchestration.simulator import SimulatedAccount, generate_account
-from orchestration.simulator.templates import build
-from tests.transform.dbt_runner import run_dbt
-from tests.transform.raw_warehouse import StripeObjects, simulated_raw_objects, write_raw_tables
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-NOW = 1780272000  # 2026-06-01 00:00:00 UTC: the simulated accounts' clock
-SYNCED_AT = datetime.fromtimestamp(NOW + 600, UTC)
-# B's account object is loaded this much later than its tables. With the project's thresholds (warn 72 h,
-# error 168 h) that puts events (newest minutes before the load) at warn and charges and invoices (newest about
-# 14 h before it) at error.
-B_ACCOUNT_LOADED_AT = SYNCED_AT + timedelta(hours=160)
-ACCOUNT_A = "acct_1AnalyticsAaaaaA"
-ACCOUNT_B = "acct_1AnalyticsBbbbbB"
-GUEST_CHARGE = "ch_guest"
-GUEST_AMOUNT, GUEST_FEE = 5000, 175
-
-LAG_TABLES = ("charges", "invoices", "subscriptions", "events")
-ANALYTICS_TABLES = (
-    "payments",
-    "invoices",
-    "invoice_line_items",
-    "customers",
-    "customer_revenue",
-    "subscriptions",
-    "daily_overview",
-    "customer_mrr_monthly",
-    "mrr_monthly",
+from tests.transform.analytics_build import (
+    ACCOUNT_A,
+    ACCOUNT_B,
+    ANALYTICS_TABLES,
+    B_ACCOUNT_LOADED_AT,
+    GUEST_AMOUNT,
+    GUEST_FEE,
+    LAG_TABLES,
+    PROJECT_ROOT,
+    SYNCED_AT,
+    day_of,
+    query,
 )
-
-
-def add_guest_charge(objects: StripeObjects, account_id: str, created: int) -> None:
-    """A one-off card payment without a customer, and its balance transaction."""
-    txn = f"txn_{GUEST_CHARGE}"
-    charge = build(
-        "charge",
-        id=GUEST_CHARGE,
-        customer=None,
-        invoice=None,
-        payment_intent=None,
-        amount=GUEST_AMOUNT,
-        amount_captured=GUEST_AMOUNT,
-        amount_refunded=0,
-        currency="usd",
-        balance_transaction=txn,
-        created=created,
-    )
-    balance = build(
-        "balance_transaction",
-        id=txn,
-        source=GUEST_CHARGE,
-        type="charge",
-        reporting_category="charge",
-        currency="usd",
-        amount=GUEST_AMOUNT,
-        fee=GUEST_FEE,
-        net=GUEST_AMOUNT - GUEST_FEE,
-        exchange_rate=None,
-        created=created,
-        available_on=created + 2 * 86400,
-    )
-    objects["charges"][account_id].append(charge)
-    objects["balance_transactions"][account_id].append(balance)
-
-
-@pytest.fixture(scope="module")
-def account() -> SimulatedAccount:
-    return generate_account(seed=7, customers=80, now=NOW, account_id=ACCOUNT_A)
-
-
-@pytest.fixture(scope="module")
-def guest_created(account: SimulatedAccount) -> int:
-    """The guest charge is made with the account's latest sale, so that its day has sales of both accounts."""
-    return max(b["created"] for b in account.objects["balance_transactions"] if b["type"] == "charge")
-
-
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory, account, guest_created) -> tuple[Path, dict[str, str]]:
-    """The DuckDB file after `dbt build`, and the status of every node."""
-    run_dir = tmp_path_factory.mktemp("analytics")
-    objects = simulated_raw_objects(account, [ACCOUNT_A, ACCOUNT_B])
-    add_guest_charge(objects, ACCOUNT_B, guest_created)
-    database = run_dir / "warehouse.duckdb"
-    write_raw_tables(database, objects, SYNCED_AT)
-    with duckdb.connect(str(database)) as connection:
-        connection.execute(
-            "update stripe_raw.accounts set synced_at = ? where account_id = ?", (B_ACCOUNT_LOADED_AT, ACCOUNT_B)
-        )
-    # The build fails, as it should: the data-lag error test fails on account B.
-    return database, _dbt(run_dir, "build", expect_success=False)
-
-
-def _dbt(run_dir: Path, *args: str, expect_success: bool = True) -> dict[str, tuple[str, int | None]]:
-    """Runs dbt on run_dir/warehouse.duckdb; each node's status and failures (the rows a test returned)."""
-    target = run_dir / "target"
-    # DuckDB runs many small statements faster side by side than the profile's two threads. The unit tests pin
-    # the models' logic on fixed inputs, whatever the data: test_dbt_build's full build runs them.
-    run_dbt(
-        run_dir,
-        target,
-        *args,
-        "--exclude-resource-type",
-        "unit_test",
-        "--threads",
-        "8",
-        expect_success=expect_success,
-    )
-    results = orjson.loads((target / "run_results.json").read_bytes())["results"]
-    return {r["unique_id"]: (r["status"], r["failures"]) for r in results}
-
-
-def _query(database: Path, sql: str, *params: object) -> list[tuple]:
-    with duckdb.connect(str(database), read_only=True) as connection:
-        return connection.execute(sql, params).fetchall()
-
-
-def _day(epoch: int) -> date:
-    return datetime.fromtimestamp(epoch, UTC).date()
 
 
 def test_build_passes_every_model_and_test_but_the_lag_checks(warehouse, account):
@@ -153,7 +44,7 @@ def test_build_passes_every_model_and_test_but_the_lag_checks(warehouse, account
         "test.stripe_warehouse.stripe_data_lag_within_warn_threshold": "warn",
         "test.stripe_warehouse.stripe_data_lag_within_error_threshold": "fail",
     }
-    unlisted = _query(
+    unlisted = query(
         database,
         """
         select distinct customer_id from stripe.subscriptions where account_id = ?
@@ -171,14 +62,14 @@ def test_build_passes_every_model_and_test_but_the_lag_checks(warehouse, account
 
 def test_every_table_in_schema_analytics_under_its_plain_name(warehouse):
     database, _ = warehouse
-    rows = _query(database, "select table_name from information_schema.tables where table_schema = 'analytics'")
+    rows = query(database, "select table_name from information_schema.tables where table_schema = 'analytics'")
     assert set(ANALYTICS_TABLES) <= {name for (name,) in rows}
 
 
 def test_payments_one_row_per_charge_and_fees_from_balance(warehouse, account):
     database, _ = warehouse
     charges = account.objects["charges"]
-    counts = dict(_query(database, "select account_id, count(*) from analytics.payments group by 1"))
+    counts = dict(query(database, "select account_id, count(*) from analytics.payments group by 1"))
     assert counts == {ACCOUNT_A: len(charges), ACCOUNT_B: len(charges) + 1}
 
     balances = {b["id"]: b for b in account.objects["balance_transactions"]}
@@ -186,7 +77,7 @@ def test_payments_one_row_per_charge_and_fees_from_balance(warehouse, account):
     for charge in charges:
         if charge["balance_transaction"]:
             fees[balances[charge["balance_transaction"]]["currency"]] += balances[charge["balance_transaction"]]["fee"]
-    rows = _query(
+    rows = query(
         database,
         "select settlement_currency, sum(fee) from analytics.payments where account_id = ? group by 1",
         ACCOUNT_A,
@@ -199,7 +90,7 @@ def test_payments_one_row_per_charge_and_fees_from_balance(warehouse, account):
         for c in charges
         if c["balance_transaction"] and balances[c["balance_transaction"]]["currency"] == c["currency"]
     )
-    rows = _query(
+    rows = query(
         database,
         """
         select count(*), count(case when amount_settled = amount_captured then 1 end) from analytics.payments
@@ -210,9 +101,7 @@ def test_payments_one_row_per_charge_and_fees_from_balance(warehouse, account):
     assert rows == [(unconverted, unconverted)]
 
     statuses = Counter(c["status"] for c in charges)
-    rows = _query(
-        database, "select status, count(*) from analytics.payments where account_id = ? group by 1", ACCOUNT_A
-    )
+    rows = query(database, "select status, count(*) from analytics.payments where account_id = ? group by 1", ACCOUNT_A)
     assert dict(rows) == dict(statuses)
 
 
@@ -240,7 +129,7 @@ def test_payments_find_their_invoice_through_invoice_payments(warehouse, account
         for c in account.objects["charges"]
         if c["payment_intent"] in invoice_of_intent
     }
-    rows = _query(
+    rows = query(
         database,
         """
         select charge_id, invoice_id, subscription_id from analytics.payments
@@ -267,15 +156,15 @@ def test_payments_find_their_invoice_through_invoice_payments(warehouse, account
 
 def test_daily_gross_volume_is_the_days_sales(warehouse, account, guest_created):
     database, _ = warehouse
-    day = _day(guest_created)
+    day = day_of(guest_created)
     currency = "usd"  # the account's balance currency, whatever the currencies its charges were made in
     sales = [
         b
         for b in account.objects["balance_transactions"]
-        if b["type"] in ("charge", "payment") and b["currency"] == currency and _day(b["created"]) == day
+        if b["type"] in ("charge", "payment") and b["currency"] == currency and day_of(b["created"]) == day
     ]
     assert sales, "the chosen day should have sales"
-    rows = _query(
+    rows = query(
         database,
         """
         select account_id, gross_volume, fees, successful_payments from analytics.daily_overview
@@ -301,7 +190,7 @@ def test_daily_overview_totals_stay_per_account_and_tie_to_the_balance(warehouse
     failed = sum(1 for c in account.objects["charges"] if c["status"] == "failed")
     disputes = len(account.objects["disputes"])
     customers = len(account.objects["customers"])
-    rows = _query(
+    rows = query(
         database,
         """
         select account_id, sum(gross_volume), sum(refunds), sum(payouts), sum(net_volume),
@@ -326,7 +215,7 @@ def test_daily_overview_totals_stay_per_account_and_tie_to_the_balance(warehouse
 
 def test_daily_overview_has_every_day_up_to_the_last_load(warehouse):
     database, _ = warehouse
-    rows = _query(
+    rows = query(
         database,
         """
         select account_id, currency, count(*), min(date), max(date), count(distinct date)
@@ -345,7 +234,7 @@ def test_customers_keep_the_never_charged_and_sum_per_currency(warehouse, accoun
     charged = {c["customer"] for c in charges}
     never_charged = [c["id"] for c in account.objects["customers"] if c["id"] not in charged]
     assert never_charged, "the simulated account should have customers who never paid"
-    rows = _query(
+    rows = query(
         database,
         """
         select customer_id, total_paid, payment_currency_count, first_payment_at from analytics.customers
@@ -360,7 +249,7 @@ def test_customers_keep_the_never_charged_and_sum_per_currency(warehouse, accoun
     for c in charges:
         if c["status"] == "succeeded":
             paid[(c["customer"], c["currency"])] += c["amount_captured"]
-    revenue = _query(
+    revenue = query(
         database,
         """
         select customer_id, currency, total_paid from analytics.customer_revenue
@@ -371,7 +260,7 @@ def test_customers_keep_the_never_charged_and_sum_per_currency(warehouse, accoun
     assert {(c, cur): n for c, cur, n in revenue} == dict(paid)
     currencies = Counter(customer for customer, _ in paid)
     rows = dict(
-        _query(database, "select customer_id, total_paid from analytics.customers where account_id = ?", ACCOUNT_A)
+        query(database, "select customer_id, total_paid from analytics.customers where account_id = ?", ACCOUNT_A)
     )
     # A customer deleted before the first sync keeps its revenue above, but has no customers row: Stripe no
     # longer lists it.
@@ -384,13 +273,13 @@ def test_customers_keep_the_never_charged_and_sum_per_currency(warehouse, accoun
 
 def test_payments_without_a_customer_are_kept(warehouse):
     database, _ = warehouse
-    assert _query(
+    assert query(
         database,
         "select account_id, currency, total_paid, successful_payment_count from analytics.customer_revenue "
         "where customer_id is null",
     ) == [(ACCOUNT_B, "usd", GUEST_AMOUNT, 1)]
     # customer_revenue adds up to payments, account by account.
-    rows = _query(
+    rows = query(
         database,
         """
         select p.account_id, p.paid, r.paid from (
@@ -408,7 +297,7 @@ def test_invoices_and_subscriptions(warehouse, account):
     database, _ = warehouse
     invoices = account.objects["invoices"]
     lines = Counter(line["invoice"] for line in account.objects["invoice_line_items"])
-    rows = _query(
+    rows = query(
         database,
         "select invoice_id, line_item_count, days_to_pay from analytics.invoices where account_id = ?",
         ACCOUNT_A,
@@ -430,7 +319,7 @@ def test_invoices_and_subscriptions(warehouse, account):
         if subscription:
             totals[subscription] += invoice["amount_paid"]
             counts[subscription] += 1
-    rows = _query(
+    rows = query(
         database,
         "select subscription_id, invoice_count, total_paid from analytics.subscriptions where account_id = ?",
         ACCOUNT_A,
@@ -443,7 +332,7 @@ def test_invoices_and_subscriptions(warehouse, account):
 
 def test_current_mrr_of_customers_is_that_of_their_subscriptions(warehouse):
     database, _ = warehouse
-    rows = _query(
+    rows = query(
         database,
         """
         select account_id, currency, sum(current_mrr) from analytics.subscriptions
@@ -454,7 +343,7 @@ def test_current_mrr_of_customers_is_that_of_their_subscriptions(warehouse):
     """,
     )
     assert rows == []
-    assert _query(database, "select count(*) from analytics.subscriptions where current_mrr > 0")[0][0] > 0
+    assert query(database, "select count(*) from analytics.subscriptions where current_mrr > 0")[0][0] > 0
 
 
 def _lag_thresholds() -> dict[str, tuple[float, float]]:
@@ -475,7 +364,7 @@ def test_data_lag_flags_the_account_whose_tables_stopped_loading(warehouse, acco
             warn, error = thresholds[table]
             status = "ok" if lag <= warn else "warn" if lag <= error else "error"
             expected[account_id, table] = (status, loaded_at.replace(tzinfo=None))
-    rows = _query(database, "select account_id, table_name, status, last_loaded_at from monitoring.stripe_data_lag")
+    rows = query(database, "select account_id, table_name, status, last_loaded_at from monitoring.stripe_data_lag")
     assert {(a, t): (s, loaded) for a, t, s, loaded in rows} == expected
     # A is fresh; B has a table in each state the checks act on.
     assert {s for (a, _), (s, _) in expected.items() if a == ACCOUNT_A} == {"ok"}
@@ -490,7 +379,7 @@ def test_data_lag_flags_the_account_whose_tables_stopped_loading(warehouse, acco
 
 def test_data_lag_newest_object_per_table(warehouse, account):
     database, _ = warehouse
-    newest = _query(
+    newest = query(
         database,
         "select newest_created_at from monitoring.stripe_data_lag where account_id = ? and table_name = 'charges'",
         ACCOUNT_A,
