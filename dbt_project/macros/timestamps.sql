@@ -33,3 +33,50 @@
 {% macro duckdb__to_utc_timestamp(timestamp_tz) -%}
     timezone('UTC', {{ timestamp_tz }})
 {%- endmacro %}
+
+
+{#
+    Days and months are cut in the reporting time zone, the var `stripe_reporting_timezone` (an IANA name such
+    as 'Europe/Paris'; default UTC, as Stripe's dashboard reports a platform in its own zone). Timestamps stay
+    UTC everywhere: only where a timestamp is cut into a day or a month does it first become local time
+    (to_reporting_time), and a local boundary goes back to UTC (from_reporting_time) before it is compared with
+    UTC timestamps. With UTC both render the expression unchanged. `at time zone` on a zone-less timestamp reads
+    it in that zone, on a zoned one gives that zone's wall time: the same in DuckDB (ICU) and Postgres.
+    An unknown zone name fails the model on the warehouse, naming the zone.
+#}
+
+{% macro reporting_timezone() -%}
+    {%- set zone = (var('stripe_reporting_timezone', 'UTC') or 'UTC') | string | trim -%}
+    {%- if "'" in zone or zone == '' -%}
+        {{ exceptions.raise_compiler_error(
+            "stripe_reporting_timezone must be an IANA time zone name such as 'Europe/Paris', not \"" ~ zone
+            ~ "\". Fix the var in dbt_project.yml or --vars."
+        ) }}
+    {%- endif -%}
+    {{ return(zone) }}
+{%- endmacro %}
+
+{# A UTC `timestamp` as the wall time of the reporting time zone. #}
+{% macro to_reporting_time(utc_timestamp) -%}
+    {%- set zone = reporting_timezone() -%}
+    {%- if zone | upper == 'UTC' -%}
+    {{ utc_timestamp }}
+    {%- else -%}
+    ((({{ utc_timestamp }}) at time zone 'UTC') at time zone '{{ zone }}')
+    {%- endif -%}
+{%- endmacro %}
+
+{# A wall time of the reporting time zone as a UTC `timestamp`. #}
+{% macro from_reporting_time(local_timestamp) -%}
+    {%- set zone = reporting_timezone() -%}
+    {%- if zone | upper == 'UTC' -%}
+    {{ local_timestamp }}
+    {%- else -%}
+    ((({{ local_timestamp }}) at time zone '{{ zone }}') at time zone 'UTC')
+    {%- endif -%}
+{%- endmacro %}
+
+{# The reporting time zone's day (or month, ...) of a UTC `timestamp`, as a date. #}
+{% macro reporting_date_trunc(datepart, utc_timestamp) -%}
+    cast({{ dbt.date_trunc(datepart, to_reporting_time(utc_timestamp)) }} as date)
+{%- endmacro %}

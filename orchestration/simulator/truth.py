@@ -23,11 +23,11 @@ items, discounts, billing period, from its `at`). `expected_customer_mrr` applie
 
 from __future__ import annotations
 
-import calendar
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from orchestration.simulator.currencies import exponent
 from orchestration.simulator.model.account import SimulatedAccount
@@ -44,13 +44,16 @@ MOVEMENT_TOLERANCE = 1e-6
 """Below this, two months' truths differ by float noise of their sums, not by a change."""
 
 
-def expected_customer_mrr(account: SimulatedAccount, as_of: int, discounts: str = "all") -> dict[CustomerMonth, float]:
+def expected_customer_mrr(
+    account: SimulatedAccount, as_of: int, discounts: str = "all", timezone: str = "UTC"
+) -> dict[CustomerMonth, float]:
     """The true MRR (major units) per customer, currency and month, at the grain of `customer_mrr_monthly`.
 
     A key for every month in which the customer has MRR, and for each month in which it falls to zero after
     a month with MRR (the churn month, value 0.0); months at zero after that have no key. Months run from
     the account's first subscription to the month of `as_of` (unix seconds), whose figure is the value at
-    `as_of`. `discounts` is the dbt var `mrr_discounts`: `all`, `forever_only` or `none`.
+    `as_of`. `discounts` is the dbt var `mrr_discounts`: `all`, `forever_only` or `none`; `timezone` the var
+    `stripe_reporting_timezone`, whose calendar months these are.
     """
     if discounts not in ("all", "forever_only", "none"):
         raise ValueError(f"discounts must be all, forever_only or none, not {discounts!r}")
@@ -66,7 +69,7 @@ def expected_customer_mrr(account: SimulatedAccount, as_of: int, discounts: str 
     history = {sub_id: sorted(versions, key=lambda version: version.at) for sub_id, versions in history.items()}
     first = min(versions[0].at for versions in history.values() if versions)
     values: dict[tuple[str, str], dict[date, float]] = defaultdict(dict)
-    for month, instant in evaluation_instants(first, as_of):
+    for month, instant in evaluation_instants(first, as_of, timezone):
         for subscription_id, versions in history.items():
             subscription = subscriptions[subscription_id]
             currency = subscription["currency"].lower()
@@ -76,7 +79,7 @@ def expected_customer_mrr(account: SimulatedAccount, as_of: int, discounts: str 
                 values[key][month] = values[key].get(month, 0.0) + mrr
 
     expected: dict[CustomerMonth, float] = {}
-    months = [month for month, _ in evaluation_instants(first, as_of)]
+    months = [month for month, _ in evaluation_instants(first, as_of, timezone)]
     for (customer_id, currency), by_month in values.items():
         previous = 0.0
         for month in months:
@@ -114,14 +117,19 @@ def _previous_month(month: date) -> date:
     return (month - timedelta(days=1)).replace(day=1)
 
 
-def evaluation_instants(first: int, as_of: int) -> Iterable[tuple[date, int]]:
-    """(month, instant) from the month of `first` to that of `as_of`: each month's last second, or `as_of`."""
-    moment = datetime.fromtimestamp(first, UTC)
+def evaluation_instants(first: int, as_of: int, timezone: str = "UTC") -> Iterable[tuple[date, int]]:
+    """(month, instant) from the month of `first` to that of `as_of`: each month's last second, or `as_of`.
+
+    Months are calendar months of `timezone` (an IANA name): a month's last second is 23:59:59 on its last
+    day there, whatever the offset that day (daylight saving time included).
+    """
+    zone = ZoneInfo(timezone)
+    moment = datetime.fromtimestamp(first, zone)
     year, month = moment.year, moment.month
-    last = datetime.fromtimestamp(as_of, UTC)
+    last = datetime.fromtimestamp(as_of, zone)
     while (year, month) <= (last.year, last.month):
         next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
-        month_end = calendar.timegm((next_year, next_month, 1, 0, 0, 0)) - 1
+        month_end = int(datetime(next_year, next_month, 1, tzinfo=zone).timestamp()) - 1
         yield date(year, month, 1), min(month_end, as_of)
         year, month = next_year, next_month
 

@@ -1,4 +1,4 @@
--- The money that moved through each account's balance per currency and UTC day, classified as Fivetran's daily
+-- The money that moved through each account's balance per currency and day (in the reporting time zone, UTC by default), classified as Fivetran's daily
 -- overview does: sales are balance transactions of type charge/payment, refunds refund/payment_refund, payouts
 -- dated by available_on; Connect transfers in no column; everything else an adjustment on its creation day.
 
@@ -17,7 +17,7 @@ classified as (
         currency,
         -- Payouts count on the day the money is available for them (Fivetran's convention), the rest on
         -- the day it happened.
-        cast({{ dbt.date_trunc('day', "case when balance_transaction_type like 'payout%' then available_on_at else created_at end") }} as date) as date_day,
+        {{ reporting_date_trunc('day', "case when balance_transaction_type like 'payout%' then available_on_at else created_at end") }} as date_day,
         case
             when balance_transaction_type in ('charge', 'payment') then 'sale'
             when balance_transaction_type in ('refund', 'payment_refund') then 'refund'

@@ -1,4 +1,4 @@
--- Everything analytics.daily_overview counts, per account, currency and UTC day with any: the balance's money
+-- Everything analytics.daily_overview counts, per account, currency and day (reporting time zone) with any: the balance's money
 -- (int_stripe__balance_days), charges that failed, customers created and disputes opened.
 
 with
@@ -45,7 +45,7 @@ failed_payment_days as (
     select
         charges.account_id,
         coalesce(home_currencies.currency, charges.currency) as currency,
-        cast({{ dbt.date_trunc('day', 'charges.created_at') }} as date) as date_day,
+        {{ reporting_date_trunc('day', 'charges.created_at') }} as date_day,
         count(*) as failed_payments
     from charges
     left join home_currencies
@@ -61,7 +61,7 @@ new_customer_days as (
     select
         customers.account_id,
         coalesce(home_currencies.currency, customers.currency) as currency,
-        cast({{ dbt.date_trunc('day', 'customers.created_at') }} as date) as date_day,
+        {{ reporting_date_trunc('day', 'customers.created_at') }} as date_day,
         count(*) as new_customers
     from customers
     left join home_currencies
@@ -77,7 +77,7 @@ dispute_days as (
     select
         disputes.account_id,
         coalesce(charge_balance_transactions.currency, home_currencies.currency, disputes.currency) as currency,
-        cast({{ dbt.date_trunc('day', 'disputes.created_at') }} as date) as date_day,
+        {{ reporting_date_trunc('day', 'disputes.created_at') }} as date_day,
         count(*) as disputes
     from disputes
     left join balance_transactions as charge_balance_transactions

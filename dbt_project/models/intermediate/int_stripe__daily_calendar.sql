@@ -1,4 +1,4 @@
--- The days analytics.daily_overview has a row for: per account and currency, every UTC day from its first
+-- The days analytics.daily_overview has a row for: per account and currency, every day (reporting time zone) from its first
 -- activity (int_stripe__daily_activity) to the day of the account's last load, quiet days included. Later days
 -- are not known yet.
 
@@ -45,7 +45,7 @@ last_load_days as (
 
     select
         account_id,
-        cast({{ dbt.date_trunc('day', 'max(synced_at)') }} as date) as date_day
+        {{ reporting_date_trunc('day', 'max(synced_at)') }} as date_day
     from (
         select
             account_id,

@@ -1,7 +1,14 @@
 -- The months MRR is known for: one row per account, currency and month, from the month of the account's
 -- first subscription in that currency (trials included) to the month of mrr_as_of. Each month carries the
--- instant its MRR is evaluated at: the last second of the month, or mrr_as_of for the current month.
+-- instant its MRR is evaluated at: the last second of the month, or mrr_as_of for the current month. Months
+-- are those of the reporting time zone (var stripe_reporting_timezone, UTC by default): a month's last second
+-- is its local last second, as a UTC timestamp like every instant it is compared with.
 -- Built from a fixed series of 1,200 numbers (100 years of months), the same SQL on every warehouse.
+
+{#- A month's last second: local wall time, back to UTC. -#}
+{%- set month_end = from_reporting_time(
+    dbt.dateadd('second', -1, dbt.dateadd('month', 1, 'cast(month as ' ~ dbt.type_timestamp() ~ ')'))
+) %}
 
 with
 
@@ -19,7 +26,10 @@ all_subscriptions as (
 
 as_of as (
 
-    select {{ mrr_as_of() }} as as_of_at
+    select
+        as_of_at,
+        {{ to_reporting_time('as_of_at') }} as local_as_of_at
+    from (select {{ mrr_as_of() }} as as_of_at) as instant
 
 ),
 
@@ -29,7 +39,8 @@ first_months as (
     select
         all_subscriptions.account_id,
         coalesce(subscriptions.currency, lower(all_subscriptions.currency)) as currency,
-        cast({{ dbt.date_trunc('month', 'min(coalesce(all_subscriptions.started_at, all_subscriptions.created_at))') }} as date) as first_month
+        {{ reporting_date_trunc('month', 'min(coalesce(all_subscriptions.started_at, all_subscriptions.created_at))') }}
+            as first_month
     from all_subscriptions
     left join subscriptions
         on all_subscriptions.account_id = subscriptions.account_id
@@ -57,7 +68,7 @@ months as (
     from first_months
     cross join as_of
     inner join month_numbers
-        on month_numbers.month_number <= {{ dbt.datediff('first_months.first_month', 'as_of.as_of_at', 'month') }}
+        on month_numbers.month_number <= {{ dbt.datediff('first_months.first_month', 'as_of.local_as_of_at', 'month') }}
 
 ),
 
@@ -75,8 +86,7 @@ final as (
 
         -- timestamps
         case
-            when {{ dbt.dateadd('second', -1, dbt.dateadd('month', 1, 'cast(month as ' ~ dbt.type_timestamp() ~ ')')) }} < as_of_at
-                then {{ dbt.dateadd('second', -1, dbt.dateadd('month', 1, 'cast(month as ' ~ dbt.type_timestamp() ~ ')')) }}
+            when {{ month_end }} < as_of_at then {{ month_end }}
             else as_of_at
         end as evaluated_at
 
