@@ -11,7 +11,9 @@ coupons as (
 final as (
 
     -- Deleted objects stay, flagged with is_deleted, so history and foreign keys keep their rows.
+    -- Only the mode the var stripe_livemode keeps (macros/livemode.sql).
     select * from coupons
+    where {{ livemode_filter() }}
 
 )
 

@@ -73,6 +73,8 @@ final as (
         synced_at
 
     from lines_with_currency
+    -- Only the mode the var stripe_livemode keeps (macros/livemode.sql).
+    where {{ livemode_filter() }}
 
 )
 

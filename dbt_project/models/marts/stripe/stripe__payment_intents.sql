@@ -11,7 +11,9 @@ payment_intents as (
 final as (
 
     -- Deleted objects stay, flagged with is_deleted, so history and foreign keys keep their rows.
+    -- Only the mode the var stripe_livemode keeps (macros/livemode.sql).
     select * from payment_intents
+    where {{ livemode_filter() }}
 
 )
 
