@@ -42,6 +42,8 @@ ANALYTICS_TABLES = (
     "daily_overview",
     "customer_mrr_monthly",
     "mrr_monthly",
+    "mrr_monthly_reporting",
+    "revenue_monthly_reporting",
 )
 
 
