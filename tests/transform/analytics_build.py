@@ -42,6 +42,9 @@ ANALYTICS_TABLES = (
     "daily_overview",
     "customer_mrr_monthly",
     "mrr_monthly",
+    "balance_transactions",
+    "payout_items",
+    "payouts",
 )
 
 
