@@ -7,7 +7,9 @@ of prices, plans and products is read both ways so that no default can drop inac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 RAW_DATASET = "stripe_raw"
 """The schema of the raw tables (dlt's dataset), named here so that Dagster's asset keys need no dlt import."""
@@ -15,17 +17,28 @@ RAW_DATASET = "stripe_raw"
 
 @dataclass(frozen=True)
 class ChildList:
-    """Objects listed under a parent: embedded in it (first page only) and paged beyond that."""
+    """Objects listed under a parent: embedded in it (first page only) and paged beyond that, or, without
+    an embedded page, read from a list endpoint filtered on the parent (`payout=po_…`)."""
 
     table: str
-    embedded_field: str
-    """The parent's field holding the first page as a list object (`lines`, `items`), or a plain array."""
+    embedded_field: str | None
+    """The parent's field holding the first page as a list object (`lines`, `items`), or a plain array.
+    None: the parent embeds nothing, every page is read from `list_path`."""
     list_path: str | None = None
     """Paging endpoint; `{parent_id}` is replaced, or the id goes in `parent_param`. None: never paged."""
     parent_param: str | None = None
     expand: tuple[str, ...] = ()
     """Expansions of the pages beyond the embedded one (`data.discounts`), as the parent's list asks for
     those of its embedded page."""
+    listed_for: Callable[[Any], bool] | None = None
+    """Which parents have the list (automatic payouts); None: every parent."""
+    final_when: Callable[[Any], bool] | None = None
+    """When a parent's list is complete and stops changing (a reconciled payout); None: it may change with
+    the parent, and is read whenever the parent is. Otherwise each parent's list is read once, when final
+    (`children.FinalLists`)."""
+    keyed_by_parent: bool = False
+    """Rows are keyed `<parent id>:<child id>`, not by the child's id: the child may be listed under more
+    than one parent."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,34 @@ INVOICE_DISCOUNTS = EmbeddedObjects(
     "invoice_discounts", ("discounts",), in_child_rows=(INVOICE_LINES.table, "discounts")
 )
 CREDIT_NOTE_LINES = ChildList("credit_note_line_items", "lines", "/v1/credit_notes/{parent_id}/lines")
+
+
+def _is_automatic(payout: Any) -> bool:
+    return payout.get("automatic") is True
+
+
+def _is_reconciled(payout: Any) -> bool:
+    return payout.get("reconciliation_status") == "completed"
+
+
+# What each automatic payout paid out. A balance transaction names no payout; the balance transactions list
+# filtered on one does: "For automatic Stripe payouts only, only returns transactions that were paid out on
+# the specified payout ID" (https://docs.stripe.com/api/balance_transactions/list), the payout's own
+# transaction among them (Stripe's answer in https://github.com/airbytehq/airbyte/pull/46499). The list is
+# complete once the payout's reconciliation_status is `completed` ("If completed, you can use the Balance
+# Transactions API to list all balance transactions that are paid out in this payout",
+# https://docs.stripe.com/api/payouts/object), and no longer changes: each payout is read once, then. Nothing
+# promises that a transaction is paid out by one payout only (a failed payout's funds come back and are paid
+# out again), so a row is the pair, keyed by both ids.
+PAYOUT_BALANCE_TRANSACTIONS = ChildList(
+    "payout_balance_transactions",
+    None,
+    "/v1/balance_transactions",
+    parent_param="payout",
+    listed_for=_is_automatic,
+    final_when=_is_reconciled,
+    keyed_by_parent=True,
+)
 
 STRIPE_OBJECTS: tuple[StripeObject, ...] = (
     StripeObject(
@@ -220,8 +261,10 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         "payouts",
         "payout",
         "/v1/payouts",
-        "Payouts to the account's bank.",
+        "Payouts to the account's bank; the balance transactions each automatic payout paid out are in "
+        "payout_balance_transactions.",
         event_types=("payout.*",),
+        children=(PAYOUT_BALANCE_TRANSACTIONS,),
     ),
     StripeObject(
         "credit_notes",

@@ -42,6 +42,17 @@ def expected_raw_ids(account) -> dict[str, set[str]]:
                     parent_field = obj.object_type  # an invoice line names its `invoice`, an item its `subscription`
                     named += [_ids_at(row, path) for row in account.objects[table] if row[parent_field] in parents]
                 expected[child.table] = set().union(*named)
+            elif child.embedded_field is None and child.list_path and child.parent_param:
+                # A list filtered on the parent (a payout's balance transactions), read for the parents it is
+                # complete for; each row keyed by the pair.
+                listed = child.list_path.removeprefix("/v1/")
+                expected[child.table] = {
+                    f"{parent_id}:{item['id']}"
+                    for parent_id, parent in parents.items()
+                    if (child.listed_for is None or child.listed_for(parent))
+                    and (child.final_when is None or child.final_when(parent))
+                    for item in account.listable(listed, **{child.parent_param: parent_id})
+                }
             elif child.list_path:  # a list of its own (invoice lines): every object of it
                 expected[child.table] = {item["id"] for item in account.objects[child.table]}
     return expected

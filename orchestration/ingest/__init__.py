@@ -7,9 +7,10 @@ Modules, one job each:
   one object of one account), `raw_rows` (the raw row layout as Arrow tables), `memory` (keeping a sync's
   memory flat);
 - `context` (what one sync shares: readers, thread pool, report, clock), `children` (the rows of child
-  tables: embedded lists and the pages beyond, discounts named inside), `vanished` (rows Stripe no longer
-  lists, found in the warehouse after a full reload), `source` (the dlt source: a resource per raw table
-  over every account), `pipeline` (the dlt pipeline to the configured warehouse);
+  tables: embedded lists and the pages beyond, lists filtered on the parent, discounts named inside),
+  `vanished` (rows Stripe no longer lists, found in the warehouse after a full reload), `source` (the dlt
+  source: a resource per raw table over every account), `pipeline` (the dlt pipeline to the configured
+  warehouse);
 - `accounts` (the accounts to sync and the credentials a run reads them with), `assets` (the ingestion
   assets Dagster runs).
 """

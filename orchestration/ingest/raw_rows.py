@@ -18,6 +18,7 @@ from orchestration.ingest.lazy_json import object_json
 RAW_SCHEMA = pa.schema(
     [
         pa.field("account_id", pa.string(), nullable=False),
+        # The object's id; for a child list keyed by parent (a payout's balance transactions), `<parent>:<id>`.
         pa.field("id", pa.string(), nullable=False),
         pa.field("created", pa.int64()),
         # For rows of a child list (invoice lines, credit note lines, subscription items): the parent's id,
@@ -40,14 +41,19 @@ def raw_table(
     *,
     deleted: bool = False,
     created_field: str = "created",
+    keyed_by_parent: bool = False,
 ) -> pa.Table:
-    """One page of Stripe objects as raw rows of one account; `deleted` marks them all deleted."""
+    """One page of Stripe objects as raw rows of one account; `deleted` marks them all deleted.
+
+    `keyed_by_parent`: each row's id is `<parent_id>:<object id>`, for children that more than one parent
+    may list (`ChildList.keyed_by_parent`)."""
     objects = list(objects)  # a lazy array makes new proxies at each pass
     n = len(objects)
+    prefix = f"{parent_id}:" if keyed_by_parent else ""
     return pa.Table.from_arrays(
         [
             pa.array([account_id] * n, pa.string()),
-            pa.array([o["id"] for o in objects], pa.string()),
+            pa.array([prefix + o["id"] for o in objects], pa.string()),
             pa.array([o.get(created_field) for o in objects], pa.int64()),
             pa.array([parent_id] * n, pa.string()),
             pa.array([deleted or bool(o.get("deleted", False)) for o in objects], pa.bool_()),

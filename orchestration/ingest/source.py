@@ -5,8 +5,8 @@ an event are found by `vanished`.
 
 Each object has a page producer (not loaded itself) that reads what changed; transformers turn its
 batches into the raw rows of the object's table and of its child tables (invoice lines, subscription
-items, discounts, credit note lines), so each table is its own dlt resource and Dagster asset while the
-parent list is read once.
+items, discounts, credit note lines, the balance transactions of each automatic payout), so each table is its
+own dlt resource and Dagster asset while the parent list is read once.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pyarrow as pa
 from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
 from dlt.extract.resource import DltResource
 
-from orchestration.ingest.children import child_rows
+from orchestration.ingest.children import FinalLists, child_rows
 from orchestration.ingest.client import StripeAuthError, StripeReader, StripeReadError
 from orchestration.ingest.context import SyncContext
 from orchestration.ingest.memory import release_freed_memory
@@ -30,7 +30,7 @@ from orchestration.ingest.raw_rows import PRIMARY_KEY, RAW_SCHEMA, raw_table
 from orchestration.ingest.sync import Batch, Cursor, ObjectRead
 from orchestration.ingest.vanished import vanished_rows
 from orchestration.settings import Settings
-from orchestration.stripe_objects import STRIPE_OBJECTS, StripeObject
+from orchestration.stripe_objects import STRIPE_OBJECTS, ChildList, StripeObject
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,13 @@ class RawBatch:
 def _produce(obj: StripeObject, lazy: _LazyContext):
     def produce() -> Iterator[RawBatch]:
         context = lazy.get()
-        cursors = dlt.current.source_state().setdefault("cursors", {}).setdefault(obj.table, {})
+        state = dlt.current.source_state()
+        cursors = state.setdefault("cursors", {}).setdefault(obj.table, {})
+        # Per child list read once when complete (a payout's balance transactions): how far it is loaded.
+        final_children = [c for c in obj.children if isinstance(c, ChildList) and c.final_when is not None]
+        loaded_through = {
+            c.table: state.setdefault("lists_loaded_through", {}).setdefault(c.table, {}) for c in final_children
+        }
         for reader in context.readers:
             account = _account_label(reader)
             if account in context.report.failures:
@@ -107,6 +113,7 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
                 yield RawBatch(account)
                 progress = context.report.start(obj.table, account, "full")
                 cursor = Cursor.from_state(cursors.get(account))
+                final = {c.table: FinalLists(c, loaded_through[c.table].get(account)) for c in final_children}
                 # A full reload over an earlier sync must find the rows deleted meanwhile: track what it saw.
                 seen: set[str] | None = set() if cursor is not None and obj.deletable else None
                 pending = RawBatch(account)
@@ -117,7 +124,7 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
                 for batch in read:
                     if seen is not None:
                         seen.update(o["id"] for o in batch.objects)
-                    _add_rows(pending, obj, batch, reader, context, progress)
+                    _add_rows(pending, obj, batch, reader, context, progress, final)
                     if pending.rows >= ROWS_PER_BATCH:
                         yield pending
                         pending = RawBatch(account)
@@ -130,11 +137,14 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
                         )  # fmt: skip
                 if seen is not None and progress.mode == "full":
                     for batch in vanished_rows(obj, account, seen, progress):
-                        _add_rows(pending, obj, batch, reader, context, progress)
+                        _add_rows(pending, obj, batch, reader, context, progress, final)
                 if pending.rows:
                     yield pending
                 # Saved only now that every row it covers has been yielded.
                 cursors[account] = read.cursor.to_state()
+                if progress.mode == "full":
+                    for table, lists in final.items():
+                        loaded_through[table][account] = lists.through_after_full_read()
                 progress.elapsed = time.monotonic() - progress.started
                 log.info(
                     "%s of %s: %s sync, %d rows in %d pages (%d re-fetched, %d deleted, %d child rows) in %.1fs",
@@ -152,7 +162,13 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
 
 
 def _add_rows(
-    pending: RawBatch, obj: StripeObject, batch: Batch, reader: StripeReader, context: SyncContext, progress
+    pending: RawBatch,
+    obj: StripeObject,
+    batch: Batch,
+    reader: StripeReader,
+    context: SyncContext,
+    progress,
+    final: dict[str, FinalLists],
 ) -> None:
     read_at = context.read_time()
     pending.add(
@@ -163,10 +179,15 @@ def _add_rows(
         return  # a deleted parent's children keep their last state
     read: dict[str, list[tuple[str, list[Any]]]] = {}
     for child in obj.children:
-        read[child.table] = list(child_rows(child, batch.objects, reader, context, read))
+        # A list read once when complete: only for the parents whose list is complete and not loaded yet.
+        parents = final[child.table].to_read(batch.objects) if child.table in final else batch.objects
+        read[child.table] = list(child_rows(child, parents, reader, context, read))
+        keyed = isinstance(child, ChildList) and child.keyed_by_parent
         for parent_id, children in read[child.table]:
             if children:
-                pending.add(child.table, raw_table(batch.account_id, children, read_at, parent_id))
+                pending.add(
+                    child.table, raw_table(batch.account_id, children, read_at, parent_id, keyed_by_parent=keyed)
+                )
                 progress.child_rows += len(children)
 
 

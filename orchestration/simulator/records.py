@@ -302,6 +302,10 @@ class PayoutRec:
     amount: int
     arrival_date: int
     balance: BalanceRec
+    """The payout's own balance transaction (type `payout`, amount `-amount`)."""
+    paid_out: tuple[str, ...] = ()
+    """The balance transactions it paid out (its own excluded), whose nets sum to `amount`: what
+    `GET /v1/balance_transactions?payout=<id>` lists besides the payout's own."""
 
 
 @dataclass(frozen=True, slots=True)

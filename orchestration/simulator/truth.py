@@ -1,4 +1,4 @@
-"""The true MRR of a generated account, from the generator's own history, to check the warehouse against.
+"""The true MRR of a generated account, and what its payouts paid out, from the generator's own history.
 
 The warehouse has to reconstruct subscription history from invoice lines and subscription dates; the
 generator knows it: `SimulatedAccount.subscription_history` holds every version of every subscription (status,
@@ -19,6 +19,9 @@ items, discounts, billing period, from its `at`). `expected_customer_mrr` applie
   subscription discounts" (https://docs.stripe.com/api/subscriptions/object), the rule `generate.story` bills
   invoices by;
 - major units (zero-decimal and three-decimal currencies handled).
+
+`expected_payout_items` is the truth of payout reconciliation likewise: which balance transactions each payout
+paid out, as the generator decided it.
 """
 
 from __future__ import annotations
@@ -294,3 +297,16 @@ def _with_hidden(account: SimulatedAccount, name: str) -> dict[str, dict[str, An
     """The objects of list `name` by id, with the fields the API shows only on expansion (a price's tiers)."""
     hidden = account.hidden_fields.get(name, {})
     return {obj["id"]: {**obj, **hidden.get(obj["id"], {})} for obj in account.objects.get(name, [])}
+
+
+def expected_payout_items(account: SimulatedAccount) -> dict[str, set[str]]:
+    """Per payout, the ids of the balance transactions it paid out, its own excluded: the generator's record of
+    which balances were available when it paid out (`PayoutRec.paid_out`, kept as each balance transaction's
+    hidden `payout`), not what a client lists."""
+    payouts = account.objects.get("payouts", [])
+    items: dict[str, set[str]] = {payout["id"]: set() for payout in payouts}
+    own = {payout["balance_transaction"] for payout in payouts}
+    for balance_id, fields in account.hidden_fields.get("balance_transactions", {}).items():
+        if "payout" in fields and balance_id not in own:
+            items[fields["payout"]].add(balance_id)
+    return items

@@ -27,6 +27,15 @@ def test_child_rows_name_their_parent():
     assert table.column("parent_id").to_pylist() == ["cn_1"]
 
 
+def test_children_keyed_by_parent_have_the_pair_as_id():
+    # A balance transaction read under a payout: the row is the pair, the object stays as Stripe sent it.
+    balance = {"id": "txn_1", "object": "balance_transaction", "created": 1700000000}
+    table = raw_table("acct_1", [balance], datetime.now(UTC), "po_1", keyed_by_parent=True)
+    assert table.column("id").to_pylist() == ["po_1:txn_1"]
+    assert table.column("parent_id").to_pylist() == ["po_1"]
+    assert json.loads(table.column("object_json")[0].as_py()) == balance
+
+
 def test_rows_of_a_lazily_parsed_page_equal_those_of_parsed_objects():
     # Stripe pretty-prints; numbers, unicode and nesting must survive taking the page's own text.
     objects = [

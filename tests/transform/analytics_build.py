@@ -44,6 +44,13 @@ ANALYTICS_TABLES = (
     "mrr_monthly",
     "mrr_monthly_reporting",
     "revenue_monthly_reporting",
+    "balance_transactions",
+    "payout_items",
+    "payouts",
+    "customer_segments",
+    "subscription_segments",
+    "product_segments",
+    "price_segments",
 )
 
 

@@ -16,7 +16,13 @@ DAY = 86400
 
 
 def all_objects() -> StripeObjects:
-    return {**_seven_tables(), **_catalog(), **_billing(), **_money(), **_accounts()}
+    objects = {**_seven_tables(), **_catalog(), **_billing(), **_money(), **_accounts()}
+    # What the automatic payout po_A1 (reconciled) paid out, read under it: the charge's transaction, whose net
+    # is the payout's amount.
+    balances_a = objects["balance_transactions"][ACCOUNT_A]
+    assert isinstance(balances_a, list)
+    objects["payout_balance_transactions"] = {ACCOUNT_A: {"po_A1": [b for b in balances_a if b["id"] == "txn_A1"]}}
+    return objects
 
 
 def _seven_tables() -> StripeObjects:

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from orchestration.ingest.raw_rows import RAW_SCHEMA, raw_table
 from orchestration.simulator import SimulatedAccount
+from orchestration.stripe_objects import PAYOUT_BALANCE_TRANSACTIONS
 
 # Every raw table the dbt sources name, after the Stripe list endpoint.
 RAW_TABLES = (
@@ -39,6 +40,7 @@ RAW_TABLES = (
     "payment_intents",
     "disputes",
     "payouts",
+    "payout_balance_transactions",
     "credit_notes",
     "credit_note_line_items",
     "accounts",
@@ -57,6 +59,11 @@ _NOT_LOADED = {"payment_methods"}
 _RAW_NAMES = {"invoiceitems": "invoice_items"}
 # Child lists: raw table -> the field of the child naming the parent it is read under.
 _CHILD_PARENTS = {"invoice_line_items": "invoice", "subscription_items": "subscription"}
+# Child lists whose raw ids are `<parent id>:<child id>` (`ChildList.keyed_by_parent`).
+_KEYED_BY_PARENT = {PAYOUT_BALANCE_TRANSACTIONS.table}
+# Hidden fields the ingester never sees: a balance transaction's payout is only known through the list filtered
+# on it (payout_balance_transactions).
+_UNSERVED_HIDDEN = {"balance_transactions": {"payout"}}
 
 
 def simulated_raw_objects(account: SimulatedAccount, account_ids: list[str]) -> StripeObjects:
@@ -64,7 +71,9 @@ def simulated_raw_objects(account: SimulatedAccount, account_ids: list[str]) -> 
 
     Child lists go under their parent's id (invoice lines under their invoice, subscription items and
     discounts under their subscription, credit note lines under their credit note); prices and plans carry
-    the tiers the ingester expands. Every account id but the first gets its own copy of the objects.
+    the tiers the ingester expands; each reconciled automatic payout's balance transactions go under it, as
+    `GET /v1/balance_transactions?payout=` lists them. Every account id but the first gets its own copy of the
+    objects.
     """
     tables: dict[str, AccountRows] = {}
     for name, objects in account.objects.items():
@@ -74,7 +83,11 @@ def simulated_raw_objects(account: SimulatedAccount, account_ids: list[str]) -> 
             # What /v1/invoice_payments returns, as the ingester lists it.
             objects = account.listable("invoice_payments")
         table = _RAW_NAMES.get(name, name)
-        hidden = account.hidden_fields.get(name, {})
+        unserved = _UNSERVED_HIDDEN.get(name, set())
+        hidden = {
+            object_id: {k: v for k, v in fields.items() if k not in unserved}
+            for object_id, fields in account.hidden_fields.get(name, {}).items()
+        }
         objects = [{**obj, **hidden.get(obj["id"], {})} for obj in objects]
         if table in _CHILD_PARENTS or table == "credit_note_line_items":
             by_parent: dict[str, list[StripeObject]] = defaultdict(list)
@@ -85,6 +98,7 @@ def simulated_raw_objects(account: SimulatedAccount, account_ids: list[str]) -> 
         else:
             tables[table] = objects
     tables |= embedded_discounts(account)
+    tables[PAYOUT_BALANCE_TRANSACTIONS.table] = payout_balance_transactions(account)
     tables["accounts"] = [account.account]
     return {
         table: {account_id: rows if n == 0 else copy.deepcopy(rows) for n, account_id in enumerate(account_ids)}
@@ -128,6 +142,18 @@ def embedded_discounts(account: SimulatedAccount) -> dict[str, dict[str, list[St
     return tables
 
 
+def payout_balance_transactions(account: SimulatedAccount) -> dict[str, list[StripeObject]]:
+    """The balance transactions the ingester reads under each payout: those the simulator lists for the payout
+    (its own among them), for the automatic payouts whose reconciliation is complete."""
+    child = PAYOUT_BALANCE_TRANSACTIONS
+    assert child.listed_for is not None and child.final_when is not None
+    return {
+        payout["id"]: account.listable("balance_transactions", payout=payout["id"])
+        for payout in account.objects.get("payouts", [])
+        if child.listed_for(payout) and child.final_when(payout)
+    }
+
+
 def raw_arrow_tables(objects: StripeObjects, synced_at: datetime) -> dict[str, pa.Table]:
     """Every table of RAW_TABLES as the ingester's Arrow rows (empty when `objects` has none for it)."""
     tables = {}
@@ -135,15 +161,18 @@ def raw_arrow_tables(objects: StripeObjects, synced_at: datetime) -> dict[str, p
         pages = []
         for account_id, rows in objects.get(table, {}).items():
             if isinstance(rows, dict):
-                pages += [_child_rows(account_id, rows, synced_at)] if rows else []
+                pages += [_child_rows(account_id, rows, synced_at, table in _KEYED_BY_PARENT)] if rows else []
             else:
                 pages.append(raw_table(account_id, rows, synced_at))
         tables[table] = pa.concat_tables(pages) if pages else RAW_SCHEMA.empty_table()
     return tables
 
 
-def _child_rows(account_id: str, by_parent: dict[str, list[StripeObject]], synced_at: datetime) -> pa.Table:
-    """The children of every parent as one table: raw_table's rows, each with its own parent's id.
+def _child_rows(
+    account_id: str, by_parent: dict[str, list[StripeObject]], synced_at: datetime, keyed_by_parent: bool = False
+) -> pa.Table:
+    """The children of every parent as one table: raw_table's rows, each with its own parent's id (and, keyed
+    by parent, an id `<parent id>:<child id>`).
 
     The ingester writes one page per parent; one table for all of them is the same rows, and far quicker to
     build for the benchmark's hundreds of thousands of invoices.
@@ -152,7 +181,12 @@ def _child_rows(account_id: str, by_parent: dict[str, list[StripeObject]], synce
     parents = pa.array([parent for parent, rows in by_parent.items() for _ in rows], pa.string())
     rows = raw_table(account_id, children, synced_at)
     index = RAW_SCHEMA.get_field_index("parent_id")
-    return rows.set_column(index, RAW_SCHEMA.field(index), parents)
+    rows = rows.set_column(index, RAW_SCHEMA.field(index), parents)
+    if keyed_by_parent:
+        ids = [f"{parent}:{child['id']}" for parent, rows_of in by_parent.items() for child in rows_of]
+        index = RAW_SCHEMA.get_field_index("id")
+        rows = rows.set_column(index, RAW_SCHEMA.field(index), pa.array(ids, pa.string()))
+    return rows
 
 
 def write_raw_tables(database: Path, objects: StripeObjects, synced_at: datetime) -> None:

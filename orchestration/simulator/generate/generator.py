@@ -161,11 +161,20 @@ def _tiers(catalog: Catalog) -> dict[str, dict[str, dict[str, Any]]]:
 
 
 def records_hidden_fields(world: World) -> dict[str, dict[str, dict[str, Any]]]:
-    """The credit note of each credit note line: Stripe's line objects do not name it."""
+    """The credit note of each credit note line: Stripe's line objects do not name it. The payout of each
+    balance transaction a payout paid out, and of the payout's own: a balance transaction does not name its
+    payout, `GET /v1/balance_transactions?payout=<id>` lists them (its own among them, as Stripe's answer does:
+    https://github.com/airbytehq/airbyte/pull/46499 shows one)."""
+    paid_out = {
+        balance_id: {"payout": payout.id}
+        for payout in world.payouts
+        for balance_id in (payout.balance.id, *payout.paid_out)
+    }
     return {
         "credit_note_line_items": {
             line_id: {"credit_note": note.id} for note in world.credit_notes for line_id, _, _ in note.lines
-        }
+        },
+        "balance_transactions": paid_out,
     }
 
 

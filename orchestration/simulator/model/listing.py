@@ -52,6 +52,9 @@ class Filter:
     """What to keep when the param is absent (subscriptions hide canceled ones, prices inactive ones)."""
     repeated: bool = False
     """Takes a list (`types[]=a&types[]=b`)."""
+    hidden: bool = False
+    """`values` reads the object's hidden fields (`ListSpec.hidden_fields`), not the API object: what the
+    object does not show, such as the payout that paid a balance transaction out."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ class ListSpec:
     """Accepts `created[gt|gte|lt|lte]`; invoice lines, which have no `created`, do not."""
     hidden_fields: tuple[str, ...] = ()
     """Fields kept out of the API object: `tiers`, which Stripe shows only when expanded, and the
-    simulator's own bookkeeping (the `credit_note` of a credit note line, which Stripe's line omits)."""
+    simulator's own bookkeeping (the `credit_note` of a credit note line, which Stripe's line omits; the
+    `payout` of a balance transaction, which only the list's `payout` filter reveals)."""
     retention: int | None = None
     """Objects older than this many seconds before the account's clock are gone (events: 30 days)."""
     filters_by_param: dict[str, Filter] = field(init=False, repr=False, compare=False)
@@ -238,7 +242,16 @@ LIST_SPECS: dict[str, ListSpec] = {
         ListSpec(
             "balance_transactions",
             "balance_transaction",
-            (_eq("type"), _eq("source"), _eq("currency")),
+            (
+                _eq("type"),
+                _eq("source"),
+                _eq("currency"),
+                # "For automatic Stripe payouts only, only returns transactions that were paid out on the
+                # specified payout ID" (https://docs.stripe.com/api/balance_transactions/list): the object
+                # names no payout, so the simulator keeps it as a hidden field.
+                Filter("payout", "payout", lambda hidden: (hidden.get("payout"),), _exact, hidden=True),
+            ),
+            hidden_fields=("payout",),
         ),
         ListSpec("disputes", "dispute", (_eq("charge"), _eq("payment_intent"))),
         ListSpec(

@@ -43,13 +43,32 @@ if TYPE_CHECKING:
 
 Key = tuple[Any, str]
 """(sort field value, id): the order of a collection, ascending."""
+Values = Callable[[dict[str, Any]], Iterable[Hashable]]
+"""An object → the index values of one filter's field."""
+
+
+class HiddenFields:
+    """The hidden fields (`ListSpec.hidden_fields`) of one list's objects, by id: a view of
+    `SimulatedAccount.hidden_fields[name]`, which holds no entry for the list until it has one."""
+
+    def __init__(self, fields: dict[str, dict[str, dict[str, Any]]], name: str) -> None:
+        self._fields = fields
+        self._name = name
+
+    def of(self, object_id: str) -> dict[str, Any]:
+        return self._fields.get(self._name, {}).get(object_id, {})
+
+    def update(self, object_id: str, values: dict[str, Any]) -> None:
+        self._fields.setdefault(self._name, {}).setdefault(object_id, {}).update(values)
 
 
 class Collection:
     """The objects of one list endpoint, sorted and indexed."""
 
-    def __init__(self, spec: ListSpec, objects: Iterable[dict[str, Any]]) -> None:
+    def __init__(self, spec: ListSpec, objects: Iterable[dict[str, Any]], hidden: HiddenFields | None = None) -> None:
         self.spec = spec
+        self.hidden = hidden or HiddenFields({}, spec.name)
+        """What filters on hidden fields (`Filter.hidden`) read."""
         self.objects: dict[str, dict[str, Any]] = {obj["id"]: obj for obj in objects}
         self._json: dict[str, bytes] = {}
         """Each served object's JSON, encoded on first use and dropped when the object changes."""
@@ -105,7 +124,7 @@ class Collection:
 
     def _walk(self, keys: list[Key], positions: range, residual: dict[str, Match]) -> Iterator[dict[str, Any]]:
         objects = self.objects
-        checks = [(self._filters[field].values, match) for field, match in residual.items()]
+        checks = [(self._values(field), match) for field, match in residual.items()]
         for position in positions:
             obj = objects[keys[position][1]]
             if all(any(matches_value(match, value) for value in values(obj)) for values, match in checks):
@@ -144,7 +163,7 @@ class Collection:
     def _index(self, field: str) -> dict[Hashable, list[Key]]:
         index = self._indexes.get(field)
         if index is None:
-            values = self._filters[field].values
+            values = self._values(field)
             index = {}
             for key in self.keys:
                 for value in values(self.objects[key[1]]):
@@ -152,20 +171,31 @@ class Collection:
             self._indexes[field] = index
         return index
 
+    def _values(self, field: str) -> Values:
+        """How to read the index values of `field` from an object: from the object itself, or for a filter
+        on a hidden field from the object's hidden fields."""
+        flt = self._filters[field]
+        if not flt.hidden:
+            return flt.values
+        return lambda obj: flt.values(self.hidden.of(obj["id"]))
+
     # Writing.
 
-    def put(self, obj: dict[str, Any]) -> dict[str, Any] | None:
-        """Adds `obj` or replaces the object with its id; returns the replaced object."""
+    def put(self, obj: dict[str, Any], hidden: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Adds `obj` or replaces the object with its id, with `hidden` fields to add to its hidden ones;
+        returns the replaced object."""
         previous = self.objects.get(obj["id"])
         if previous is not None:
-            self._unindex(previous)
+            self._unindex(previous)  # under the hidden fields it was indexed with
+        if hidden:
+            self.hidden.update(obj["id"], hidden)
         self.objects[obj["id"]] = obj
         self._json.pop(obj["id"], None)
         self.deleted.pop(obj["id"], None)
         key = self._key(obj)
         insort(self.keys, key)
         for field, index in self._indexes.items():
-            for value in self._filters[field].values(obj):
+            for value in self._values(field)(obj):
                 insort(index.setdefault(value, []), key)
         self._unions.clear()
         return previous
@@ -182,7 +212,7 @@ class Collection:
         key = self._key(obj)
         _remove(self.keys, key)
         for field, index in self._indexes.items():
-            for value in self._filters[field].values(obj):
+            for value in self._values(field)(obj):
                 _remove(index[value], key)
 
 
@@ -211,7 +241,9 @@ class AccountStore:
                 spec = LIST_SPECS.get(name)
                 if spec is None or name == "accounts":
                     raise unrecognized_url("GET", f"/v1/{name}")
-                collection = Collection(spec, self.account.objects.get(name, ()))
+                collection = Collection(
+                    spec, self.account.objects.get(name, ()), HiddenFields(self.account.hidden_fields, name)
+                )
                 self._collections[name] = collection
             return collection
 
@@ -373,15 +405,13 @@ class AccountStore:
         if hidden:
             obj = {key: value for key, value in obj.items() if key not in hidden}
         with self._lock:
-            previous = self.collection(name).put(obj)
+            previous = self.collection(name).put(obj, hidden)
             objects = self.account.objects.setdefault(name, [])
             if previous is None:
                 self._positions_of(name)[obj["id"]] = len(objects)
                 objects.append(obj)
             else:
                 objects[self._positions_of(name)[obj["id"]]] = obj
-            if hidden:
-                self.account.hidden_fields.setdefault(name, {}).setdefault(obj["id"], {}).update(hidden)
             grouped = self._children.get(name)
             if grouped is not None:
                 siblings = grouped.setdefault(_PARENT_OF[name](obj, self.hidden(name, obj["id"])), [])
