@@ -42,6 +42,14 @@ ANALYTICS_TABLES = (
     "daily_overview",
     "customer_mrr_monthly",
     "mrr_monthly",
+    "trials",
+    "trials_monthly",
+    "dunning_invoices",
+    "dunning_monthly",
+    "subscription_churn",
+    "churn_reasons_monthly",
+    "refunds_monthly",
+    "disputes_monthly",
 )
 
 
