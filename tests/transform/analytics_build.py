@@ -51,6 +51,14 @@ ANALYTICS_TABLES = (
     "subscription_segments",
     "product_segments",
     "price_segments",
+    "trials",
+    "trials_monthly",
+    "dunning_invoices",
+    "dunning_monthly",
+    "subscription_churn",
+    "churn_reasons_monthly",
+    "refunds_monthly",
+    "disputes_monthly",
 )
 
 

@@ -294,6 +294,29 @@ def trial_canceled(t: _Teller, now: int) -> None:
     )
 
 
+def trial_converts_after_retries(t: _Teller, now: int) -> None:
+    """Pro monthly with a 14-day trial from the 10th three months ago; the first invoice after the trial is
+    declined twice and paid at the third attempt, 8 days later: `trialing`, `active`, `past_due`, `active`
+    again, converted when that invoice is paid (https://docs.stripe.com/billing/subscriptions/trials: at the
+    trial's end the first period is invoiced and charged, a declined charge retried like any renewal's)."""
+    start = tenth_at_noon(now, -3)
+    t.subscribe(t.customer(start - HOUR), start, [("pro_month", 1)], Script(trial_days=14, failures={1: 2}))
+
+
+def trial_payment_fails(t: _Teller, now: int) -> None:
+    """Pro monthly with a 14-day trial from the 10th four months ago; every attempt at the first invoice after
+    the trial fails, and dunning cancels the subscription (`payment_failed`) a week after the last retry: a
+    trial that never converted."""
+    start = tenth_at_noon(now, -4)
+    t.subscribe(t.customer(start - HOUR), start, [("pro_month", 1)], Script(trial_days=14, failures={1: ALL}))
+
+
+def trial_in_progress(t: _Teller, now: int) -> None:
+    """Pro monthly with a 14-day trial started 5 days before now: still `trialing` at now."""
+    start = now - 5 * DAY
+    t.subscribe(t.customer(start - HOUR), start, [("pro_month", 1)], Script(trial_days=14))
+
+
 def incomplete_expired(t: _Teller, now: int) -> None:
     """Pro monthly whose first payment fails on the 10th three months ago: `incomplete`, then expired."""
     start = tenth_at_noon(now, -3)
@@ -461,6 +484,9 @@ PATTERNS: dict[str, Callable[[_Teller, int], None]] = {
         cancel_at_period_end_pending,
         trial_converts_across_month_end,
         trial_canceled,
+        trial_converts_after_retries,
+        trial_payment_fails,
+        trial_in_progress,
         incomplete_expired,
         zero_decimal_jpy,
         churn_then_reactivation,
