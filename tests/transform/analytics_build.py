@@ -42,6 +42,7 @@ ANALYTICS_TABLES = (
     "daily_overview",
     "customer_mrr_monthly",
     "mrr_monthly",
+    "subscription_item_mrr_monthly",
 )
 
 

@@ -228,7 +228,7 @@ shared as (
         end as share_mrr,
         row_number() over (
             partition by discounted_items.account_id, discounted_items.subscription_id, discounted_items.month
-            order by discounted_items.item_mrr desc, discounted_items.subscription_item_id
+            order by discounted_items.item_mrr desc, discounted_items.subscription_item_id asc
         ) as share_rank
     from discounted_items
     inner join discounted_subscriptions
@@ -238,18 +238,23 @@ shared as (
 
 ),
 
-allocated as (
+residues as (
 
     select
         shared.*,
-        shared.share_mrr + case
-            when shared.share_rank = 1
-                then shared.subscription_mrr - sum(shared.share_mrr) over (
-                    partition by shared.account_id, shared.subscription_id, shared.month
-                )
-            else 0
-        end as mrr
+        shared.subscription_mrr - sum(shared.share_mrr) over (
+            partition by shared.account_id, shared.subscription_id, shared.month
+        ) as residue_mrr
     from shared
+
+),
+
+allocated as (
+
+    select
+        residues.*,
+        residues.share_mrr + case when residues.share_rank = 1 then residues.residue_mrr else 0 end as mrr
+    from residues
 
 ),
 

@@ -46,9 +46,9 @@ select
 from customer_mrr_monthly
 full outer join item_totals
     on customer_mrr_monthly.account_id = item_totals.account_id
-    and customer_mrr_monthly.customer_id = item_totals.customer_id
-    and customer_mrr_monthly.currency = item_totals.currency
-    and customer_mrr_monthly.month = item_totals.month
+        and customer_mrr_monthly.customer_id = item_totals.customer_id
+        and customer_mrr_monthly.currency = item_totals.currency
+        and customer_mrr_monthly.month = item_totals.month
 where customer_mrr_monthly.month is null
     or item_totals.month is null
     or customer_mrr_monthly.mrr <> item_totals.mrr

@@ -90,11 +90,30 @@ zero_months as (
 
 item_keys as (
 
-    select account_id, subscription_item_id, currency, month from with_mrr
+    select
+        account_id,
+        subscription_item_id,
+        currency,
+        month
+    from with_mrr
+
     union
-    select account_id, subscription_item_id, currency, month from churn_months
+
+    select
+        account_id,
+        subscription_item_id,
+        currency,
+        month
+    from churn_months
+
     union
-    select account_id, subscription_item_id, currency, month from zero_months
+
+    select
+        account_id,
+        subscription_item_id,
+        currency,
+        month
+    from zero_months
 
 ),
 
