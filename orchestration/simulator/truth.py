@@ -20,6 +20,10 @@ items, discounts, billing period, from its `at`). `expected_customer_mrr` applie
   invoices by;
 - major units (zero-decimal and three-decimal currencies handled).
 
+`expected_item_mrr` breaks the same figures down by subscription item, at the grain of
+`subscription_item_mrr_monthly`: the subscription-level discounts are shared out between the items in
+proportion to what each is worth after its own discounts, so the items add up to their subscription.
+
 `expected_payout_items` is the truth of payout reconciliation likewise: which balance transactions each payout
 paid out, as the generator decided it.
 """
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,6 +50,33 @@ CustomerMonth = tuple[str, str, date]
 """(customer id, currency, first day of the month)."""
 MOVEMENT_TOLERANCE = 1e-6
 """Below this, two months' truths differ by float noise of their sums, not by a change."""
+ItemMonth = tuple[str, date]
+"""(subscription item id, first day of the month)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemValue:
+    """What one subscription item was worth at one instant, in major units of its subscription's currency."""
+
+    item_id: str
+    price_id: str
+    contract_mrr: float
+    """Its price times its quantity, normalised to a month, before any discount."""
+    mrr: float
+    """After its own discounts and its share of its subscription's."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedItemMonth:
+    """A row of `subscription_item_mrr_monthly` as the ground truth has it."""
+
+    customer_id: str
+    currency: str
+    subscription_id: str
+    price_id: str
+    """The item's price at the month's instant; in a churn month in which the item no longer counts, its last."""
+    mrr: float
+    contract_mrr: float
 
 
 def expected_customer_mrr(
@@ -115,6 +147,56 @@ def expected_movements(expected: dict[CustomerMonth, float]) -> dict[CustomerMon
     return movements
 
 
+def expected_item_mrr(
+    account: SimulatedAccount, as_of: int, discounts: str = "all"
+) -> dict[ItemMonth, ExpectedItemMonth]:
+    """The true MRR (major units) per subscription item and month, at the grain of `subscription_item_mrr_monthly`.
+
+    A key for every month in which the item has MRR, for the month it falls to zero after a month with MRR (its
+    churn month, at 0, on its last price when it no longer counts), and for every month in which it counts at
+    zero (a discount taking all of it) while its customer has a key in `expected_customer_mrr`, so that the
+    items of a customer-month add up to it, contract value included. The subscription's discounts are shared
+    out in proportion to each item's value after its own discounts. Arguments as `expected_customer_mrr`.
+    """
+    customer_months = expected_customer_mrr(account, as_of, discounts)
+    history = {
+        sub_id: sorted(versions, key=lambda version: version.at)
+        for sub_id, versions in account.subscription_history.items()
+    }
+    prices = _with_hidden(account, "prices")
+    coupons = {coupon["id"]: coupon for coupon in account.objects.get("coupons", [])}
+    subscriptions = {sub["id"]: sub for sub in account.objects["subscriptions"]}
+    first = min(versions[0].at for versions in history.values() if versions)
+
+    counted: dict[ItemMonth, ExpectedItemMonth] = {}
+    for month, instant in evaluation_instants(first, as_of):
+        for subscription_id, versions in history.items():
+            subscription = subscriptions[subscription_id]
+            currency = subscription["currency"].lower()
+            for item in _subscription_items(versions, instant, currency, prices, coupons, discounts) or []:
+                counted[(item.item_id, month)] = ExpectedItemMonth(
+                    subscription["customer"], currency, subscription_id, item.price_id, item.mrr, item.contract_mrr
+                )
+
+    expected: dict[ItemMonth, ExpectedItemMonth] = {}
+    months = [month for month, _ in evaluation_instants(first, as_of)]
+    for item_id in {item_id for item_id, _ in counted}:
+        last: ExpectedItemMonth | None = None
+        for month in months:
+            current = counted.get((item_id, month))
+            had_mrr = last is not None and last.mrr > 0
+            if current is not None and (
+                current.mrr > 0 or had_mrr or (current.customer_id, current.currency, month) in customer_months
+            ):
+                expected[(item_id, month)] = current
+            elif current is None and had_mrr and last is not None:
+                expected[(item_id, month)] = ExpectedItemMonth(
+                    last.customer_id, last.currency, last.subscription_id, last.price_id, 0.0, 0.0
+                )
+            last = current
+    return expected
+
+
 def _previous_month(month: date) -> date:
     """The first day of the month before `month` (a first day)."""
     return (month - timedelta(days=1)).replace(day=1)
@@ -146,6 +228,43 @@ def _subscription_mrr(
     discounts: str,
 ) -> float | None:
     """The subscription's MRR at `instant`; None when it does not count then."""
+    valued = _valued_items(versions, instant, currency, prices, coupons, discounts)
+    return None if valued is None else valued[1]
+
+
+def _subscription_items(
+    versions: list[SubscriptionVersion],
+    instant: int,
+    currency: str,
+    prices: dict[str, dict[str, Any]],
+    coupons: dict[str, dict[str, Any]],
+    discounts: str,
+) -> list[ItemValue] | None:
+    """The subscription's licensed items at `instant`, each with its share of the subscription's MRR: its value
+    after its own discounts × (the subscription's MRR ÷ the items' total after their own discounts). None when
+    the subscription does not count then."""
+    valued = _valued_items(versions, instant, currency, prices, coupons, discounts)
+    if valued is None:
+        return None
+    items, mrr = valued
+    total = sum(after_own for _, _, _, after_own in items)
+    return [
+        ItemValue(item_id, price_id, contract, after_own * mrr / total if total > 0 else 0.0)
+        for item_id, price_id, contract, after_own in items
+    ]
+
+
+def _valued_items(
+    versions: list[SubscriptionVersion],
+    instant: int,
+    currency: str,
+    prices: dict[str, dict[str, Any]],
+    coupons: dict[str, dict[str, Any]],
+    discounts: str,
+) -> tuple[list[tuple[str, str, float, float]], float] | None:
+    """At `instant`: each licensed item as (id, price id, contract value, value after its own discounts), and
+    the subscription's MRR (the items' total after the subscription-level discounts); None when the
+    subscription does not count then."""
     state = _state_at(versions, instant)
     if state is None or state.status not in COUNTED_STATUSES:
         return None
@@ -153,24 +272,27 @@ def _subscription_mrr(
     if any(version.ended_at is not None and version.ended_at <= instant for version in versions):
         return None
     licensed = [
-        (item.id, prices[item.price_id], item.quantity)
+        (item.id, item.price_id, prices[item.price_id], item.quantity)
         for item in state.items
         if item.quantity is not None and _is_licensed(prices[item.price_id])
     ]
     if not licensed:
         return None
     in_effect = _discounts_in_effect(versions, instant, coupons, discounts)
+    items = []
     value = 0.0
-    for item_id, price, quantity in licensed:
-        item_value = _monthly(_amount(price, quantity), price, currency)
+    for item_id, price_id, price, quantity in licensed:
+        contract = _monthly(_amount(price, quantity), price, currency)
+        item_value = contract
         for discount in in_effect:
             if discount.subscription_item == item_id:
                 item_value = _discounted(item_value, coupons[discount.coupon_id], price, currency)
+        items.append((item_id, price_id, contract, item_value))
         value += item_value
     for discount in in_effect:
         if discount.subscription_item is None:
-            value = _discounted(value, coupons[discount.coupon_id], licensed[0][1], currency)
-    return value
+            value = _discounted(value, coupons[discount.coupon_id], licensed[0][2], currency)
+    return items, value
 
 
 def _discounted(value: float, coupon: dict[str, Any], price: dict[str, Any], currency: str) -> float:

@@ -59,6 +59,7 @@ ANALYTICS_TABLES = (
     "churn_reasons_monthly",
     "refunds_monthly",
     "disputes_monthly",
+    "subscription_item_mrr_monthly",
 )
 
 

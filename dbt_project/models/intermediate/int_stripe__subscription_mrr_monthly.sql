@@ -1,200 +1,14 @@
 -- Each subscription's MRR at each month's evaluation instant: one row per account, subscription and month in
--- which the subscription counts (int_stripe__subscription_status_periods) and has a licensed item. Value
--- intervals, status periods and discount periods are joined to the month spine, never to days, so the cost
--- follows the number of changes and months, not of days.
--- contract_mrr is the items' value; mrr subtracts the discounts in effect at that instant: the items' own
--- first, then the subscription's (or, when the subscription has none then, the customer's). Several
--- discounts at once apply one after another, as Stripe applies stacked discounts: percentages compound, then
--- the amounts off come off what they left; amount_off coupons count only in their own currency, normalised
--- to a month like the subscription's price. Never below zero.
+-- which the subscription counts (int_stripe__subscription_status_periods) and has a licensed item. The sum of
+-- its items' rows in int_stripe__subscription_item_mrr_monthly, which applies the discounts (the items' own,
+-- then the subscription's or customer's on their total) and shares the subscription's discount out between
+-- the items so that they add up to the subscription's MRR exactly: the discount logic lives there only.
 
 with
 
-months as (
-
-    select * from {{ ref('int_stripe__mrr_months') }}
-
-),
-
-status_periods as (
-
-    select * from {{ ref('int_stripe__subscription_status_periods') }}
-
-),
-
-item_values as (
-
-    select * from {{ ref('int_stripe__subscription_item_values') }}
-
-),
-
-discount_periods as (
-
-    select * from {{ ref('int_stripe__discount_periods') }}
-
-),
-
-currency_exponents as (
-
-    select * from {{ ref('currency_exponents') }}
-
-),
-
-counted_months as (
-
-    select
-        status_periods.account_id,
-        status_periods.subscription_id,
-        status_periods.customer_id,
-        status_periods.currency,
-        months.month,
-        months.evaluated_at
-    from status_periods
-    inner join months
-        on status_periods.account_id = months.account_id
-            and status_periods.currency = months.currency
-            and status_periods.counted_from_at <= months.evaluated_at
-            and (status_periods.counted_to_at is null or status_periods.counted_to_at > months.evaluated_at)
-
-),
-
 item_months as (
 
-    select
-        counted_months.account_id,
-        counted_months.subscription_id,
-        counted_months.customer_id,
-        counted_months.currency,
-        counted_months.month,
-        counted_months.evaluated_at,
-        item_values.subscription_item_id,
-        item_values.recurring_interval,
-        item_values.recurring_interval_count,
-        item_values.contract_mrr
-    from counted_months
-    inner join item_values
-        on counted_months.account_id = item_values.account_id
-            and counted_months.subscription_id = item_values.subscription_id
-            and counted_months.currency = item_values.currency
-            and counted_months.evaluated_at >= item_values.valid_from_at
-            and (item_values.valid_to_at is null or counted_months.evaluated_at < item_values.valid_to_at)
-
-),
-
-discount_months as (
-
-    -- Every discount in effect at a counted month's instant; only the most specific level above the items
-    -- applies to the subscription (its own discounts, else the customer's).
-    select
-        discount_periods.account_id,
-        discount_periods.subscription_id,
-        discount_periods.subscription_item_id,
-        discount_periods.discount_level,
-        counted_months.month,
-        discount_periods.percent_off,
-        case
-            when discount_periods.amount_off_currency = counted_months.currency then discount_periods.amount_off
-        end as amount_off,
-        dense_rank() over (
-            partition by
-                discount_periods.account_id,
-                discount_periods.subscription_id,
-                counted_months.month,
-                case when discount_periods.discount_level = 'item' then 'item' else 'subscription' end
-            order by case when discount_periods.discount_level = 'customer' then 2 else 1 end
-        ) as level_rank
-    from discount_periods
-    inner join counted_months
-        on discount_periods.account_id = counted_months.account_id
-            and discount_periods.subscription_id = counted_months.subscription_id
-            and discount_periods.valid_from_at <= counted_months.evaluated_at
-            and (discount_periods.valid_to_at is null or discount_periods.valid_to_at > counted_months.evaluated_at)
-
-),
-
-item_discounts as (
-
-    select
-        account_id,
-        subscription_item_id,
-        month,
-        {{ compounded_percent_off('percent_off') }} as percent_off,
-        sum(amount_off) as amount_off
-    from discount_months
-    where discount_level = 'item'
-    group by account_id, subscription_item_id, month
-
-),
-
-subscription_discounts as (
-
-    select
-        account_id,
-        subscription_id,
-        month,
-        {{ compounded_percent_off('percent_off') }} as percent_off,
-        sum(amount_off) as amount_off
-    from discount_months
-    where discount_level <> 'item'
-        and level_rank = 1
-    group by account_id, subscription_id, month
-
-),
-
-discounted_items as (
-
-    select
-        item_months.*,
-        currency_exponents.exponent as currency_exponent,
-        {{ mrr_after_discount(
-            'item_months.contract_mrr', 'item_discounts', 'subscription_item_id',
-            'item_months.recurring_interval', 'item_months.recurring_interval_count', 'currency_exponents.exponent'
-        ) }} as item_mrr
-    from item_months
-    left join currency_exponents
-        on item_months.currency = currency_exponents.currency
-    left join item_discounts
-        on item_months.account_id = item_discounts.account_id
-            and item_months.subscription_item_id = item_discounts.subscription_item_id
-            and item_months.month = item_discounts.month
-
-),
-
-subscription_months as (
-
-    select
-        account_id,
-        subscription_id,
-        customer_id,
-        currency,
-        month,
-        evaluated_at,
-        -- Stripe bills every item of a subscription on the same interval.
-        min(recurring_interval) as recurring_interval,
-        min(recurring_interval_count) as recurring_interval_count,
-        min(currency_exponent) as currency_exponent,
-        count(*) as item_count,
-        sum(contract_mrr) as contract_mrr,
-        sum(item_mrr) as item_mrr
-    from discounted_items
-    group by account_id, subscription_id, customer_id, currency, month, evaluated_at
-
-),
-
-discounted as (
-
-    select
-        subscription_months.*,
-        {{ mrr_after_discount(
-            'subscription_months.item_mrr', 'subscription_discounts', 'subscription_id',
-            'subscription_months.recurring_interval', 'subscription_months.recurring_interval_count',
-            'subscription_months.currency_exponent'
-        ) }} as mrr
-    from subscription_months
-    left join subscription_discounts
-        on subscription_months.account_id = subscription_discounts.account_id
-            and subscription_months.subscription_id = subscription_discounts.subscription_id
-            and subscription_months.month = subscription_discounts.month
+    select * from {{ ref('int_stripe__subscription_item_mrr_monthly') }}
 
 ),
 
@@ -213,15 +27,16 @@ final as (
         month,
 
         -- numerics
-        item_count,
-        cast(contract_mrr as {{ dbt.type_numeric() }}) as contract_mrr,
-        cast(contract_mrr - mrr as {{ dbt.type_numeric() }}) as discount_mrr,
-        cast(mrr as {{ dbt.type_numeric() }}) as mrr,
+        count(*) as item_count,
+        cast(sum(contract_mrr) as {{ dbt.type_numeric() }}) as contract_mrr,
+        cast(sum(discount_mrr) as {{ dbt.type_numeric() }}) as discount_mrr,
+        cast(sum(mrr) as {{ dbt.type_numeric() }}) as mrr,
 
         -- timestamps
         evaluated_at
 
-    from discounted
+    from item_months
+    group by account_id, subscription_id, customer_id, currency, month, evaluated_at
 
 )
 
