@@ -60,6 +60,9 @@ ANALYTICS_TABLES = (
     "refunds_monthly",
     "disputes_monthly",
     "subscription_item_mrr_monthly",
+    "customer_cohorts",
+    "revenue_retention_monthly",
+    "customer_lifecycle",
 )
 
 
