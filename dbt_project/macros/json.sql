@@ -118,10 +118,14 @@
 
 {#
     Stripe's decimal strings (unit_amount_decimal, quantity_decimal) and exchange rates carry up to 12 decimal
-    places, which dbt's numeric(28, 6) would round: numeric(38, 12) keeps them exact on DuckDB and Postgres.
+    places, which dbt's numeric(28, 6) would round: numeric(28, 12) keeps them exact on DuckDB and Postgres.
+    Its 16 integer digits leave ample room: Stripe's amounts have up to eight digits in minor units
+    (https://docs.stripe.com/api/charges/object#charge_object-amount). The precision stays at 28 like every
+    numeric of the contracts: BI drivers choke on more (.NET's decimal, behind Power BI and Excel, holds 28 to
+    29 digits).
 #}
 {% macro json_numeric_exact(column, path) -%}
-    cast({{ json_text(column, path) }} as numeric(38, 12))
+    cast({{ json_text(column, path) }} as numeric(28, 12))
 {%- endmacro %}
 
 {% macro json_boolean(column, path) -%}

@@ -31,3 +31,25 @@
         as {{ dbt.type_numeric() }}
     )
 {%- endmacro %}
+
+
+{#
+    A major-unit amount rounded half away from zero to the currency's minor unit: `exponent` decimals (from the
+    `currency_exponents` seed; 2 when null), as ARR and other money metrics are shown. Exact decimal arithmetic
+    on every warehouse. DuckDB takes the number of decimals of round() only as a constant, so there is one
+    branch per exponent ISO 4217 knows (0 to 4; Stripe's currencies use 0, 2 and 3); any other keeps the
+    amount as it is. The result is numeric(28, 6) like every money column, its last decimals zeros.
+#}
+{% macro round_to_minor_unit(amount, exponent) -%}
+    {#- Each branch cast on its own (DuckDB can give a case of decimals of different scales the scale of the
+        first, 36.18 coming back as 36), and the case too (Postgres drops the numeric's scale from its type). -#}
+    cast(
+        case coalesce({{ exponent }}, 2)
+            {%- for decimals in range(5) %}
+            when {{ decimals }} then cast(round({{ amount }}, {{ decimals }}) as {{ dbt.type_numeric() }})
+            {%- endfor %}
+            else cast({{ amount }} as {{ dbt.type_numeric() }})
+        end
+        as {{ dbt.type_numeric() }}
+    )
+{%- endmacro %}

@@ -87,12 +87,21 @@ class _ProgressLog(LogCollector):
 
 
 def extract_settings():
-    """dlt settings for the duration of a sync: its writers flush each batch of raw rows to disk at once.
+    """dlt settings for the duration of a sync (its extract and its load).
 
-    dlt buffers 5,000 rows per table before writing by default: for two dozen tables of Stripe objects up
-    to 4 kB each, that alone was ~90 MB of Arrow buffers at the peak of a 160k-object sync.
+    Its writers flush each batch of raw rows to disk at once: dlt buffers 5,000 rows per table before writing
+    by default, and for two dozen tables of Stripe objects up to 4 kB each that alone was ~90 MB of Arrow
+    buffers at the peak of a 160k-object sync.
+
+    The staging dataset is emptied once a load completes. A merge load writes the new rows into
+    `stripe_raw_staging` first and merges them into `stripe_raw` from there; dlt otherwise empties a staging
+    table only when a later load writes to that table again, so they kept a second copy of the rows last
+    loaded into each table (the whole account after a full reload). Each load fills them anew before merging,
+    so nothing reads what is left in them.
     """
-    return dlt.config.values({"data_writer.buffer_max_items": ROWS_PER_BATCH // 2})
+    return dlt.config.values(
+        {"data_writer.buffer_max_items": ROWS_PER_BATCH // 2, "load.truncate_staging_dataset": True}
+    )
 
 
 def sync_accounts(settings: Settings, now: int | None = None) -> SyncReport:

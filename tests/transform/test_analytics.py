@@ -12,12 +12,17 @@ tables stop loading: the data-lag checks must flag B, and only B, in the same bu
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import UTC, datetime
-from decimal import Decimal
+import re
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 import yaml
 
+from orchestration.settings import Settings
+from orchestration.simulator.currencies import exponent
+from orchestration.simulator.truth import expected_customer_mrr
+from orchestration.transform.mrr_report import mrr_metadata
 from tests.transform.analytics_build import (
     ACCOUNT_A,
     ACCOUNT_B,
@@ -26,6 +31,7 @@ from tests.transform.analytics_build import (
     GUEST_AMOUNT,
     GUEST_FEE,
     LAG_TABLES,
+    NOW,
     PROJECT_ROOT,
     SYNCED_AT,
     day_of,
@@ -387,3 +393,218 @@ def test_data_lag_newest_object_per_table(warehouse, account):
     assert newest == [
         (datetime.fromtimestamp(max(c["created"] for c in account.objects["charges"]), UTC).replace(tzinfo=None),)
     ]
+
+
+def _minor_unit(amount: Decimal, currency: str) -> Decimal:
+    """An amount in major units rounded half away from zero to the currency's minor unit."""
+    return amount.quantize(Decimal(1).scaleb(-exponent(currency)), rounding=ROUND_HALF_UP)
+
+
+def test_arr_and_arpa_are_rounded_to_the_minor_unit_and_mrr_keeps_six_decimals(warehouse, account):
+    """ARR is 12 × MRR and ARPA MRR per customer, from the simulator's prices, to the cent (whole yen, fils).
+
+    Months before the simulated clock's are complete whatever instant the build evaluates the current month at.
+    """
+    database, _ = warehouse
+    truth = expected_customer_mrr(account, NOW)
+    current = day_of(NOW).replace(day=1)
+    totals: dict[tuple[str, date], list[Decimal]] = defaultdict(list)
+    for (_, currency, month), mrr in truth.items():
+        if month < current and mrr > 0:
+            # The models round each monthly price to 6 decimals, once.
+            totals[(currency, month)].append(Decimal(mrr).quantize(Decimal("0.000001")))
+    expected = {
+        key: (_minor_unit(12 * sum(mrrs), key[0]), _minor_unit(sum(mrrs) / len(mrrs), key[0]))
+        for key, mrrs in totals.items()
+    }
+    assert {currency for currency, _ in expected} >= {"usd", "jpy", "kwd"}
+    # Some months' 12 × MRR is not a whole number of minor units: the rounding is needed there.
+    assert any(12 * sum(totals[key]) != arr for key, (arr, _) in expected.items())
+
+    for account_id in (ACCOUNT_A, ACCOUNT_B):
+        rows = query(
+            database,
+            "select currency, month, mrr, arr, arpa from analytics.mrr_monthly where account_id = ? and month < ?",
+            account_id,
+            current,
+        )
+        actual = {(currency, month): (arr, arpa) for currency, month, _, arr, arpa in rows if arpa is not None}
+        assert actual == expected
+        for currency, month, mrr, arr, _ in rows:
+            # MRR itself is not rounded to the minor unit: its 6 decimals sum up exactly.
+            assert abs(12 * mrr - arr) < Decimal(1).scaleb(-exponent(currency)), (currency, month)
+    mrr_decimals = query(database, "select count(*) from analytics.mrr_monthly where mrr <> round(mrr, 2)")
+    assert mrr_decimals[0][0] > 0
+
+
+def test_mrr_marts_say_which_month_is_partial_and_as_of_when(warehouse):
+    database, _ = warehouse
+    for table in ("mrr_monthly", "customer_mrr_monthly"):
+        rows = query(
+            database,
+            f"""
+            select account_id, min(as_of_at), max(as_of_at), max(month),
+                   count(distinct case when is_partial_month then month end),
+                   min(case when is_partial_month then month end)
+            from analytics.{table} group by 1 order by 1
+            """,
+        )
+        assert [r[0] for r in rows] == [ACCOUNT_A, ACCOUNT_B]
+        for _, first_as_of, last_as_of, last_month, partial_months, partial_month in rows:
+            # One instant for the whole account: the build's (no mrr_as_of var), after the data were loaded.
+            assert first_as_of == last_as_of
+            assert SYNCED_AT.replace(tzinfo=None) < last_as_of <= datetime.now(UTC).replace(tzinfo=None)
+            # The month of that instant is the last one, and the only one partial.
+            assert last_month == partial_month == last_as_of.date().replace(day=1)
+            assert partial_months == 1
+    columns = query(
+        database,
+        """
+        select table_name, list(column_name order by ordinal_position)[-2:] from information_schema.columns
+        where table_schema = 'analytics' and table_name in ('mrr_monthly', 'customer_mrr_monthly') group by 1
+        """,
+    )
+    assert dict(columns) == {t: ["is_partial_month", "as_of_at"] for t in ("mrr_monthly", "customer_mrr_monthly")}
+
+
+def test_invoice_lines_carry_unit_amount_in_both_units_and_their_names(warehouse, account):
+    database, _ = warehouse
+    products = {p["id"]: p["name"] for p in account.objects["products"]}
+    prices = {p["id"]: p["nickname"] for p in account.objects["prices"]}
+    expected = {}
+    for line in account.objects["invoice_line_items"]:
+        details = line["pricing"]["price_details"]
+        unit = line["pricing"]["unit_amount_decimal"]
+        expected[line["id"]] = (
+            Decimal(unit) if unit is not None else None,
+            products.get(details["product"]),
+            prices.get(details["price"]),
+        )
+    rows = query(
+        database,
+        """
+        select line_item_id, currency, unit_amount, unit_amount_decimal, product_name, price_nickname
+        from analytics.invoice_line_items where account_id = ?
+        """,
+        ACCOUNT_A,
+    )
+    assert {i: (unit, product, price) for i, _, unit, _, product, price in rows} == expected
+    fractional = [unit for _, _, unit, _, _, _ in rows if unit is not None and unit != unit.to_integral_value()]
+    assert fractional, "the simulated account should have lines priced in fractions of a cent"
+    for _, currency, unit, unit_decimal, _, _ in rows:
+        if unit is not None:
+            # unit_amount is in minor units (as Stripe's unit_amount_decimal), unit_amount_decimal in major units.
+            assert abs(unit_decimal * 10 ** exponent(currency) - unit) < Decimal("0.000001") * 10 ** exponent(currency)
+
+
+def test_subscriptions_name_their_products_and_plans(warehouse, account):
+    database, _ = warehouse
+    products = {p["id"]: p["name"] for p in account.objects["products"]}
+    items: dict[str, list[dict]] = defaultdict(list)
+    for item in account.objects["subscription_items"]:
+        items[item["subscription"]].append(item)
+    expected = {}
+    for subscription in account.objects["subscriptions"]:
+        own = items[subscription["id"]]
+        product_ids = {item["price"]["product"] for item in own}
+        expected[subscription["id"]] = (
+            product_ids.pop() if len(product_ids) == 1 else None,
+            ", ".join(sorted({products[item["price"]["product"]] for item in own})) or None,
+            ", ".join(sorted({item["price"]["nickname"] for item in own if item["price"]["nickname"]})) or None,
+            len(own),
+        )
+    assert any(n > 1 for *_, n in expected.values()), "the simulated account should have add-ons"
+    for account_id in (ACCOUNT_A, ACCOUNT_B):
+        rows = query(
+            database,
+            """
+            select subscription_id, product_id, product_name, price_nickname, item_count
+            from analytics.subscriptions where account_id = ?
+            """,
+            account_id,
+        )
+        assert {s: tuple(values) for s, *values in rows} == expected
+
+
+MONEY_COLUMN = re.compile(
+    r"amount|total|paid|refund|discount|tax|fee|net|mrr|arr|arpa|balance|volume|adjustment|payout"
+)
+"""Names of money columns (amounts, sums, MRR figures) among the bigint and numeric ones; NOT_MONEY: counts, rates."""
+NOT_MONEY = re.compile(r"(^|_)(count|customers|payments|disputes|rate|retention)$")
+
+
+def _docs_blocks() -> dict[str, str]:
+    blocks = {}
+    for path in (PROJECT_ROOT / "dbt_project" / "models").rglob("*.md"):
+        for name, text in re.findall(r"{%\s*docs\s+(\w+)\s*%}(.*?){%\s*enddocs\s*%}", path.read_text(), re.S):
+            blocks[name] = text
+    return blocks
+
+
+def test_every_money_column_of_the_analytics_marts_says_its_unit():
+    """The units rule is stated once (docs block money_units); each money column's description names its unit."""
+    blocks = _docs_blocks()
+    assert "minor unit" in blocks["money_units"] and "major units" in blocks["money_units"]
+
+    def rendered(description: str) -> str:
+        return re.sub(r"""{{\s*doc\(["'](\w+)["']\)\s*}}""", lambda m: blocks[m.group(1)], description)
+
+    unstated, money = [], 0
+    for path in (PROJECT_ROOT / "dbt_project" / "models" / "marts" / "analytics").glob("_analytics__*.yml"):
+        for model in yaml.safe_load(path.read_text())["models"]:
+            uses_money = False
+            for column in model["columns"]:
+                name, data_type = column["name"], column.get("data_type", "")
+                if not (data_type == "bigint" or data_type.startswith("numeric")):
+                    continue
+                if not MONEY_COLUMN.search(name) or NOT_MONEY.search(name):
+                    continue
+                money, uses_money = money + 1, True
+                text = rendered(column.get("description", ""))
+                if "minor unit" not in text and "major unit" not in text:
+                    unstated.append(f"{model['name']}.{name}")
+            if uses_money:
+                assert "money_units" in model["description"], model["name"]
+    assert money > 50
+    assert unstated == []
+
+
+def test_the_mrr_report_shows_money_rounded_to_the_minor_unit(warehouse, tmp_path):
+    database, _ = warehouse
+    settings = Settings.from_env({"DUCKDB_PATH": str(database), "DATA_DIR": str(tmp_path)})
+    metadata = mrr_metadata(settings)
+    records = [r.data for r in metadata["mrr_last_24_months"].value.records]
+    totals = {
+        (str(month)[:7], currency): mrr
+        for month, currency, mrr in query(
+            database, "select month, currency, sum(mrr) from analytics.mrr_monthly group by 1, 2"
+        )
+    }
+    assert {r["currency"] for r in records} >= {"usd", "jpy", "kwd"}
+    for record in records:
+        total = totals[(record["month"], record["currency"])]
+        assert Decimal(str(record["mrr"])) == _minor_unit(total, record["currency"])
+        assert Decimal(str(record["arr"])) == _minor_unit(12 * total, record["currency"])
+    assert [r["is_partial_month"] for r in records].count(True) == len({r["currency"] for r in records})
+    chart = metadata["mrr_chart"].value
+    # The chart prints each currency's own decimals: 2 for usd, none for jpy, 3 for kwd.
+    for currency, pattern in (("USD", r"[\d,]+\.\d\d"), ("JPY", r"[\d,]+"), ("KWD", r"[\d,]+\.\d\d\d")):
+        section = chart.split(f"**MRR, {currency}**")[1].split("**MRR,")[0]
+        amounts = [line.split(" | ")[1] for line in section.splitlines() if line.startswith("| 20")]
+        assert amounts and all(re.fullmatch(pattern, amount) for amount in amounts), (currency, amounts)
+    assert "(to date)" in chart
+
+
+def test_no_column_analysts_read_is_a_128_bit_integer_or_a_wide_decimal(warehouse):
+    """DuckDB sums bigints into HUGEINT and numeric(28, 6) into DECIMAL(38, 6), which BI drivers choke on."""
+    database, _ = warehouse
+    rows = query(
+        database,
+        """
+        select table_schema || '.' || table_name || '.' || column_name, data_type from information_schema.columns
+        where table_schema in ('analytics', 'stripe', 'monitoring')
+        """,
+    )
+    assert len(rows) > 500
+    allowed = {"VARCHAR", "BIGINT", "BOOLEAN", "TIMESTAMP", "DATE", "DECIMAL(28,6)", "DECIMAL(28,12)"}
+    assert {column: data_type for column, data_type in rows if data_type not in allowed} == {}

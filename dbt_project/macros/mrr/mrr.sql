@@ -96,26 +96,50 @@
 
 
 {#
-    numerator / denominator (positive) as numeric(28, 6), rounded half away from zero, in exact decimal
-    arithmetic on every warehouse, so that DuckDB and Postgres give the same figures to the last decimal.
-    Operands carry up to 12 decimals.
+    numerator / denominator (major units) rounded half away from zero to the currency's minor unit, null when
+    the denominator is 0 or null: ARPA. Rounded once, from the exact quotient: rounding mrr_ratio's 6 decimals
+    again could round a quotient just below a half cent up. One branch per exponent 0 to 4, like
+    round_to_minor_unit; another exponent keeps 6 decimals.
 #}
-{% macro mrr_divide(numerator, denominator) -%}
-    {{ return(adapter.dispatch('mrr_divide')(numerator, denominator)) }}
+{% macro mrr_ratio_in_minor_units(numerator, denominator, exponent) -%}
+    cast(
+        case
+            when {{ denominator }} <> 0 then case coalesce({{ exponent }}, 2)
+                {%- for decimals in range(5) %}
+                when {{ decimals }} then {{ mrr_divide(numerator, denominator, decimals) }}
+                {%- endfor %}
+                else {{ mrr_divide(numerator, denominator) }}
+            end
+        end
+        as {{ dbt.type_numeric() }}
+    )
 {%- endmacro %}
 
-{% macro default__mrr_divide(numerator, denominator) -%}
-    cast(round(cast({{ numerator }} as numeric) / cast({{ denominator }} as numeric), 6) as {{ dbt.type_numeric() }})
+
+{#
+    numerator / denominator (positive) as numeric(28, 6), rounded half away from zero to `decimals` places (6
+    unless given, at most 6), in exact decimal arithmetic on every warehouse, so that DuckDB and Postgres give
+    the same figures to the last decimal. Operands carry up to 12 decimals.
+#}
+{% macro mrr_divide(numerator, denominator, decimals=6) -%}
+    {{ return(adapter.dispatch('mrr_divide')(numerator, denominator, decimals)) }}
 {%- endmacro %}
 
-{% macro duckdb__mrr_divide(numerator, denominator) -%}
+{% macro default__mrr_divide(numerator, denominator, decimals=6) -%}
+    cast(
+        round(cast({{ numerator }} as numeric) / cast({{ denominator }} as numeric), {{ decimals }})
+        as {{ dbt.type_numeric() }}
+    )
+{%- endmacro %}
+
+{% macro duckdb__mrr_divide(numerator, denominator, decimals=6) -%}
     {#- DuckDB divides decimals as doubles: divide integers instead (both operands in units of 10^-12) and
-        round half away from zero with integer arithmetic, then scale the millionths back. -#}
+        round half away from zero with integer arithmetic, then scale the result back by 10^-decimals. -#}
     {%- set n = 'cast(cast(' ~ numerator ~ ' as decimal(38, 12)) * 1000000000000 as hugeint)' -%}
     {%- set d = 'cast(cast(' ~ denominator ~ ' as decimal(38, 12)) * 1000000000000 as hugeint)' -%}
     cast(
-        cast(sign({{ n }}) * ((2 * abs({{ n }}) * 1000000 + {{ d }}) // (2 * {{ d }})) as decimal(38, 0))
-        * cast(0.000001 as decimal(7, 6))
+        cast(sign({{ n }}) * ((2 * abs({{ n }}) * {{ 10 ** decimals }} + {{ d }}) // (2 * {{ d }})) as decimal(38, 0))
+        * cast({{ '%.*f' % (decimals, 10 ** -decimals) }} as decimal({{ decimals + 1 }}, {{ decimals }}))
         as {{ dbt.type_numeric() }}
     )
 {%- endmacro %}

@@ -18,6 +18,18 @@ months as (
 
 ),
 
+as_of as (
+
+    -- The instant the figures are as of: the evaluation instant of the account's current month (the var
+    -- mrr_as_of, by default the time of the run), the latest of its months.
+    select
+        account_id,
+        max(evaluated_at) as as_of_at
+    from months
+    group by account_id
+
+),
+
 with_mrr as (
 
     select *
@@ -85,13 +97,21 @@ with_previous as (
         coalesce(previous_months.mrr, cast(0 as {{ dbt.type_numeric() }})) as previous_mrr,
         min(case when customer_rows.mrr > 0 then customer_rows.month end) over (
             partition by customer_rows.account_id, customer_rows.customer_id, customer_rows.currency
-        ) as first_month_with_mrr
+        ) as first_month_with_mrr,
+        months.evaluated_at,
+        as_of.as_of_at
     from customer_rows
     left join with_mrr as previous_months
         on customer_rows.account_id = previous_months.account_id
             and customer_rows.customer_id = previous_months.customer_id
             and customer_rows.currency = previous_months.currency
             and previous_months.month = cast({{ dbt.dateadd('month', -1, 'customer_rows.month') }} as date)
+    left join months
+        on customer_rows.account_id = months.account_id
+            and customer_rows.currency = months.currency
+            and customer_rows.month = months.month
+    left join as_of
+        on customer_rows.account_id = as_of.account_id
 
 ),
 
@@ -114,8 +134,8 @@ final as (
         previous_mrr,
         cast(mrr - previous_mrr as {{ dbt.type_numeric() }}) as mrr_change,
 
-        -- movement, the contract's last column. Rules in mrr.md's order: a return after months at zero is a
-        -- reactivation, never an expansion.
+        -- movement, the contract's last column. Rules in the mrr_definition's order: a return after months at
+        -- zero is a reactivation, never an expansion.
         case
             when previous_mrr = 0 and mrr > 0 and month = first_month_with_mrr then 'new'
             when previous_mrr = 0 and mrr > 0 then 'reactivation'
@@ -123,7 +143,16 @@ final as (
             when mrr > previous_mrr then 'expansion'
             when mrr < previous_mrr then 'contraction'
             else 'unchanged'
-        end as movement
+        end as movement,
+
+        -- as of: the last columns, after the contract's. A month evaluated before its last second is the
+        -- current one, evaluated at as_of_at: its figures still move until the month is over.
+        case
+            when evaluated_at < {{ dbt.dateadd('second', -1, dbt.dateadd('month', 1, 'cast(month as ' ~ dbt.type_timestamp() ~ ')')) }}
+                then true
+            else false
+        end as is_partial_month,
+        as_of_at
 
     from with_previous
 

@@ -22,14 +22,18 @@ final as (
 
         -- numerics
         -- Paid: what succeeded charges captured; refunded: what was refunded of them since. Gross of fees,
-        -- in the charge's currency (fees are in the settlement currency: see analytics.payments).
+        -- in the charge's currency (fees are in the settlement currency: see analytics.payments). Sums are cast
+        -- back to the contract's types: DuckDB sums bigints into hugeint and numeric(28, 6) into numeric(38, 6).
         cast(sum(case when status = 'succeeded' then amount_captured else 0 end) as bigint) as total_paid,
-        sum(case when status = 'succeeded' then amount_captured_decimal else 0 end) as total_paid_decimal,
+        cast(sum(case when status = 'succeeded' then amount_captured_decimal else 0 end) as {{ dbt.type_numeric() }}) as total_paid_decimal,
         cast(sum(case when status = 'succeeded' then amount_refunded else 0 end) as bigint) as total_refunded,
-        sum(case when status = 'succeeded' then amount_refunded_decimal else 0 end) as total_refunded_decimal,
+        cast(
+            sum(case when status = 'succeeded' then amount_refunded_decimal else 0 end) as {{ dbt.type_numeric() }}
+        ) as total_refunded_decimal,
         cast(sum(case when status = 'succeeded' then amount_captured - amount_refunded else 0 end) as bigint) as net_paid,
-        sum(
-            case when status = 'succeeded' then amount_captured_decimal - amount_refunded_decimal else 0 end
+        cast(
+            sum(case when status = 'succeeded' then amount_captured_decimal - amount_refunded_decimal else 0 end)
+            as {{ dbt.type_numeric() }}
         ) as net_paid_decimal,
         cast(sum(case when status = 'succeeded' then 1 else 0 end) as bigint) as successful_payment_count,
         cast(sum(case when status = 'failed' then 1 else 0 end) as bigint) as failed_payment_count,

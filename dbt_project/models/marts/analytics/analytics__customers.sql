@@ -32,9 +32,9 @@ revenue as (
         -- The one currency the customer was charged in; with several, null like the totals that need it.
         case when count(*) = 1 then max(currency) end as payment_currency,
         case when count(*) = 1 then cast(sum(total_paid) as bigint) end as total_paid,
-        case when count(*) = 1 then sum(total_paid_decimal) end as total_paid_decimal,
+        case when count(*) = 1 then cast(sum(total_paid_decimal) as {{ dbt.type_numeric() }}) end as total_paid_decimal,
         case when count(*) = 1 then cast(sum(total_refunded) as bigint) end as total_refunded,
-        case when count(*) = 1 then sum(total_refunded_decimal) end as total_refunded_decimal,
+        case when count(*) = 1 then cast(sum(total_refunded_decimal) as {{ dbt.type_numeric() }}) end as total_refunded_decimal,
         cast(sum(successful_payment_count) as bigint) as successful_payment_count,
         cast(sum(failed_payment_count) as bigint) as failed_payment_count,
         min(first_payment_at) as first_payment_at,
@@ -52,7 +52,7 @@ mrr as (
         customer_id,
         count(distinct currency) as mrr_currency_count,
         max(currency) as mrr_currency,
-        sum(mrr) as mrr
+        cast(sum(mrr) as {{ dbt.type_numeric() }}) as mrr
     from subscription_mrr
     where mrr <> 0
     group by account_id, customer_id
@@ -76,20 +76,26 @@ final as (
 
         -- numerics
         coalesce(revenue.payment_currency_count, 0) as payment_currency_count,
-        -- Zero for a customer never charged; null when it was charged in several currencies.
-        case when revenue.customer_id is null then 0 else revenue.total_paid end as total_paid,
-        case when revenue.customer_id is null then 0 else revenue.total_paid_decimal end as total_paid_decimal,
-        case when revenue.customer_id is null then 0 else revenue.total_refunded end as total_refunded,
-        case
-            when revenue.customer_id is null then 0 else revenue.total_refunded_decimal
-        end as total_refunded_decimal,
+        -- Zero for a customer never charged; null when it was charged in several currencies. Money in minor
+        -- units (bigint) and major units (numeric(28, 6)), cast outside the case for Postgres, which drops the
+        -- numeric's scale from a case's type.
+        cast(case when revenue.customer_id is null then 0 else revenue.total_paid end as bigint) as total_paid,
+        cast(
+            case when revenue.customer_id is null then 0 else revenue.total_paid_decimal end as {{ dbt.type_numeric() }}
+        ) as total_paid_decimal,
+        cast(case when revenue.customer_id is null then 0 else revenue.total_refunded end as bigint) as total_refunded,
+        cast(
+            case when revenue.customer_id is null then 0 else revenue.total_refunded_decimal end as {{ dbt.type_numeric() }}
+        ) as total_refunded_decimal,
         coalesce(revenue.successful_payment_count, 0) as successful_payment_count,
         coalesce(revenue.failed_payment_count, 0) as failed_payment_count,
-        -- Zero without MRR; null when the customer has MRR in several currencies.
-        case
-            when mrr.customer_id is null then 0
-            when mrr.mrr_currency_count = 1 then mrr.mrr
-        end as current_mrr,
+        -- Zero without MRR; null when the customer has MRR in several currencies. Major units.
+        cast(
+            case
+                when mrr.customer_id is null then 0
+                when mrr.mrr_currency_count = 1 then mrr.mrr
+            end as {{ dbt.type_numeric() }}
+        ) as current_mrr,
         customers.balance,
         customers.balance_decimal,
 

@@ -28,19 +28,20 @@ final as (
         calendar.date_day as date,
         calendar.currency,
 
-        -- numerics
+        -- numerics: the day's sums in minor units (bigint) and major units, cast to the contract's numeric(28, 6)
+        -- (DuckDB sums numeric(28, 6) into numeric(38, 6), a precision BI drivers choke on)
         coalesce(daily_activity.gross_volume, 0) as gross_volume,
-        coalesce(daily_activity.gross_volume_decimal, 0) as gross_volume_decimal,
+        cast(coalesce(daily_activity.gross_volume_decimal, 0) as {{ dbt.type_numeric() }}) as gross_volume_decimal,
         coalesce(daily_activity.refunds, 0) as refunds,
-        coalesce(daily_activity.refunds_decimal, 0) as refunds_decimal,
+        cast(coalesce(daily_activity.refunds_decimal, 0) as {{ dbt.type_numeric() }}) as refunds_decimal,
         coalesce(daily_activity.adjustments, 0) as adjustments,
-        coalesce(daily_activity.adjustments_decimal, 0) as adjustments_decimal,
+        cast(coalesce(daily_activity.adjustments_decimal, 0) as {{ dbt.type_numeric() }}) as adjustments_decimal,
         coalesce(daily_activity.fees, 0) as fees,
-        coalesce(daily_activity.fees_decimal, 0) as fees_decimal,
+        cast(coalesce(daily_activity.fees_decimal, 0) as {{ dbt.type_numeric() }}) as fees_decimal,
         coalesce(daily_activity.net_volume, 0) as net_volume,
-        coalesce(daily_activity.net_volume_decimal, 0) as net_volume_decimal,
+        cast(coalesce(daily_activity.net_volume_decimal, 0) as {{ dbt.type_numeric() }}) as net_volume_decimal,
         coalesce(daily_activity.payouts, 0) as payouts,
-        coalesce(daily_activity.payouts_decimal, 0) as payouts_decimal,
+        cast(coalesce(daily_activity.payouts_decimal, 0) as {{ dbt.type_numeric() }}) as payouts_decimal,
         coalesce(daily_activity.successful_payments, 0) as successful_payments,
         coalesce(daily_activity.failed_payments, 0) as failed_payments,
         coalesce(daily_activity.new_customers, 0) as new_customers,

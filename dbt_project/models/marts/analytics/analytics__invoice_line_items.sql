@@ -1,5 +1,5 @@
 -- The analysts' `analytics.invoice_line_items`: one row per invoice line, with its invoice's customer and
--- status beside it.
+-- status, and its product's and price's names, beside it.
 
 with
 
@@ -12,6 +12,18 @@ invoice_line_items as (
 invoices as (
 
     select * from {{ ref('stripe__invoices') }}
+
+),
+
+prices as (
+
+    select * from {{ ref('stripe__prices') }}
+
+),
+
+products as (
+
+    select * from {{ ref('stripe__products') }}
 
 ),
 
@@ -33,10 +45,14 @@ final as (
         invoice_line_items.parent_type,
         invoice_line_items.description,
         invoices.status as invoice_status,
+        products.product_name,
+        prices.nickname as price_nickname,
         invoice_line_items.currency,
 
-        -- numerics
+        -- numerics: each amount in minor units, then in major units (`_decimal`). The unit amount is Stripe's
+        -- pricing.unit_amount_decimal, in minor units with up to 12 decimals (sub-cent prices): numeric.
         invoice_line_items.quantity,
+        cast(invoice_line_items.unit_amount_exact as numeric(28, 12)) as unit_amount,
         invoice_line_items.unit_amount_decimal,
         invoice_line_items.amount,
         invoice_line_items.amount_decimal,
@@ -58,6 +74,12 @@ final as (
     left join invoices
         on invoice_line_items.account_id = invoices.account_id
             and invoice_line_items.invoice_id = invoices.invoice_id
+    left join prices
+        on invoice_line_items.account_id = prices.account_id
+            and invoice_line_items.price_id = prices.price_id
+    left join products
+        on invoice_line_items.account_id = products.account_id
+            and invoice_line_items.product_id = products.product_id
 
 )
 

@@ -1,0 +1,47 @@
+"""After a sync, dlt's staging dataset holds no copy of the raw rows: the merge load empties it once done."""
+
+import duckdb
+
+from orchestration.ingest.pipeline import sync_accounts
+from orchestration.simulator import SimulatorServer, generate_account
+from orchestration.simulator.generate.mutations import mutate_account
+from orchestration.stripe_objects import RAW_DATASET
+from tests.ingest.warehouse_state import PLATFORM_KEY
+
+NOW = 1_790_000_000
+STAGING_DATASET = f"{RAW_DATASET}_staging"  # dlt's default staging_dataset_name_layout, "%s_staging"
+
+
+def row_counts(database, schema: str) -> dict[str, int]:
+    """Rows of every table of `schema`, dlt's own tables (`_dlt_*`) left out."""
+    with duckdb.connect(str(database), read_only=True) as connection:
+        tables = connection.execute(
+            "select table_name from information_schema.tables where table_schema = ?", [schema]
+        ).fetchall()
+        return {
+            t: connection.execute(f'select count(*) from "{schema}"."{t}"').fetchone()[0]
+            for (t,) in tables
+            if not t.startswith("_dlt")
+        }
+
+
+def test_the_staging_tables_are_empty_after_a_full_and_an_incremental_sync(sync_settings):
+    account = generate_account(seed=31, customers=8, now=NOW)
+    with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}) as server:
+        settings = sync_settings(server.base_url)
+        first = sync_accounts(settings, now=NOW)
+        staging_after_full = row_counts(settings.duckdb_path, STAGING_DATASET)
+        mutate_account(account, seed=3, changes=10, at=NOW + 3600)
+        second = sync_accounts(settings, now=NOW + 3700)
+    assert first.failures == second.failures == {}
+
+    raw = row_counts(settings.duckdb_path, RAW_DATASET)
+    staging = row_counts(settings.duckdb_path, STAGING_DATASET)
+    # The merge went through the staging tables (they exist, one per raw table loaded), and nothing is left in
+    # them, after the full load (every row of the account) nor after the incremental one.
+    assert raw["customers"] == len(account.listable("customers")) > 0
+    assert raw["charges"] > 0
+    assert {"customers", "charges", "subscriptions"} <= staging_after_full.keys()
+    assert staging_after_full.keys() <= raw.keys()
+    assert {t: n for t, n in staging_after_full.items() if n} == {}
+    assert {t: n for t, n in staging.items() if n} == {}
