@@ -283,7 +283,8 @@ def test_customer_lifecycle_follows_the_ground_truth(warehouse, account, truth, 
         database,
         """
         select account_id, customer_id, currency, tenure_months, lifetime_paid, lifetime_refunded, lifetime_revenue,
-            is_active, has_revenue_in_other_currencies, first_mrr_month, last_mrr_month, churned_at, reactivated_at,
+            is_active, has_revenue_in_other_currencies, first_mrr_month, last_mrr_month, churned_month,
+            reactivated_month,
             first_paid_at, lifetime_revenue_decimal
         from analytics.customer_lifecycle
         """,

@@ -88,7 +88,13 @@ final as (
         case
             when {{ month_end }} < as_of_at then {{ month_end }}
             else as_of_at
-        end as evaluated_at
+        end as evaluated_at,
+        -- The instant the current month is evaluated at: what every month's figures are as of.
+        as_of_at,
+
+        -- booleans
+        -- The month not over at the as-of instant (in the reporting time zone): its figures still move.
+        case when {{ month_end }} <= as_of_at then false else true end as is_partial_month
 
     from months
 

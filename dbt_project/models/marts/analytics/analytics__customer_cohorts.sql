@@ -104,9 +104,17 @@ final as (
         cast(coalesce(retained.retained_customers, 0) as {{ dbt.type_bigint() }}) as retained_customers,
         cast(coalesce(retained.retained_mrr, 0) as {{ dbt.type_numeric() }}) as retained_mrr,
         {{ mrr_ratio('coalesce(retained.retained_customers, 0)', 'cohort_months.cohort_customers') }} as logo_retention_rate,
-        {{ mrr_ratio('coalesce(retained.retained_mrr, 0)', 'cohort_months.cohort_starting_mrr') }} as mrr_retention_rate
+        {{ mrr_ratio('coalesce(retained.retained_mrr, 0)', 'cohort_months.cohort_starting_mrr') }} as mrr_retention_rate,
+
+        -- as of: the month not over yet, and the instant the figures are taken at
+        months.is_partial_month,
+        months.as_of_at
 
     from cohort_months
+    inner join months
+        on cohort_months.account_id = months.account_id
+            and cohort_months.currency = months.currency
+            and cohort_months.month = months.month
     left join retained
         on cohort_months.account_id = retained.account_id
             and cohort_months.currency = retained.currency

@@ -96,7 +96,7 @@ reactivations as (
     select
         spell_starts.account_id,
         spell_starts.customer_id,
-        max(spell_starts.month) as reactivated_at
+        max(spell_starts.month) as reactivated_month
     from spell_starts
     inner join mrr_lifecycle
         on spell_starts.account_id = mrr_lifecycle.account_id
@@ -250,8 +250,8 @@ final as (
         case
             when mrr_lifecycle.last_mrr_month < current_months.current_month
                 then cast({{ dbt.dateadd('month', 1, 'mrr_lifecycle.last_mrr_month') }} as date)
-        end as churned_at,
-        reactivations.reactivated_at,
+        end as churned_month,
+        reactivations.reactivated_month,
 
         -- timestamps
         payers.first_paid_at

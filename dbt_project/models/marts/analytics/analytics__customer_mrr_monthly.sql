@@ -98,7 +98,7 @@ with_previous as (
         min(case when customer_rows.mrr > 0 then customer_rows.month end) over (
             partition by customer_rows.account_id, customer_rows.customer_id, customer_rows.currency
         ) as first_month_with_mrr,
-        months.evaluated_at,
+        months.is_partial_month,
         as_of.as_of_at
     from customer_rows
     left join with_mrr as previous_months
@@ -147,11 +147,7 @@ final as (
 
         -- as of: the last columns, after the contract's. A month evaluated before its last second is the
         -- current one, evaluated at as_of_at: its figures still move until the month is over.
-        case
-            when evaluated_at < {{ dbt.dateadd('second', -1, dbt.dateadd('month', 1, 'cast(month as ' ~ dbt.type_timestamp() ~ ')')) }}
-                then true
-            else false
-        end as is_partial_month,
+        is_partial_month,
         as_of_at
 
     from with_previous

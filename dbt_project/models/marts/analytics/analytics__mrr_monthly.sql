@@ -65,7 +65,7 @@ filled as (
         months.account_id,
         months.currency,
         months.month,
-        months.evaluated_at,
+        months.is_partial_month,
         as_of.as_of_at,
         currency_exponents.exponent,
         coalesce(movements.mrr, 0) as mrr,
@@ -132,11 +132,7 @@ final as (
 
         -- as of: the last columns, after the contract's. A month evaluated before its last second is the
         -- current one, evaluated at as_of_at: its figures still move until the month is over.
-        case
-            when evaluated_at < {{ dbt.dateadd('second', -1, dbt.dateadd('month', 1, 'cast(month as ' ~ dbt.type_timestamp() ~ ')')) }}
-                then true
-            else false
-        end as is_partial_month,
+        is_partial_month,
         as_of_at
 
     from filled

@@ -43,6 +43,8 @@ converted as (
         mrr_monthly.contraction_mrr * rates.exchange_rate as reporting_contraction_mrr,
         mrr_monthly.churned_mrr * rates.exchange_rate as reporting_churned_mrr,
         mrr_monthly.net_new_mrr * rates.exchange_rate as reporting_net_new_mrr,
+        mrr_monthly.is_partial_month,
+        mrr_monthly.as_of_at,
         -- The reporting currency's minor unit, for ARR: 2 unless the seed lists it.
         coalesce(currency_exponents.exponent, 2) as reporting_exponent
     from mrr_monthly
@@ -71,24 +73,22 @@ final as (
         rate_date,
 
         -- numerics: the rate, and MRR in the account's currency, in major units
-        cast(exchange_rate as numeric(38, 12)) as exchange_rate,
+        cast(exchange_rate as numeric(28, 12)) as exchange_rate,
         cast(mrr as {{ dbt.type_numeric() }}) as mrr,
 
         -- numerics: in the reporting currency, in major units; null when no rate is known
         cast(reporting_mrr as {{ dbt.type_numeric() }}) as reporting_mrr,
-        -- A rounding precision must be a constant on DuckDB: one branch per exponent Stripe has (0, 2, 3), each
-        -- cast on its own, as DuckDB would give the case the scale of its first branch's decimal (0: no cents).
-        case reporting_exponent
-            when 0 then cast(round(12 * reporting_mrr, 0) as {{ dbt.type_numeric() }})
-            when 3 then cast(round(12 * reporting_mrr, 3) as {{ dbt.type_numeric() }})
-            else cast(round(12 * reporting_mrr, 2) as {{ dbt.type_numeric() }})
-        end as reporting_arr,
+        {{ round_to_minor_unit('12 * reporting_mrr', 'reporting_exponent') }} as reporting_arr,
         cast(reporting_new_mrr as {{ dbt.type_numeric() }}) as reporting_new_mrr,
         cast(reporting_reactivation_mrr as {{ dbt.type_numeric() }}) as reporting_reactivation_mrr,
         cast(reporting_expansion_mrr as {{ dbt.type_numeric() }}) as reporting_expansion_mrr,
         cast(reporting_contraction_mrr as {{ dbt.type_numeric() }}) as reporting_contraction_mrr,
         cast(reporting_churned_mrr as {{ dbt.type_numeric() }}) as reporting_churned_mrr,
-        cast(reporting_net_new_mrr as {{ dbt.type_numeric() }}) as reporting_net_new_mrr
+        cast(reporting_net_new_mrr as {{ dbt.type_numeric() }}) as reporting_net_new_mrr,
+
+        -- as of, as in analytics.mrr_monthly
+        is_partial_month,
+        as_of_at
 
     from converted
 

@@ -54,7 +54,7 @@ final as (
         rates.rate_date,
 
         -- numerics: the rate, and the month's money in the balance currency (minor units and major units)
-        cast(rates.exchange_rate as numeric(38, 12)) as exchange_rate,
+        cast(rates.exchange_rate as numeric(28, 12)) as exchange_rate,
         cast(monthly.gross_volume as {{ dbt.type_bigint() }}) as gross_volume,
         cast(monthly.gross_volume_decimal as {{ dbt.type_numeric() }}) as gross_volume_decimal,
         cast(monthly.refunds as {{ dbt.type_bigint() }}) as refunds,

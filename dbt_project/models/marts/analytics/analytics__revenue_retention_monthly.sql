@@ -81,6 +81,8 @@ monthly as (
         months.account_id,
         months.currency,
         months.month,
+        months.is_partial_month,
+        months.as_of_at,
         coalesce(month_totals.mrr, 0) as mrr,
         coalesce(month_totals.customers, 0) as customers,
         {{ mrr_ratio('coalesce(month_totals.churned_customers, 0)', 'coalesce(month_totals.starting_customers, 0)') }} as customer_churn_rate
@@ -100,6 +102,8 @@ trailing_churn as (
         account_id,
         currency,
         month,
+        is_partial_month,
+        as_of_at,
         mrr,
         customers,
         sum(customer_churn_rate) over (
@@ -140,16 +144,6 @@ joined as (
 
 ),
 
-{#- Money shown to analysts (ARPA, LTV) is rounded to the currency's minor unit: its exponent is a column, and
-    DuckDB's round() wants a constant number of digits, so one branch per exponent the seed knows. -#}
-{%- set round_to_minor_unit -%}
-    case currency_exponent
-        when 0 then round(AMOUNT, 0)
-        when 3 then round(AMOUNT, 3)
-        else round(AMOUNT, 2)
-    end
-{%- endset %}
-
 final as (
 
     select
@@ -174,10 +168,10 @@ final as (
         {{ mrr_ratio('base_current_mrr', 'base_mrr') }} as net_revenue_retention_12m,
         {{ mrr_ratio('base_retained_mrr', 'base_mrr') }} as gross_revenue_retention_12m,
 
-        -- numerics: ARPA, churn and LTV
+        -- numerics: ARPA, churn and LTV; ARPA and LTV rounded to the currency's minor unit, as shown
         cast(customers as {{ dbt.type_bigint() }}) as customers,
         cast(
-            case when customers > 0 then {{ round_to_minor_unit | replace('AMOUNT', mrr_divide('mrr', 'customers')) }} end
+            case when customers > 0 then {{ round_to_minor_unit(mrr_divide('mrr', 'customers'), 'currency_exponent') }} end
             as {{ dbt.type_numeric() }}
         ) as arpa,
         {{ mrr_ratio('churn_rate_sum', 'churn_rate_months') }} as avg_customer_churn_rate_12m,
@@ -187,10 +181,14 @@ final as (
         cast(
             case
                 when customers > 0 and churn_rate_sum > 0
-                    then {{ round_to_minor_unit | replace('AMOUNT', mrr_divide('mrr * churn_rate_months', 'customers * churn_rate_sum')) }}
+                    then {{ round_to_minor_unit(mrr_divide('mrr * churn_rate_months', 'customers * churn_rate_sum'), 'currency_exponent') }}
             end
             as {{ dbt.type_numeric() }}
-        ) as ltv
+        ) as ltv,
+
+        -- as of: the month not over yet, and the instant the figures are taken at
+        is_partial_month,
+        as_of_at
 
     from joined
 

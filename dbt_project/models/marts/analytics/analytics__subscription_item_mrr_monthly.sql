@@ -194,9 +194,18 @@ final as (
             when with_first_month.mrr > with_first_month.previous_mrr then 'expansion'
             when with_first_month.mrr < with_first_month.previous_mrr then 'contraction'
             else 'unchanged'
-        end as movement
+        end as movement,
+
+        -- as of: the customer's row of that month says it, as every MRR mart does.
+        customer_month.is_partial_month,
+        customer_month.as_of_at
 
     from with_first_month
+    left join customer_mrr_monthly as customer_month
+        on with_first_month.account_id = customer_month.account_id
+            and with_first_month.customer_id = customer_month.customer_id
+            and with_first_month.currency = customer_month.currency
+            and with_first_month.month = customer_month.month
     left join prices
         on with_first_month.account_id = prices.account_id
             and with_first_month.price_id = prices.price_id
