@@ -1,11 +1,13 @@
 """The semantic layer (dbt_project/models/semantic): MetricFlow's `mf` on the shared analytics build.
 
 Its metrics are views of the marts, so the marts are their reference (the marts themselves are checked against the
-simulator's ground truth in test_mrr_end_to_end): `mf query --metrics mrr --group-by metric_time__month,currency`
-must give analytics.mrr_monthly summed over the accounts, to the last decimal, and by year each account's last
-month of the year, not the sum of its months (MRR is semi-additive). mf runs as an analyst runs it, in its own
-process, on a copy of the warehouse. Each run costs about 10-15 s on a busy machine (it imports dbt and MetricFlow
-and checks the profile with `dbt debug` before it reads the semantic manifest), hence three runs only.
+simulator's ground truth in test_mrr_end_to_end and test_item_mrr): `mf query --metrics mrr --group-by
+metric_time__month,currency,product`, summed over the products, must give analytics.mrr_monthly summed over the
+accounts, to the last decimal; and by year every MRR metric must add up as its kind: MRR and customers at each
+account's last month of the year, not the sum of its months (they are semi-additive), starting levels at its
+first, movements summed. mf runs as an analyst runs it, in its own process, on a copy of the warehouse. Each run
+costs about 10-15 s on a busy machine (it imports dbt and MetricFlow and checks the profile with `dbt debug`
+before it reads the semantic manifest), hence three runs only.
 """
 
 from __future__ import annotations
@@ -26,10 +28,8 @@ from orchestration.settings import PROJECT_ROOT
 from tests.transform.analytics_build import query
 
 MF = Path(sys.executable).with_name("mf")
-# The group-by of the monthly MRR query. Once analytics__subscription_item_mrr_monthly and its semantic model
-# (_semantic__subscription_item_mrr.yml) are in, mrr comes from that model: add ",product" here, and the rows,
-# summed over products below, must still give the mart.
-MRR_GROUP_BY = "metric_time__month,currency"
+# mrr comes from the subscription items' rows: by product, summed over the products, it must still be the mart.
+MRR_GROUP_BY = "metric_time__month,currency,product"
 
 
 @pytest.fixture(scope="module")
@@ -105,11 +105,13 @@ def test_the_semantic_models_and_metrics_are_valid_and_run_on_the_warehouse(mf_p
     assert "ERRORS: 0, FUTURE_ERRORS: 0, WARNINGS: 0" in output, output
 
 
-def test_monthly_mrr_per_currency_is_the_mart(warehouse, mf_project):
+def test_monthly_mrr_by_product_adds_up_to_the_mart(warehouse, mf_project):
     database, _ = warehouse
     actual: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    products: dict[tuple[str, str], set[str]] = defaultdict(set)
     for row in mf_query(mf_project, "mrr", MRR_GROUP_BY):
         actual[(row["metric_time__month"][:10], row["currency"])] += Decimal(row["mrr"])
+        products[(row["metric_time__month"][:10], row["currency"])].add(row["product"])
     expected: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for row in mart_rows(database):
         expected[(row["month"].isoformat(), row["currency"])] += row["mrr"]
@@ -118,6 +120,9 @@ def test_monthly_mrr_per_currency_is_the_mart(warehouse, mf_project):
     # Both accounts' rows, several currencies, years of months: the comparison means something.
     assert len({currency for _, currency in actual}) >= 2
     assert len(actual) >= 24
+    # Months whose MRR is split between products, keyed per account (account_id|product_id): the sum is a sum.
+    assert max(len(names) for names in products.values()) >= 4
+    assert all(product.count("|") == 1 for names in products.values() for product in names)
 
 
 def test_every_mrr_metric_by_year_adds_up_as_its_kind(warehouse, mf_project):
