@@ -44,23 +44,24 @@
 {#
     For an object Stripe gives no `livemode` (refunds, subscription items, balance transactions): a where
     condition keeping the rows of `alias` unless the parent `key_column` names is one the mode left out, i.e. in
-    `parent_staging` (every object) but not in `parent_mart` (the kept ones). A parent not loaded at all keeps
-    its children.
+    the raw table `parent_table` (every object loaded) but not in `parent_mart` (the kept ones). A parent not
+    loaded at all keeps its children. The raw table is read for its `id` column alone, never its JSON: the
+    staging view would parse every object again (each staging view has one reader, its stripe table).
 #}
-{% macro livemode_parent_filter(alias, key_column, parent_staging, parent_mart, parent_key) -%}
+{% macro livemode_parent_filter(alias, key_column, parent_table, parent_mart, parent_key) -%}
     {%- if stripe_livemode() == 'all' -%}
     1 = 1
     {%- else -%}
     not exists (
         select 1
-        from {{ ref(parent_staging) }} as every_parent
+        from {{ source('stripe_raw', parent_table) }} as every_parent
         where every_parent.account_id = {{ alias }}.account_id
-            and every_parent.{{ parent_key }} = {{ alias }}.{{ key_column }}
+            and every_parent.id = {{ alias }}.{{ key_column }}
             and not exists (
                 select 1
                 from {{ ref(parent_mart) }} as kept_parent
                 where kept_parent.account_id = every_parent.account_id
-                    and kept_parent.{{ parent_key }} = every_parent.{{ parent_key }}
+                    and kept_parent.{{ parent_key }} = every_parent.id
             )
     )
     {%- endif -%}

@@ -14,10 +14,10 @@ final as (
     -- Stripe gives a balance transaction no livemode: it goes with its source (a charge, refund, payout or
     -- dispute), as the var stripe_livemode keeps it; one with another source (an adjustment, a fee) stays.
     select * from balance_transactions
-    where {{ livemode_parent_filter('balance_transactions', 'source_id', 'stg_stripe__charges', 'stripe__charges', 'charge_id') }}
-        and {{ livemode_parent_filter('balance_transactions', 'source_id', 'stg_stripe__refunds', 'stripe__refunds', 'refund_id') }}
-        and {{ livemode_parent_filter('balance_transactions', 'source_id', 'stg_stripe__payouts', 'stripe__payouts', 'payout_id') }}
-        and {{ livemode_parent_filter('balance_transactions', 'source_id', 'stg_stripe__disputes', 'stripe__disputes', 'dispute_id') }}
+    where {{ livemode_parent_filter('balance_transactions', 'source_id', 'charges', 'stripe__charges', 'charge_id') }}
+        and {{ livemode_parent_filter('balance_transactions', 'source_id', 'refunds', 'stripe__refunds', 'refund_id') }}
+        and {{ livemode_parent_filter('balance_transactions', 'source_id', 'payouts', 'stripe__payouts', 'payout_id') }}
+        and {{ livemode_parent_filter('balance_transactions', 'source_id', 'disputes', 'stripe__disputes', 'dispute_id') }}
 
 )
 
