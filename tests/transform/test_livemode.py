@@ -45,6 +45,8 @@ def _make_live_with_test_leftovers(database: Path) -> None:
                     )
 
         def copy_as_test(table: str, object_id: str, new_id: str, changes: dict) -> None:
+            """A copy of a live object under `new_id`, in test mode, with `changes` (and a new parent, if given)."""
+            parent_id = changes.pop("parent_id", None)
             row = connection.execute(
                 f"select * from stripe_raw.{table} where account_id = ? and id = ?", (ACCOUNT_A, object_id)
             ).fetchall()[0]
@@ -54,8 +56,8 @@ def _make_live_with_test_leftovers(database: Path) -> None:
             if "livemode" in obj:
                 obj["livemode"] = False
             values.update(id=new_id, object_json=json.dumps(obj))
-            if "parent_id" in changes:
-                values["parent_id"] = changes.pop("parent_id")
+            if parent_id is not None:
+                values["parent_id"] = parent_id
             connection.execute(
                 f"insert into stripe_raw.{table} ({', '.join(columns)}) values ({', '.join('?' for _ in columns)})",
                 list(values.values()),

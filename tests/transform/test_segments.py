@@ -127,7 +127,7 @@ def test_metadata_keys_become_typed_columns(with_metadata):
     assert {(account_id, product_id) for account_id, product_id, tier in tiers if tier} == {(ACCOUNT_A, product)}
 
 
-def test_a_wrong_metadata_var_names_the_fix(with_metadata, capfd):
+def test_a_wrong_metadata_var_names_the_fix(with_metadata):
     run_dir, _ = with_metadata
     with pytest.raises(AssertionError) as failure:
         run_dbt(
