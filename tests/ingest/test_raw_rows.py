@@ -22,6 +22,16 @@ def test_raw_rows_keep_the_whole_object_and_type_the_keys():
     assert json.loads(rows[0]["object_json"]) == objects[0]
 
 
+def test_only_a_deleted_stub_is_deleted_not_an_object_holding_one():
+    page = parse_lazily(
+        b'{"data":[{"id":"in_1","discount":{"id":"di_1","deleted":true},"deleted":false},'
+        b'{"id":"in_2","lines":{"data":[{"id":"il_1","deleted":true}]}},'
+        b'{"id":"cus_3","object":"customer","deleted":true}]}'
+    )
+    table = raw_table("acct_1", page["data"], datetime.now(UTC))
+    assert table.column("is_deleted").to_pylist() == [False, False, True]
+
+
 def test_child_rows_name_their_parent():
     table = raw_table("acct_1", [{"id": "cnli_1", "object": "credit_note_line_item"}], datetime.now(UTC), "cn_1")
     assert table.column("parent_id").to_pylist() == ["cn_1"]
