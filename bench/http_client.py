@@ -77,7 +77,7 @@ def main() -> None:
         )
         lean = StripeHTTP(base_url, connections=args.threads)
         headers = request_headers(sdk)
-        reader = StripeReader(base_url, credential, requests_per_second=1e9, connections=args.threads)
+        reader = StripeReader(base_url, credential, requests_per_second=1e9, http=lean)
 
         def via_sdk() -> Any:
             return sdk._requestor.request_raw("get", args.path, params=params, base_address="api", api_mode="V1")

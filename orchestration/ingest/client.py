@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 100  # Stripe's maximum
 MAX_BACKOFF_SECONDS = 8.0
 FIRST_RETRY_SECONDS = 0.5  # the SDK's own first delay for a 5xx or a lost connection
+OWN_CONNECTIONS = 10  # of a reader not given a sync's shared pool: requests' default pool size
 
 
 class StripeReadError(Exception):
@@ -94,12 +95,15 @@ class StripeReader:
         requests_per_second: float,
         max_network_retries: int = 5,
         rate_limit_patience: float = 300.0,
-        connections: int = 10,
+        http: StripeHTTP | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """`connections`: how many to keep open (as many as threads read this account at once)."""
+        """`http`: the connections to send through, shared by the readers of one sync so that a thread keeps its
+        connection whichever account it reads next; None: a pool of this reader's own."""
+        if http is not None and http.api_base != api_base:
+            raise ValueError(f"the reader of {api_base} was given the connections of {http.api_base}")
         self._api_base = api_base
-        self._http = StripeHTTP(api_base, connections=connections)
+        self._http = http or StripeHTTP(api_base, connections=OWN_CONNECTIONS)
         self._max_network_retries = max_network_retries
         self._clock = clock
         # (credential, its SDK client, its request headers, when to refresh it): replaced whole, so a thread

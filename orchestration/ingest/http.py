@@ -15,7 +15,7 @@ no retries or redirects here: client.py retries every fault itself, counting eac
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any, cast
 from urllib.parse import urlencode, urlsplit
@@ -60,7 +60,7 @@ def request_headers(client: stripe.StripeClient) -> dict[str, str]:
     client_agent.update(httplib="urllib3", application=APP_INFO)
     headers["X-Stripe-Client-User-Agent"] = json.dumps(client_agent)
     # What requests added to the SDK's headers: a compressed answer is a fraction of a page's bytes.
-    headers["Accept-Encoding"] = make_headers(accept_encoding=True)["accept-encoding"]
+    headers["Accept-Encoding"] = ", ".join(make_headers(accept_encoding=True)["accept-encoding"].split(","))
     return headers
 
 
@@ -71,10 +71,10 @@ def encode_params(params: Mapping[str, Any]) -> str:
 
 
 class StripeHTTP:
-    """GETs to one Stripe API base on a pool of at most `connections` kept-alive connections; thread-safe.
+    """GETs to one Stripe API base on at most `connections` kept-alive connections; thread-safe.
 
-    A pool of `connections` holds one connection per thread of a sync of that concurrency: each request
-    takes an idle one, and only a pool emptied by more threads opens another (closed after its answer)."""
+    Each request takes an idle connection, or opens one while fewer than `connections` are open, or waits
+    for one to be free: with a connection per thread of a sync, none waits, and none is opened twice."""
 
     def __init__(self, api_base: str, *, connections: int) -> None:
         if connections < 1:
@@ -82,10 +82,11 @@ class StripeHTTP:
         base = urlsplit(api_base)
         if base.scheme not in ("http", "https") or not base.hostname:
             raise ValueError(f"the Stripe API base must be an http(s) URL, not {api_base!r} (STRIPE_API_BASE)")
+        self.api_base = api_base
         self._prefix = base.path.rstrip("/")  # the SDK appends the path to the base as it is
         options: dict[str, Any] = {
             "maxsize": connections,
-            "block": False,
+            "block": True,
             "timeout": urllib3.Timeout(connect=TIMEOUT_SECONDS, read=TIMEOUT_SECONDS),
             "retries": False,
         }
@@ -93,6 +94,7 @@ class StripeHTTP:
             options.update(cert_reqs="CERT_REQUIRED", ca_certs=stripe.ca_bundle_path)
         proxy = _proxy_for(base.scheme, base.hostname)
         manager: urllib3.PoolManager
+        self._urlopen: Callable[..., urllib3.BaseHTTPResponse]
         if proxy is None:
             manager = urllib3.PoolManager(num_pools=1, **options)
             # The host's pool itself: no URL parsing nor pool lookup per request.
@@ -117,9 +119,7 @@ class StripeHTTP:
         if params:
             url += "?" + encode_params(params)
         try:
-            response = self._urlopen(
-                "GET", url, headers=headers, retries=False, redirect=False, preload_content=True
-            )
+            response = self._urlopen("GET", url, headers=headers, retries=False, redirect=False, preload_content=True)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             # urllib3's message names the host and the failure, never a header.
             raise ConnectionFault(f"{type(exc).__name__}: {exc}") from None
