@@ -74,7 +74,8 @@ class StripeHTTP:
     """GETs to one Stripe API base on at most `connections` kept-alive connections; thread-safe.
 
     Each request takes an idle connection, or opens one while fewer than `connections` are open, or waits
-    for one to be free: with a connection per thread of a sync, none waits, and none is opened twice."""
+    for one to be free: with as many connections as threads, no thread waits, and each thread's connection
+    stays open from one request to the next (until the server closes an idle one)."""
 
     def __init__(self, api_base: str, *, connections: int) -> None:
         if connections < 1:
@@ -111,7 +112,8 @@ class StripeHTTP:
     def get(
         self, path: str, params: Mapping[str, Any] | None, headers: Mapping[str, str]
     ) -> tuple[bytes, int, Mapping[str, str]]:
-        """One GET of `path` with `params`: the body as received (bytes), its status and headers.
+        """One GET of `path` with `params`: the body (bytes, decompressed if it came gzipped), its status and
+        headers.
 
         Raises ConnectionFault when no complete answer came; an answer of any status is returned."""
         validate_path(path)  # as the SDK does: the key only ever goes to the API base's host
@@ -126,7 +128,7 @@ class StripeHTTP:
         return response.data, response.status, response.headers
 
     def close(self) -> None:
-        """Closes the idle connections (those in use close when their answer has been read)."""
+        """Closes the connections at the end of a sync: the idle ones now, those in use once their answer is read."""
         self._manager.clear()
 
 

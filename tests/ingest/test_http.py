@@ -1,8 +1,11 @@
 """The lean HTTP client: the very request the Stripe SDK sends, over few kept-alive connections."""
 
+import datetime
 import http.server
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
@@ -189,3 +192,50 @@ def test_a_reader_refuses_connections_to_another_api_base(recorder):
 def test_an_api_base_that_is_not_an_http_url_is_refused_naming_the_setting():
     with pytest.raises(ValueError, match="STRIPE_API_BASE"):
         StripeHTTP("api.stripe.com", connections=1)
+
+
+def test_https_verifies_the_certificate_against_the_sdks_ca_bundle(tmp_path):
+    """A server whose certificate no authority of the SDK's bundle signed is refused, before any header is sent."""
+    cert, key = _self_signed_certificate(tmp_path)
+    handler = type("Recorder", (_Recorder,), {"requests": [], "connections": 0})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base_url = f"https://127.0.0.1:{server.server_address[1]}"
+    try:
+        with pytest.raises(ConnectionFault, match="CERTIFICATE_VERIFY_FAILED"):
+            StripeHTTP(base_url, connections=1).get("/v1/charges", None, request_headers(_sdk(base_url)))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert handler.requests == []
+
+
+def _self_signed_certificate(directory) -> tuple[str, str]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path), str(key_path)
