@@ -40,7 +40,7 @@ import uvicorn.protocols.http.h11_impl as h11_impl
 import uvicorn.protocols.http.httptools_impl as httptools_impl
 from orchestration.simulator import SimulatorServer, generate_account
 
-accepted = 0
+accepted = 0  # uvicorn keeps no count of the connections it accepted: each protocol instance is one
 for protocol in (h11_impl.H11Protocol, httptools_impl.HttpToolsProtocol):
     def counted(self, transport, _made=protocol.connection_made):
         global accepted
@@ -89,7 +89,7 @@ def main() -> None:
         }
         size = len(via_sdk()[0])  # type: ignore[arg-type]
         print(f"GET {args.path}?limit=100 ({size:,} bytes), {args.requests} requests from {args.threads} threads\n")
-        print("| client | CPU-s per 1,000 requests | CPU-s per 1,000 objects | requests/s | connections |")
+        print("| client | CPU-s per 1,000 requests | CPU-s per 1,000 objects | requests/s | connections opened |")
         print("|---|---|---|---|---|")
         for name, call in variants.items():
             call()  # warm: imports done
