@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from orchestration.ingest.client import StripeReader
+from orchestration.ingest.http import StripeHTTP
 from orchestration.ingest.memory import tune_malloc
 from orchestration.settings import Settings, StripeCredential
 from orchestration.sync_report import SyncReport
@@ -47,11 +48,18 @@ class SyncContext:
                 credential,
                 requests_per_second=self.settings.rate_limit_for(credential),
                 max_network_retries=self.settings.max_network_retries,
+                http=self.http,
             )
             for credential in (
                 self.credentials if self.credentials is not None else self.settings.require_credentials()
             )
         )
+
+    @cached_property
+    def http(self) -> StripeHTTP:
+        """The connections of every reader: a thread keeps its connection whichever account it reads next; one
+        per thread of the executor, and one for the thread that reads each list's first page."""
+        return StripeHTTP(self.settings.stripe_api_base, connections=self.settings.concurrency + 1)
 
     @cached_property
     def executor(self) -> ThreadPoolExecutor:
@@ -63,6 +71,8 @@ class SyncContext:
             self.executor.shutdown(wait=False, cancel_futures=True)
         for reader in self.__dict__.get("readers", ()):
             self.report.traffic[reader.account_id_or_key] = reader.stats.as_dict()
+        if "http" in self.__dict__:
+            self.http.close()
 
     def __enter__(self) -> SyncContext:
         return self

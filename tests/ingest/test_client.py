@@ -96,19 +96,31 @@ def test_a_body_cut_without_content_length_is_read_again_not_parsed_short():
 
 
 def test_the_sdk_internals_the_reader_relies_on_still_exist():
-    """client.py calls two private methods of the Stripe SDK (raw requests, its error mapping): an SDK upgrade
-    that renames or reshapes them fails here, not in a sync."""
+    """client.py and http.py call private parts of the Stripe SDK (its request headers and options, its query
+    encoder and path check, its error mapping): an SDK upgrade that renames or reshapes them fails here, not
+    in a sync."""
     import inspect
 
     import stripe
+    from stripe._api_requestor import _APIRequestor
+    from stripe._encode import _api_encode
+    from stripe._request_options import merge_options
+    from stripe._util import validate_path
 
-    requestor = stripe.StripeClient("sk_test_x")._requestor
-    raw = inspect.signature(requestor.request_raw).parameters
-    assert {"method", "url", "params", "base_address", "api_mode"} <= raw.keys()
+    from orchestration.ingest.http import TIMEOUT_SECONDS
+
+    requestor = stripe.StripeClient("sk_test_x", stripe_account="acct_x", stripe_version="2020-01-01")._requestor
+    headers = requestor.request_headers("get", "V1", merge_options(requestor._options, None))
+    assert headers["Authorization"] == "Bearer sk_test_x" and headers["Stripe-Account"] == "acct_x"
+    assert headers["Stripe-Version"] == "2020-01-01" and "X-Stripe-Client-User-Agent" in headers
+    assert _APIRequestor._format_app_info({"name": "a", "version": "1", "url": None}) == "a/1"
+    assert list(_api_encode({"expand": ["x"], "created": {"gte": 1}})) == [("expand[0]", "x"), ("created[gte]", 1)]
+    with pytest.raises(ValueError, match="beginning with a single"):
+        validate_path("@evil.example/v1/charges")
     interpret = inspect.signature(requestor._interpret_response).parameters
     assert list(interpret)[:3] == ["rbody", "rcode", "rheaders"] and "api_mode" in interpret
-    # What `get` retries: a connection error, whatever the SDK thinks of retrying it.
-    assert issubclass(stripe.APIConnectionError, stripe.StripeError)
+    # The SDK's own timeout, which the lean client keeps.
+    assert inspect.signature(stripe.RequestsClient).parameters["timeout"].default == TIMEOUT_SECONDS
 
 
 def test_a_refused_token_that_cannot_be_refreshed_is_one_request_counted_once(account):
