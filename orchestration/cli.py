@@ -80,6 +80,7 @@ def _run(_args: argparse.Namespace, settings: Settings | None = None) -> int:
     # Imported late: loading the definitions needs the manifest built above.
     from dagster import DagsterInstance
 
+    from orchestration.automation.concurrency import apply_pool_limits
     from orchestration.automation.once import run_problems, sync_every_account
     from orchestration.automation.stale_runs import WarehouseBusyError, reap_dead_runs, wait_for_the_warehouse
     from orchestration.definitions import defs
@@ -87,6 +88,7 @@ def _run(_args: argparse.Namespace, settings: Settings | None = None) -> int:
 
     # The instance of the settings' Dagster home, the one `ui` shows (DAGSTER_HOME, or one in the data folder).
     with DagsterInstance.from_config(str(settings.dagster_home_path)) as instance:
+        apply_pool_limits(instance, settings)
         for line in reap_dead_runs(instance):
             print(f"stripe-warehouse run: {line}")
         try:
@@ -153,6 +155,13 @@ def _simulate(args: argparse.Namespace) -> int:
 def _ui(args: argparse.Namespace) -> int:
     settings = _prepare_folders(Settings.from_env())
     _prepare(force=False)
+    from dagster import DagsterInstance
+
+    from orchestration.automation.concurrency import apply_pool_limits
+
+    # The ingestion pool's limit, which the daemon of `dagster dev` enforces, follows STRIPE_SYNC_PARALLELISM.
+    with DagsterInstance.from_config(str(settings.dagster_home_path)) as instance:
+        apply_pool_limits(instance, settings)
     dagster = Path(sys.executable).parent / "dagster"
     command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
     # `dagster dev` starts in the project and reads the settings again (each run does): the paths relative to
@@ -181,10 +190,13 @@ def _prepare_folders(settings: Settings) -> Settings:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     dagster_home = settings.dagster_home_path
     dagster_home.mkdir(parents=True, exist_ok=True)
-    # Log levels, and the warehouse's one-writer rule (orchestration/automation/concurrency.py).
-    from orchestration.automation.concurrency import write_instance_config
+    # Log levels, and the warehouse's one-writer rule or Postgres's parallel runs (automation/concurrency.py).
+    from orchestration.automation.concurrency import parallelism_notice, write_instance_config
 
-    write_instance_config(dagster_home)
+    write_instance_config(dagster_home, settings)
+    notice = parallelism_notice(settings)
+    if notice:
+        print(f"stripe-warehouse: {notice}", file=sys.stderr)
     return settings
 
 

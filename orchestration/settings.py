@@ -136,6 +136,9 @@ class Settings:
     dbt_target_path: Path | None = None
     """DBT_TARGET_PATH (relative: to the project, as dbt reads it): dbt's prepared parse, under which each dbt
     step gets a folder of its own; None: the project's (orchestration/transform/project.py)."""
+    sync_parallelism: int | None = None
+    """STRIPE_SYNC_PARALLELISM: how many account syncs run at once as Dagster runs on Postgres; None: the
+    default (orchestration/automation/concurrency.py). DuckDB takes one writer whatever it says."""
     schedules: dict[str, str] = field(default_factory=dict)
     """STRIPE_SYNC_CRON, STRIPE_RECONCILE_CRON and STRIPE_SCHEDULES as set (absent: their defaults), checked
     and read by orchestration/automation/cadence.py, which knows crons."""
@@ -176,6 +179,7 @@ class Settings:
             duckdb_lock_wait_seconds=_seconds(env, "DUCKDB_LOCK_WAIT_SECONDS", 120.0),
             dagster_home=Path(env["DAGSTER_HOME"]).absolute() if env.get("DAGSTER_HOME") else None,
             dbt_target_path=PROJECT_ROOT / env["DBT_TARGET_PATH"] if env.get("DBT_TARGET_PATH") else None,
+            sync_parallelism=_positive_int(env, "STRIPE_SYNC_PARALLELISM"),
             schedules={name: env[name] for name in SCHEDULE_VARIABLES if env.get(name, "").strip()},
         )
 
@@ -209,6 +213,15 @@ def _postgres_settings(env: dict[str, str]) -> PostgresSettings:
         password=Secret(env.get("POSTGRES_PASSWORD", "")),
         database=env.get("POSTGRES_DB", "stripe_warehouse"),
     )
+
+
+def _positive_int(env: dict[str, str], name: str) -> int | None:
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigurationError(f"{name}={value!r} is not a positive whole number: set it to e.g. 4, or unset it.")
+    return int(value)
 
 
 def _seconds(env: dict[str, str], name: str, default: float) -> float:

@@ -5,6 +5,7 @@
 | `STRIPE_SYNC_CRON` | `0 * * * *` | incremental sync of every account, then the dbt build |
 | `STRIPE_RECONCILE_CRON` | `30 3 * * *` | full reload of every account, then the dbt build |
 | `STRIPE_SCHEDULES` | `on` | `off`: the schedules and the accounts sensor start stopped (the UI can still start them) |
+| `STRIPE_SYNC_PARALLELISM` | `4` on Postgres | account syncs at once, a run each (concurrency.py); DuckDB: 1 |
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from dagster import DefaultScheduleStatus, DefaultSensorStatus
 from dagster._utils.schedules import cron_string_iterator, is_valid_cron_string
 
+from orchestration.automation.concurrency import sync_parallelism
 from orchestration.settings import ConfigurationError, Settings
 
 DEFAULT_SYNC_CRON = "0 * * * *"
@@ -27,6 +29,8 @@ class Automation:
     sync_cron: str
     reconcile_cron: str
     enabled: bool
+    parallelism: int = 1
+    """Account syncs at once; above 1, each account syncs in a run of its own (schedules.py)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Automation:
@@ -42,6 +46,7 @@ class Automation:
             sync_cron=_cron(env, "STRIPE_SYNC_CRON", DEFAULT_SYNC_CRON),
             reconcile_cron=_cron(env, "STRIPE_RECONCILE_CRON", DEFAULT_RECONCILE_CRON),
             enabled=switch == "on",
+            parallelism=sync_parallelism(settings),
         )
 
     @property

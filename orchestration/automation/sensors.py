@@ -15,8 +15,9 @@ from dagster import (
     sensor,
 )
 
+from orchestration.automation.batches import account_run_requests, batch_id
 from orchestration.automation.cadence import Automation
-from orchestration.automation.jobs import stripe_sync_job
+from orchestration.automation.jobs import stripe_sync_accounts_job, stripe_sync_job
 from orchestration.automation.partitions import STRIPE_ACCOUNTS, partition_changes
 from orchestration.automation.stale_runs import reap_dead_runs
 from orchestration.ingest.accounts import account_ids
@@ -30,9 +31,12 @@ NO_ACCOUNT = (
 
 
 def build_accounts_sensor(automation: Automation) -> SensorDefinition:
+    parallel = automation.parallelism > 1
+
     @sensor(
         name="stripe_accounts_sensor",
-        job=stripe_sync_job,
+        # With parallel runs, the new accounts' ingestion runs, then one build after them (batches.py).
+        job=stripe_sync_accounts_job if parallel else stripe_sync_job,
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=automation.sensor_status,
         description=(
@@ -69,8 +73,12 @@ def build_accounts_sensor(automation: Automation) -> SensorDefinition:
             requests.append(STRIPE_ACCOUNTS.build_delete_request(changes.removed))
         if changes.added or changes.removed:
             context.log.info("Accounts added: %s; removed: %s", changes.added or "none", changes.removed or "none")
+        if parallel:
+            runs = account_run_requests(changes.added, batch_id("stripe_accounts_sensor"))
+        else:
+            runs = [RunRequest(partition_key=account_id) for account_id in changes.added]
         return SensorResult(
-            run_requests=[RunRequest(partition_key=account_id) for account_id in changes.added],
+            run_requests=runs,
             dynamic_partitions_requests=requests,
             cursor=json.dumps(resolved_keys, sort_keys=True),
         )

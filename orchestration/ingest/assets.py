@@ -113,7 +113,7 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig, settings: Se
     from dagster_dlt import DagsterDltResource
 
     from orchestration.connect.accounts import record_sync_outcome
-    from orchestration.ingest.pipeline import extract_settings, stripe_pipeline
+    from orchestration.ingest.pipeline import account_loads, extract_settings
     from orchestration.ingest.source import stripe_source
 
     # The settings resource reads them per run (orchestration/resources.py), so a changed key or warehouse takes
@@ -127,19 +127,19 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig, settings: Se
         " (full reload)" if config.full_refresh else "",
     )
     tables = sorted(key.path[-1] for key in context.selected_asset_keys)
-    pipeline = stripe_pipeline(settings)
     rows_loaded: dict[str, int] = {}
     dlt_metadata: dict[AssetKey, dict[str, Any]] = {}
     with _sync_context(settings, credentials, config.full_refresh) as sync, extract_settings():
         for account_id, reason in missing.items():
             sync.report.fail(account_id, reason)
-        if credentials:
+        # One load on DuckDB; on Postgres one per account, each with its own dlt pipeline (pipeline.py).
+        for pipeline, share in account_loads(settings, sync) if credentials else ():
             # dagster-dlt runs the pipeline and describes what dlt loaded per table; each selected table's
             # transformer brings along the page producer it reads from.
             try:
                 for result in DagsterDltResource().run(
                     context=context,
-                    dlt_source=stripe_source(sync).with_resources(*tables),
+                    dlt_source=stripe_source(share).with_resources(*tables),
                     dlt_pipeline=pipeline,
                     dagster_dlt_translator=_raw_table_keys(),
                 ):
@@ -153,7 +153,8 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig, settings: Se
                     raise
                 raise Failure(description=fault, allow_retries=False) from exc
             normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
-            rows_loaded = dict(normalized.row_counts) if normalized else {}
+            for table, rows in (normalized.row_counts if normalized else {}).items():
+                rows_loaded[table] = rows_loaded.get(table, 0) + rows
     context.log.info(sync.report.traffic_summary())
     # Given the credentials the sync used, so a re-authentication made meanwhile is not undone.
     record_sync_outcome(settings, sync.report, credentials=credentials)

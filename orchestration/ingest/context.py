@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
@@ -65,6 +65,14 @@ class SyncContext:
     def executor(self) -> ThreadPoolExecutor:
         tune_malloc()  # before the pool's threads allocate
         return ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="stripe")
+
+    def for_reader(self, reader: StripeReader) -> SyncContext:
+        """The share of this sync that reads one account (a load of its own: pipeline.py): that account's
+        reader, with this sync's thread pool, report and clock. Closed with this sync, not by itself."""
+        share = replace(self)
+        share.__dict__["readers"] = (reader,)
+        share.__dict__["executor"] = self.executor
+        return share
 
     def close(self) -> None:
         if "executor" in self.__dict__:

@@ -1,7 +1,22 @@
-"""The dlt pipeline that writes the raw Stripe tables into the configured warehouse."""
+"""The dlt pipelines that write the raw Stripe tables into the configured warehouse.
+
+DuckDB has one pipeline, `stripe`, for every account: one process writes the file at a time anyway. On
+Postgres, accounts sync in parallel runs, and each account has a pipeline of its own, `stripe_<account id>`:
+dlt keeps the cursors in the state of the source, one document per pipeline, which a run reads as it starts
+and writes back whole with its load; two runs of one pipeline would each write back the cursors they started
+from, and the later one would undo the other's. Its working folder (the state, the pending packages, which
+Dagster's dlt resource drops before each run) is per pipeline too.
+
+What concurrent loads into Postgres still share, they take turns at (`_PostgresLoadTurn`): dlt's staging
+dataset (`stripe_raw_staging`, one table per raw table, which each merge load empties and fills before
+merging from it) and the tables' creation on a first load. Reading Stripe, most of a sync, runs in parallel.
+"""
 
 from __future__ import annotations
 
+import logging
+import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,15 +26,48 @@ from dlt.common.runtime.collector import LogCollector
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
+from orchestration.ingest.client import StripeAuthError, StripeReadError
 from orchestration.ingest.context import SyncContext
 from orchestration.ingest.memory import release_freed_memory
-from orchestration.ingest.source import ROWS_PER_BATCH, stripe_source
+from orchestration.ingest.source import ROWS_PER_BATCH, SOURCE_NAME, stripe_source
 from orchestration.settings import Settings
 from orchestration.stripe_objects import RAW_DATASET
 from orchestration.sync_report import SyncReport
 from orchestration.warehouse.access import wait_for_duckdb_file
 
+log = logging.getLogger(__name__)
+
 PIPELINE_NAME = "stripe"
+ACCOUNT_ID_PREFIX = "acct_"
+"""Stripe's account ids, the keys under which the source state holds each account's cursors."""
+
+
+def account_loads(settings: Settings, context: SyncContext) -> Iterator[tuple[dlt.Pipeline, SyncContext]]:
+    """The loads of a sync: the pipeline and the share of the sync each loads.
+
+    DuckDB: one, the `stripe` pipeline for every account of the sync. Postgres: one per account, with its
+    own pipeline; an account whose id cannot be read (a revoked key) is reported failed and skipped.
+    """
+    if settings.warehouse != "postgres":
+        yield stripe_pipeline(settings), context
+        return
+    for reader in context.readers:
+        try:
+            account_id = reader.account_id
+        except StripeReadError as exc:
+            log.error("%s failed: %s", reader.account_id_or_key, exc)
+            context.report.fail(reader.account_id_or_key, str(exc), needs_reauth=isinstance(exc, StripeAuthError))
+            continue
+        share = context.for_reader(reader)
+        yield account_pipeline(settings, account_id, share), share
+
+
+def account_pipeline(settings: Settings, account_id: str, context: SyncContext) -> dlt.Pipeline:
+    """The Postgres pipeline of one account, `stripe_<account id>`, its cursors carried over from the `stripe`
+    pipeline that held every account's before (`context` is the account's share of the sync)."""
+    pipeline = _pipeline(settings, f"{PIPELINE_NAME}_{account_id}")
+    _carry_over_cursors(settings, pipeline, account_id, context)
+    return pipeline
 
 
 def stripe_pipeline(settings: Settings) -> dlt.Pipeline:
@@ -33,6 +81,10 @@ def stripe_pipeline(settings: Settings) -> dlt.Pipeline:
     the state from the warehouse, so the next run reads again what a failed load held.
     """
     wait_for_duckdb_file(settings)
+    return _pipeline(settings, PIPELINE_NAME)
+
+
+def _destination(settings: Settings) -> Destination[Any, Any]:
     if settings.warehouse == "postgres":
         pg = settings.postgres
         credentials = PostgresCredentials(
@@ -45,45 +97,132 @@ def stripe_pipeline(settings: Settings) -> dlt.Pipeline:
                 "database": pg.database,
             }
         )
-        destination: Destination[Any, Any] = dlt.destinations.postgres(credentials=credentials)
-    else:
-        duckdb_credentials = DuckDbCredentials(
-            str(settings.duckdb_path),
-            global_config={
-                # DuckDB takes up to 80% of RAM by default for a merge; a cap keeps a sync's memory flat as
-                # the account grows (DuckDB spills to disk beyond it). Below ~200 MB, dlt's deduplicating
-                # merge of large tables fails with out-of-memory errors.
-                "memory_limit": settings.duckdb_memory_limit,
-                # Row order means nothing in the raw tables; keeping it costs the merge memory and ~30% time.
-                "preserve_insertion_order": False,
-                # Hand freed memory back to the system sooner than the default 128 MB of cached pages.
-                "allocator_flush_threshold": "32MB",
-            },
-        )
-        destination = dlt.destinations.duckdb(credentials=duckdb_credentials)
+        return dlt.destinations.postgres(credentials=credentials)
+    duckdb_credentials = DuckDbCredentials(
+        str(settings.duckdb_path),
+        global_config={
+            # DuckDB takes up to 80% of RAM by default for a merge; a cap keeps a sync's memory flat as
+            # the account grows (DuckDB spills to disk beyond it). Below ~200 MB, dlt's deduplicating
+            # merge of large tables fails with out-of-memory errors.
+            "memory_limit": settings.duckdb_memory_limit,
+            # Row order means nothing in the raw tables; keeping it costs the merge memory and ~30% time.
+            "preserve_insertion_order": False,
+            # Hand freed memory back to the system sooner than the default 128 MB of cached pages.
+            "allocator_flush_threshold": "32MB",
+        },
+    )
+    return dlt.destinations.duckdb(credentials=duckdb_credentials)
+
+
+def _pipeline(settings: Settings, name: str, pipelines_dir: str | None = None) -> dlt.Pipeline:
     return dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
-        destination=destination,
+        pipeline_name=name,
+        destination=_destination(settings),
         dataset_name=RAW_DATASET,
-        pipelines_dir=str(settings.data_dir / "dlt_pipelines"),
+        pipelines_dir=pipelines_dir or str(settings.data_dir / "dlt_pipelines"),
         progress=_ProgressLog(settings),
     )
+
+
+def _carry_over_cursors(settings: Settings, pipeline: dlt.Pipeline, account_id: str, context: SyncContext) -> None:
+    """Gives an account's new pipeline the account's cursors from the `stripe` pipeline's state, once: a
+    Postgres warehouse loaded before accounts had pipelines of their own goes on reading what changed,
+    instead of reloading every account in full.
+
+    The carried state is what the `stripe` source state holds for this account (every entry keyed by another
+    account id left out), committed to the warehouse as the new pipeline's state before its first sync.
+    """
+    pipeline.sync_destination()
+    if pipeline.state.get("sources", {}).get(SOURCE_NAME):
+        return  # the account's own state exists: carried over already, or synced since
+    # The old pipeline's state, restored into a throwaway folder: its own working folder stays as it is.
+    with tempfile.TemporaryDirectory() as folder:
+        old = _pipeline(settings, PIPELINE_NAME, pipelines_dir=folder)
+        old.sync_destination()
+        earlier = old.state.get("sources", {}).get(SOURCE_NAME)
+    if not earlier:
+        return  # a new warehouse: nothing to carry over
+    if not _mentions(earlier, account_id):
+        log.info("%s has no cursors in the `%s` pipeline: it loads in full once", account_id, PIPELINE_NAME)
+        return
+    with pipeline.managed_state() as state:
+        state.setdefault("sources", {})[SOURCE_NAME] = _only_account(earlier, account_id)
+    # A load of no table commits the state alone (dlt's `_dlt_pipeline_state`), under the new pipeline's name.
+    pipeline.run(stripe_source(context).with_resources())
+    log.info("%s: cursors carried over from `%s` to `%s`", account_id, PIPELINE_NAME, pipeline.pipeline_name)
+
+
+def _mentions(state: Any, account_id: str) -> bool:
+    if isinstance(state, dict):
+        return account_id in state or any(_mentions(value, account_id) for value in state.values())
+    return False
+
+
+def _only_account(state: Any, account_id: str) -> Any:
+    """`state` without the entries of other accounts (at whatever depth the source keeps them)."""
+    if not isinstance(state, dict):
+        return state
+    return {
+        key: _only_account(value, account_id)
+        for key, value in state.items()
+        if not (isinstance(key, str) and key.startswith(ACCOUNT_ID_PREFIX) and key != account_id)
+    }
 
 
 class _ProgressLog(LogCollector):
     """dlt's progress log (rows and files per table in the terminal and the Dagster logs), which also, before
     the load, hands what the extract freed back to the system (DuckDB's merge takes its share) and waits for
-    the warehouse file to be free (another process may have opened it while the extract ran)."""
+    the warehouse to be free: the DuckDB file (another process may have opened it while the extract ran), or
+    on Postgres the turn to load (`_PostgresLoadTurn`), held until the load step ends."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(dump_system_stats=False)
         self.settings = settings
+        self._turn: _PostgresLoadTurn | None = None
 
     def _start(self, step: str) -> None:
         if step.startswith("Load"):
             release_freed_memory()
             wait_for_duckdb_file(self.settings)
+            if self.settings.warehouse == "postgres":
+                self._turn = _PostgresLoadTurn(self.settings)
         super()._start(step)
+
+    def _stop(self) -> None:
+        try:
+            super()._stop()
+        finally:
+            if self._turn is not None:
+                self._turn.release()
+                self._turn = None
+
+
+class _PostgresLoadTurn:
+    """One load into the Postgres warehouse at a time, across processes: a session advisory lock, held from
+    the start of dlt's load step to its end (and released by Postgres if the process dies).
+
+    Concurrent loads share dlt's staging tables, which each merge load empties before filling and merging
+    from: a second load emptying them between another's fill and merge would drop that one's rows while its
+    cursors move on. And two first loads would both create the same tables, and one fail."""
+
+    def __init__(self, settings: Settings) -> None:
+        import psycopg2  # dlt's Postgres driver, needed by Postgres warehouses only
+
+        pg = settings.postgres
+        self._connection = psycopg2.connect(
+            host=pg.host, port=pg.port, user=pg.user, password=pg.password.value, dbname=pg.database
+        )
+        self._connection.autocommit = True
+        key = f"{RAW_DATASET} load"
+        with self._connection.cursor() as cursor:
+            cursor.execute("select pg_try_advisory_lock(hashtext(%s))", (key,))
+            (taken,) = cursor.fetchone()
+            if not taken:
+                log.info("waiting for another run's load into Postgres to finish")
+                cursor.execute("select pg_advisory_lock(hashtext(%s))", (key,))
+
+    def release(self) -> None:
+        self._connection.close()  # ends the session, and with it the lock
 
 
 def extract_settings():
@@ -113,5 +252,6 @@ def sync_accounts(settings: Settings, now: int | None = None) -> SyncReport:
     if now is not None:
         context.synced_at = datetime.fromtimestamp(now, UTC)
     with context, extract_settings():
-        stripe_pipeline(settings).run(stripe_source(context))
+        for pipeline, share in account_loads(settings, context):
+            pipeline.run(stripe_source(share))
     return context.report

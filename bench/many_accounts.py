@@ -1,0 +1,202 @@
+"""Many-accounts benchmark: a Connect platform's connected accounts, most of them small, synced into Postgres.
+
+    .venv/bin/python -m bench.many_accounts [--accounts 200] [--parallelism 1 2 4] [--latency-ms 100] [--rate 100]
+
+N generated accounts of 20-2,000 customers, log-uniform (most are small: the median is ~200), are served by
+the simulator in this process as connected accounts of one platform (100 ms latency, a token bucket of 100
+requests/s per account, as live-mode Stripe: https://docs.stripe.com/rate-limits), and synced into a
+throwaway local PostgreSQL server (scripts/postgres.sh) by P child processes at once, each syncing its share
+of the accounts one after another, one `sync_accounts` per account: what P Dagster runs of one account each
+do (orchestration/automation/schedules.py), without Dagster's own cost per run (a process and a load of the
+definitions: bench/definitions_load.py). Generated accounts are cached on disk (--cache-dir).
+
+Measured: (a) the full sync's wall time at each parallelism, into a fresh database each; (b) then a sync with
+no change: requests per account (the simulator counts them by account and route) and wall time; (c) the
+fixed cost of an account: seconds and requests of the smallest accounts, full and with no change. Prints
+Markdown tables for BENCHMARKS.md; requests by route go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import pickle
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+
+from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
+
+KEY = "sk_live_platform_many_accounts_0000"
+CHILD = """
+import json, sys, time
+from orchestration.ingest.pipeline import sync_accounts
+from orchestration.settings import Settings
+now = int(sys.argv[1])
+results = {}
+for account in sys.argv[2:]:
+    started = time.monotonic()
+    report = sync_accounts(Settings.from_env({**__import__("os").environ, "STRIPE_ACCOUNT_IDS": account}), now=now)
+    rows = sum(p.rows + p.refetched + p.deleted + p.child_rows for p in report.progress.values())
+    results[account] = {"seconds": time.monotonic() - started, "rows": rows, "failures": report.failures}
+print(json.dumps(results))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=200)
+    parser.add_argument("--min-customers", type=int, default=20)
+    parser.add_argument("--max-customers", type=int, default=2000)
+    parser.add_argument("--parallelism", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--latency-ms", type=float, default=100)
+    parser.add_argument("--rate", type=float, default=100, help="requests/s per account (token bucket)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--smallest", type=int, default=10, help="accounts counted in the fixed cost")
+    parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "many_accounts_cache")
+    args = parser.parse_args()
+
+    platform, accounts = _accounts(args)
+    sizes = {a.account_id: sum(len(v) for v in a.objects.values()) for a in accounts}
+    customers = {a.account_id: len(a.objects["customers"]) for a in accounts}
+    _print_distribution(customers, sizes)
+    print(
+        f"\nlatency {args.latency_ms:.0f} ms, {args.rate:.0f} requests/s per account, {os.cpu_count()} cores, "
+        "simulator in this process, warehouse Postgres\n"
+    )
+    options = SimulatorOptions(latency_ms=args.latency_ms, rate_limit_per_second=args.rate)
+    smallest = sorted(customers, key=lambda a: (customers[a], a))[: args.smallest]
+    with ExitStack() as stack:
+        from tests.postgres import running_postgres
+
+        server = stack.enter_context(
+            SimulatorServer([platform, *accounts], api_keys={KEY: platform.account_id}, options=options)
+        )
+        postgres = stack.enter_context(running_postgres())
+        now = max(a.now or int(time.time()) for a in accounts)
+        print("| sync | parallelism | accounts | objects | requests | seconds | objects/s | 429s |")
+        print("|---|---|---|---|---|---|---|---|")
+        full: dict[str, dict] = {}
+        env: dict[str, str] = {}
+        for parallelism in args.parallelism:
+            data_dir = stack.enter_context(tempfile.TemporaryDirectory())
+            database = postgres.create_database(f"many_accounts_p{parallelism}")
+            env = {**os.environ, "STRIPE_API_BASE": server.base_url, "STRIPE_API_KEY": KEY, "DATA_DIR": data_dir,
+                   "WAREHOUSE": "postgres", **database.env()}  # fmt: skip
+            full, seconds, requests, limited = _sync(server, accounts, sizes, env, now, parallelism)
+            _row("full", parallelism, full, requests, seconds, limited)
+        # (b) With no change since, into the last database: what each account costs when nothing happened.
+        parallelism = args.parallelism[-1]
+        unchanged, seconds, requests, limited = _sync(server, accounts, sizes, env, now + 3600, parallelism)
+        _row("no change", parallelism, unchanged, requests, seconds, limited)
+
+        per_account = [r["requests"] for r in unchanged.values()]
+        print(
+            f"\nNo-change sync, requests per account: median {statistics.median(per_account):.0f}, "
+            f"min {min(per_account)}, max {max(per_account)}, total {sum(per_account):,}"
+        )
+        print("\n| fixed cost of the smallest accounts | customers | seconds (full) | requests (full) "
+              "| seconds (no change) | requests (no change) |")  # fmt: skip
+        print("|---|---|---|---|---|---|")
+        for label, pick in (("median", statistics.median), ("max", max)):
+            print(
+                f"| {label} of {len(smallest)} | {pick(customers[a] for a in smallest):.0f} "
+                f"| {pick(full[a]['seconds'] for a in smallest):.1f} "
+                f"| {pick(full[a]['requests'] for a in smallest):.0f} "
+                f"| {pick(unchanged[a]['seconds'] for a in smallest):.1f} "
+                f"| {pick(unchanged[a]['requests'] for a in smallest):.0f} |"
+            )
+
+
+def _accounts(args):
+    """The platform and its connected accounts, generated once per (seed, customers) and cached."""
+    rng = random.Random(args.seed)
+    low, high = math.log(args.min_customers), math.log(args.max_customers)
+    counts = [round(math.exp(rng.uniform(low, high))) for _ in range(args.accounts)]
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    platform = _cached(args.cache_dir, args.seed * 100_000, 1)
+    accounts = [_cached(args.cache_dir, args.seed * 100_000 + 1 + i, n) for i, n in enumerate(counts)]
+    print(
+        f"{len(accounts)} accounts ready in {time.monotonic() - started:.0f} s (cache {args.cache_dir})",
+        file=sys.stderr,
+    )
+    return platform, accounts
+
+
+def _cached(folder: Path, seed: int, customers: int):
+    path = folder / f"account_{seed}_{customers}.pickle"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    account = generate_account(seed=seed, customers=customers, patterns=False)
+    path.write_bytes(pickle.dumps(account))
+    return account
+
+
+def _print_distribution(customers: dict[str, int], sizes: dict[str, int]) -> None:
+    bins = [(20, 50), (50, 100), (100, 200), (200, 500), (500, 1000), (1000, 2001)]
+    print(f"{len(customers)} accounts, {sum(customers.values()):,} customers, {sum(sizes.values()):,} objects\n")
+    print("| customers | accounts | objects |")
+    print("|---|---|---|")
+    for lo, hi in bins:
+        picked = [a for a, n in customers.items() if lo <= n < hi]
+        print(f"| {lo}-{min(hi, 2000) - (hi <= 2000)} | {len(picked)} | {sum(sizes[a] for a in picked):,} |")
+
+
+def _sync(server, accounts, sizes, env, now, parallelism):
+    """Every account synced by `parallelism` children; per account its seconds, rows and requests."""
+    before = {a.account_id: server.stats(a.account_id).copy() for a in accounts}
+    shares: list[list[str]] = [[] for _ in range(parallelism)]
+    load = [0] * parallelism
+    # The largest first, each to the least loaded child: the shares end at about the same time.
+    for account in sorted(sizes, key=lambda a: -sizes[a]):
+        child = load.index(min(load))
+        shares[child].append(account)
+        load[child] += sizes[account]
+    started = time.monotonic()
+    children = [
+        subprocess.Popen([sys.executable, "-c", CHILD, str(now), *share], env=env, stdout=subprocess.PIPE, text=True)
+        for share in shares
+        if share
+    ]
+    results: dict[str, dict] = {}
+    for child in children:
+        out, _ = child.communicate()
+        if child.returncode:
+            raise SystemExit(f"a sync child failed (exit {child.returncode})")
+        results |= json.loads(out.strip().splitlines()[-1])
+    seconds = time.monotonic() - started
+    failed = {a: r["failures"] for a, r in results.items() if r["failures"]}
+    if failed:
+        raise SystemExit(f"syncs failed: {failed}")
+    routes: Counter[str] = Counter()
+    limited = 0
+    for account in accounts:
+        after = server.stats(account.account_id)
+        results[account.account_id]["requests"] = after.requests - before[account.account_id].requests
+        limited += after.rate_limited - before[account.account_id].rate_limited
+        routes.update(after.paths)
+        routes.subtract(before[account.account_id].paths)
+    print("  requests by route:", ", ".join(f"{p} {n}" for p, n in routes.most_common() if n > 0), file=sys.stderr)
+    return results, seconds, sum(r["requests"] for r in results.values()), limited
+
+
+def _row(kind, parallelism, results, requests, seconds, limited):
+    rows = sum(r["rows"] for r in results.values())
+    print(
+        f"| {kind} | {parallelism} | {len(results)} | {rows:,} | {requests:,} | {seconds:.1f} | {rows / seconds:,.0f} "
+        f"| {limited} |",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
