@@ -1,15 +1,13 @@
 """Days and months in the reporting time zone (var stripe_reporting_timezone) instead of UTC.
 
-On a copy of the shared warehouse, the models that cut time into months and days are rebuilt with New York's
-time zone: customer MRR must then equal the ground truth evaluated at New York's month ends (daylight saving
-time included), and each day's gross volume the sales of that New York day, both computed in Python from the
-simulator's objects.
+In the shared variant build (variant_build), every model is rebuilt with New York's time zone: customer MRR must
+then equal the ground truth evaluated at New York's month ends (daylight saving time included), and each day's
+gross volume the sales of that New York day, both computed in Python from the simulator's objects.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,24 +19,12 @@ import pytest
 from orchestration.simulator.truth import expected_customer_mrr
 from tests.transform.analytics_build import ACCOUNT_A, NOW, query
 from tests.transform.dbt_runner import run_dbt
-
-ZONE = "America/New_York"
+from tests.transform.variant_build import ZONE
 
 
 @pytest.fixture(scope="module")
-def new_york(warehouse, tmp_path_factory) -> Path:
-    source, _ = warehouse
-    run_dir = tmp_path_factory.mktemp("timezone")
-    shutil.copy(source, run_dir / "warehouse.duckdb")
-    run_dbt(
-        run_dir,
-        run_dir / "target",
-        "run",
-        "--select",
-        "int_stripe__mrr_months+ int_stripe__balance_days+ int_stripe__daily_activity+ int_stripe__daily_calendar+",
-        "--vars",
-        json.dumps({"stripe_reporting_timezone": ZONE, "mrr_as_of": NOW}),
-    )
+def new_york(variant) -> Path:
+    run_dir, _ = variant
     return run_dir / "warehouse.duckdb"
 
 
@@ -87,7 +73,7 @@ def test_a_zone_name_with_a_quote_is_refused_naming_the_fix(new_york):
     with pytest.raises(AssertionError) as failure:
         run_dbt(
             new_york.parent,
-            new_york.parent / "target_bad",
+            new_york.parent / "target_bad_zone",
             "compile",
             "--select",
             "int_stripe__mrr_months",

@@ -1,24 +1,18 @@
 """analytics.<object>_segments: country, email domain and mode per customer, and metadata pivoted by a var.
 
-Country and domain are checked against the simulator's customers and charges; metadata on a copy of the shared
-warehouse whose raw customers and products are given metadata, rebuilt with the var set.
+Country and domain are checked against the simulator's customers and charges; metadata in the shared variant
+build (variant_build), a copy of the shared warehouse whose raw customers and products are given metadata,
+rebuilt with the var set.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from tests.transform.analytics_build import ACCOUNT_A, query
 from tests.transform.dbt_runner import run_dbt
-
-METADATA_VARS = (
-    "{stripe_metadata_keys: {customer: {segment: text, seats: bigint, 'renewal-date': date}, product: {tier: text}}}"
-)
 
 
 def test_country_is_the_billing_address_else_the_latest_card(warehouse, account):
@@ -50,47 +44,9 @@ def test_country_is_the_billing_address_else_the_latest_card(warehouse, account)
 
 
 @pytest.fixture(scope="module")
-def with_metadata(warehouse, tmp_path_factory) -> tuple[Path, dict[str, dict[str, str]]]:
-    """A copy of the warehouse where some raw customers and a product carry metadata, rebuilt with the var."""
-    source, _ = warehouse
-    run_dir = tmp_path_factory.mktemp("segments")
-    shutil.copy(source, run_dir / "warehouse.duckdb")
-    with duckdb.connect(str(run_dir / "warehouse.duckdb")) as connection:
-        ids = [
-            row[0]
-            for row in connection.execute(
-                "select id from stripe_raw.customers where account_id = ? order by id limit 3", (ACCOUNT_A,)
-            ).fetchall()
-        ]
-        product = connection.execute(
-            "select id from stripe_raw.products where account_id = ? order by id limit 1", (ACCOUNT_A,)
-        ).fetchone()[0]
-        metadata = {
-            ids[0]: {"segment": "enterprise", "seats": "250", "renewal-date": "2026-09-30"},
-            ids[1]: {"segment": "", "seats": "3"},  # an empty string is no value
-            ids[2]: {"unrelated": "x"},
-        }
-        for customer_id, values in metadata.items():
-            connection.execute(
-                "update stripe_raw.customers set object_json = json_merge_patch(object_json, ?)"
-                " where account_id = ? and id = ?",
-                (json.dumps({"metadata": values}), ACCOUNT_A, customer_id),
-            )
-        connection.execute(
-            "update stripe_raw.products set object_json = json_merge_patch(object_json, ?)"
-            " where account_id = ? and id = ?",
-            (json.dumps({"metadata": {"tier": "gold"}}), ACCOUNT_A, product),
-        )
-    run_dbt(
-        run_dir,
-        run_dir / "target",
-        "run",
-        "--select",
-        "stripe__customers stripe__products analytics__customer_segments analytics__product_segments",
-        "--vars",
-        METADATA_VARS,
-    )
-    return run_dir, {**metadata, product: {"tier": "gold"}}
+def with_metadata(variant) -> tuple[Path, dict[str, dict[str, str]]]:
+    """The variant build (variant_build), whose raw customers and a product carry metadata, built with the var."""
+    return variant
 
 
 def test_metadata_keys_become_typed_columns(with_metadata):
@@ -132,7 +88,7 @@ def test_a_wrong_metadata_var_names_the_fix(with_metadata):
     with pytest.raises(AssertionError) as failure:
         run_dbt(
             run_dir,
-            run_dir / "target_bad",
+            run_dir / "target_bad_metadata",
             "compile",
             "--select",
             "analytics__customer_segments",
