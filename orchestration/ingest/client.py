@@ -22,7 +22,7 @@ import orjson
 import stripe
 
 from orchestration.ingest.lazy_json import parse_lazily
-from orchestration.ingest.rate_limit import TokenBucket
+from orchestration.ingest.rate_limit import RateBudget
 from orchestration.settings import STRIPE_API_VERSION, Secret, StripeCredential
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,9 @@ class StripeReader:
         api_base: str,
         credential: StripeCredential,
         *,
-        requests_per_second: float,
+        requests_per_second: float | None = None,
+        endpoint_requests_per_second: float | None = None,
+        budget: RateBudget | None = None,
         max_network_retries: int = 5,
         rate_limit_patience: float = 300.0,
         clock: Callable[[], float] = time.time,
@@ -100,7 +102,13 @@ class StripeReader:
         self._auth = self._authenticated(credential)
         # One refresh at a time: the threads that find the token stale wait, then read with the new one.
         self._refresh_lock = threading.Lock()
-        self._bucket = TokenBucket(requests_per_second)
+        # The requests this reader may send: its own budget, or one it shares with the other readers spending
+        # the same key owner's (Settings.budget_key).
+        if budget is None:
+            if requests_per_second is None:
+                raise ValueError("a reader needs requests_per_second or a shared budget")
+            budget = RateBudget(requests_per_second, endpoint_requests_per_second)
+        self.budget = budget
         self._rate_limit_patience = rate_limit_patience
         self._account: dict[str, Any] | None = None
         self.stats = RequestStats()
@@ -196,7 +204,7 @@ class StripeReader:
         rate_limits = failures = 0
         refreshed = False
         while True:
-            self._bucket.acquire()
+            self.budget.acquire(path)
             credential, client = self._current()
             try:
                 # The SDK's raw request (tests/ingest/test_client.py checks it still exists): bytes to parse
