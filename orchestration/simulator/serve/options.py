@@ -77,9 +77,7 @@ class SimulatorOptions:
         if self.rate_limit_per_second is not None and self.rate_limit_per_second <= 0:
             raise ValueError("rate_limit_per_second must be positive (None disables rate limiting)")
         if self.endpoint_rate_limit_per_second is not None and self.endpoint_rate_limit_per_second <= 0:
-            raise ValueError(
-                "endpoint_rate_limit_per_second must be positive (None disables the per-endpoint limit)"
-            )
+            raise ValueError("endpoint_rate_limit_per_second must be positive (None disables the per-endpoint limit)")
         for name in ("rate_limit_burst", "endpoint_rate_limit_burst"):
             burst = getattr(self, name)
             if burst is not None and burst < 1:

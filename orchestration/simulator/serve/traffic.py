@@ -170,9 +170,7 @@ class Traffic:
             if seconds is not None:
                 self._storm_until = time.monotonic() + seconds
 
-    def admit(
-        self, account_id: str, method: str, path: str, query: bytes, key_owner: str | None = None
-    ) -> Admission:
+    def admit(self, account_id: str, method: str, path: str, query: bytes, key_owner: str | None = None) -> Admission:
         """The fate of a request reading `account_id`, counted; `key_owner` is the account whose key sent it,
         when another (a platform's key reading a connected account: `SimulatorOptions.connect_rate_limit`)."""
         options = self._options
