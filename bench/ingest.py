@@ -1,9 +1,12 @@
 """Ingestion benchmark: full and incremental syncs against the simulator at Stripe's limits.
 
-    .venv/bin/python -m bench.ingest [--customers 7500 3750] [--latency-ms 100] [--rate 100] [--warehouse duckdb]
+    .venv/bin/python -m bench.ingest [--customers 7500 3750] [--latency-ms 100] [--rate 100] [--endpoint-rate 25]
+        [--warehouse duckdb]
 
-The simulator runs in this process (a uvicorn thread) with 100 ms latency per request and a token bucket
-of 100 requests/s per account, like live-mode Stripe; every sync runs in a child process, so its CPU and
+The simulator runs in this process (a uvicorn thread) with 100 ms latency per request, a token bucket of
+100 requests/s per account and one of 25 requests/s per endpoint of the account, like live-mode Stripe
+(https://docs.stripe.com/rate-limits); the `429s` column is how many requests of the sync the simulator
+refused (the sync retries them; the goal is none). Every sync runs in a child process, so its CPU and
 its peak memory are its own. With `--warehouse postgres` the rows go to a throwaway local PostgreSQL server
 (scripts/postgres.sh), so the sync's memory is the ingester's alone; with DuckDB (the default) it includes
 DuckDB's merge, which runs inside the sync's process. Prints one Markdown table for BENCHMARKS.md.
@@ -46,25 +49,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, nargs="+", default=[7500, 3750])
     parser.add_argument("--latency-ms", type=float, default=100)
-    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--rate", type=float, default=100, help="requests/s per account (Stripe live: 100)")
+    parser.add_argument(
+        "--endpoint-rate", type=float, default=25, help="requests/s per endpoint (Stripe: 25); 0: no such limit"
+    )
     parser.add_argument("--changes", type=int, nargs="+", default=[100, 10_000])
     parser.add_argument("--warehouse", choices=["duckdb", "postgres"], default="duckdb")
     args = parser.parse_args()
 
     ceiling = args.rate * 100
+    endpoint_rate = args.endpoint_rate or None
     print(
-        f"latency {args.latency_ms:.0f} ms, {args.rate:.0f} requests/s, ceiling {ceiling:,.0f} objects/s, "
-        f"warehouse {args.warehouse}\n"
+        f"latency {args.latency_ms:.0f} ms, {args.rate:.0f} requests/s, "
+        f"{f'{endpoint_rate:.0f}' if endpoint_rate else 'unlimited'} requests/s per endpoint, "
+        f"ceiling {ceiling:,.0f} objects/s, warehouse {args.warehouse}\n"
     )
     print(
-        "| account | sync | objects | requests | seconds | objects/s | of ceiling | request goal | peak RSS "
+        "| account | sync | objects | requests | 429s | seconds | objects/s | of ceiling | request goal | peak RSS "
         "| CPU s per 1,000 objects |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for customers in args.customers:
         account = generate_account(seed=1, customers=customers)
         size = sum(len(v) for v in account.objects.values())
-        options = SimulatorOptions(latency_ms=args.latency_ms, rate_limit_per_second=args.rate)
+        options = SimulatorOptions(
+            latency_ms=args.latency_ms, rate_limit_per_second=args.rate, endpoint_rate_limit_per_second=endpoint_rate
+        )
         with ExitStack() as stack:
             simulator = SimulatorServer([account], api_keys={KEY: account.account_id}, options=options)
             server = stack.enter_context(simulator)
@@ -98,17 +108,23 @@ def _sync(server, account, env, now):
     if result["failures"]:
         raise SystemExit(f"sync failed: {result['failures']}")
     after = server.stats(account.account_id)
-    # Where the requests went, to stderr: list pages, events pages and re-fetches per route.
+    # Where the requests went, to stderr: list pages, events pages and re-fetches per route; the 429s per cause.
     routes = after.paths.copy()
     routes.subtract(before.paths)
     print("  requests by route:", ", ".join(f"{p} {n}" for p, n in routes.most_common() if n > 0), file=sys.stderr)
+    causes = after.rate_limited_by.copy()
+    causes.subtract(before.rate_limited_by)
+    if +causes:
+        print("  429s by cause:", ", ".join(f"{c} {n}" for c, n in (+causes).most_common()), file=sys.stderr)
+    result["rate_limited"] = after.rate_limited - before.rate_limited
     return result, after.requests - before.requests
 
 
 def _row(label, kind, result, requests, ceiling, goal):
     rate = result["rows"] / result["elapsed"]
     print(
-        f"| {label} | {kind} | {result['rows']:,} | {requests:,} | {result['elapsed']:.1f} | {rate:,.0f} "
+        f"| {label} | {kind} | {result['rows']:,} | {requests:,} | {result['rate_limited']:,} "
+        f"| {result['elapsed']:.1f} | {rate:,.0f} "
         f"| {rate / ceiling:.2f} | {goal} | {result['peak_rss_mb']:.0f} MB "
         f"| {result['cpu_seconds'] / result['rows'] * 1000:.2f} |",
         flush=True,

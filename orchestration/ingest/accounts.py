@@ -81,6 +81,7 @@ def _resolved_account_id(settings: Settings, credential: StripeCredential, cache
             settings.stripe_api_base,
             credential,
             requests_per_second=settings.rate_limit_for(credential),
+            endpoint_requests_per_second=settings.endpoint_rate_limit_for(credential),
             max_network_retries=settings.max_network_retries,
         )
         cache[fingerprint] = reader.account_id

@@ -25,7 +25,7 @@ import stripe
 
 from orchestration.ingest.http import ConnectionFault, StripeHTTP, request_headers
 from orchestration.ingest.lazy_json import parse_lazily
-from orchestration.ingest.rate_limit import TokenBucket
+from orchestration.ingest.rate_limit import RateBudget
 from orchestration.settings import STRIPE_API_VERSION, Secret, StripeCredential
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,9 @@ class StripeReader:
         api_base: str,
         credential: StripeCredential,
         *,
-        requests_per_second: float,
+        requests_per_second: float | None = None,
+        endpoint_requests_per_second: float | None = None,
+        budget: RateBudget | None = None,
         max_network_retries: int = 5,
         rate_limit_patience: float = 300.0,
         http: StripeHTTP | None = None,
@@ -111,7 +113,13 @@ class StripeReader:
         self._auth = self._authenticated(credential)
         # One refresh at a time: the threads that find the token stale wait, then read with the new one.
         self._refresh_lock = threading.Lock()
-        self._bucket = TokenBucket(requests_per_second)
+        # The requests this reader may send: its own budget, or one it shares with the other readers spending
+        # the same key owner's (Settings.budget_key).
+        if budget is None:
+            if requests_per_second is None:
+                raise ValueError("a reader needs requests_per_second or a shared budget")
+            budget = RateBudget(requests_per_second, endpoint_requests_per_second)
+        self.budget = budget
         self._rate_limit_patience = rate_limit_patience
         self._account: dict[str, Any] | None = None
         self.stats = RequestStats()
@@ -209,7 +217,7 @@ class StripeReader:
         rate_limits = failures = 0
         refreshed = False
         while True:
-            self._bucket.acquire()
+            self.budget.acquire(path)
             credential, sent_headers = self._current()
             try:
                 # The body as bytes to parse lazily, and every fault left to this loop to retry and count.

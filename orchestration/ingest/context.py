@@ -11,6 +11,7 @@ from functools import cached_property
 from orchestration.ingest.client import StripeReader
 from orchestration.ingest.http import StripeHTTP
 from orchestration.ingest.memory import tune_malloc
+from orchestration.ingest.rate_limit import RateBudget
 from orchestration.settings import Settings, StripeCredential
 from orchestration.sync_report import SyncReport
 
@@ -42,18 +43,27 @@ class SyncContext:
 
     @cached_property
     def readers(self) -> tuple[StripeReader, ...]:
-        return tuple(
-            StripeReader(
-                self.settings.stripe_api_base,
-                credential,
-                requests_per_second=self.settings.rate_limit_for(credential),
-                max_network_retries=self.settings.max_network_retries,
-                http=self.http,
+        """A reader per account; those spending the same budget (`Settings.budget_key`: every account a
+        platform key reads, by default) share one, so together they stay under the key owner's limits."""
+        settings = self.settings
+        budgets: dict[str, RateBudget] = {}
+        readers = []
+        for credential in self.credentials if self.credentials is not None else settings.require_credentials():
+            key = settings.budget_key(credential)
+            if key not in budgets:
+                budgets[key] = RateBudget(
+                    settings.rate_limit_for(credential), settings.endpoint_rate_limit_for(credential)
+                )
+            readers.append(
+                StripeReader(
+                    settings.stripe_api_base,
+                    credential,
+                    budget=budgets[key],
+                    max_network_retries=settings.max_network_retries,
+                    http=self.http,
+                )
             )
-            for credential in (
-                self.credentials if self.credentials is not None else self.settings.require_credentials()
-            )
-        )
+        return tuple(readers)
 
     @cached_property
     def http(self) -> StripeHTTP:

@@ -143,7 +143,9 @@ def create_app(
         except StripeError as error:
             traffic.reject(registry.named_account(request.headers), path)
             return error_response(error, request.scope)
-        admission = traffic.admit(account.account_id, request.method, path, request.scope["query_string"])
+        admission = traffic.admit(
+            account.account_id, request.method, path, request.scope["query_string"], key_owner=owner.account_id
+        )
         if admission.delay:
             await asyncio.sleep(admission.delay)
         verdict = admission.verdict

@@ -9,6 +9,9 @@ from starlette.middleware import Middleware
 
 from orchestration.simulator.templates import API_VERSION
 
+CONNECT_RATE_LIMITS = ("connected", "platform", "both")
+"""`SimulatorOptions.connect_rate_limit`: whose budget a Connect request spends."""
+
 
 @dataclass(frozen=True)
 class SimulatorOptions:
@@ -26,6 +29,21 @@ class SimulatorOptions:
     `Stripe-Account`), as a token bucket; beyond it Stripe's 429 `rate_limit`. None: unlimited."""
     rate_limit_burst: int | None = None
     """The bucket's size, the most requests accepted at once after a quiet spell; None: one second's worth."""
+    endpoint_rate_limit_per_second: float | None = None
+    """Requests per second each endpoint of each account may receive, on top of `rate_limit_per_second`, as a
+    token bucket per (account, endpoint); beyond it Stripe's 429 `rate_limit`. Stripe's default is 25: "API
+    endpoints have a default limit of 25 requests per second", each named operation its own endpoint
+    (`GET /v1/charges` and `GET /v1/charges/{id}` are two; retrieves of different ids share one), and they
+    "also count against global limits" (https://docs.stripe.com/rate-limits). A request is admitted only if
+    every bucket it spends has a token, and then takes one from each. None: no per-endpoint limit."""
+    endpoint_rate_limit_burst: int | None = None
+    """Each endpoint bucket's size; None: one second's worth."""
+    connect_rate_limit: str = "connected"
+    """Whose buckets a platform key's request with `Stripe-Account` spends: `connected` (the connected
+    account's, the account the request reads), `platform` (the key owner's), or `both`. Stripe measures its
+    limits "per Stripe account" and does not say which account that is for a Connect request, so the
+    benchmarks and the Connect tests use `both`: the platform's own traffic and every account it reads with
+    its key then share the platform's budget, the strictest reading."""
     rate_limit_rate: float = 0.0
     """Fraction of requests answered Stripe's 429 `rate_limit` at random, whatever the token bucket holds:
     Stripe's limiter also refuses requests well under the documented rate (load shedding, lock contention),
@@ -58,8 +76,16 @@ class SimulatorOptions:
             raise ValueError("latency_ms and slow_ms must not be negative")
         if self.rate_limit_per_second is not None and self.rate_limit_per_second <= 0:
             raise ValueError("rate_limit_per_second must be positive (None disables rate limiting)")
-        if self.rate_limit_burst is not None and self.rate_limit_burst < 1:
-            raise ValueError("rate_limit_burst must be at least 1")
+        if self.endpoint_rate_limit_per_second is not None and self.endpoint_rate_limit_per_second <= 0:
+            raise ValueError("endpoint_rate_limit_per_second must be positive (None disables the per-endpoint limit)")
+        for name in ("rate_limit_burst", "endpoint_rate_limit_burst"):
+            burst = getattr(self, name)
+            if burst is not None and burst < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.connect_rate_limit not in CONNECT_RATE_LIMITS:
+            raise ValueError(
+                f"connect_rate_limit={self.connect_rate_limit!r}: must be one of {', '.join(CONNECT_RATE_LIMITS)}"
+            )
         rates = {
             "drop_rate": self.drop_rate,
             "truncate_rate": self.truncate_rate,

@@ -1,7 +1,7 @@
 """What happens to a request before the account's data answers it: rate limits, injected faults, counters.
 
 `Traffic` decides, for each authenticated request, whether it is served, answered 429 (the account's
-token bucket is empty, a forced storm is on, or at random), answered a 5xx `api_error`, dropped before
+token bucket or the endpoint's is empty, a forced storm is on, or at random), answered a 5xx `api_error`, dropped before
 any answer, or cut off in the middle of its body; and whether it is slowed down. It counts every request
 per account, so tests and benchmarks can assert how a sync behaved. Every random decision is a hash of
 the seed and the request (not a shared random generator), so which requests fail does not depend on how
@@ -30,6 +30,9 @@ RUNTIME_OPTIONS = frozenset(
         "latency_ms",
         "rate_limit_per_second",
         "rate_limit_burst",
+        "endpoint_rate_limit_per_second",
+        "endpoint_rate_limit_burst",
+        "connect_rate_limit",
         "rate_limit_rate",
         "fault_rate",
         "fault_statuses",
@@ -69,7 +72,10 @@ class TrafficStats:
     requests: int = 0
     """Every request, whatever its answer."""
     rate_limited: int = 0
-    """Answered 429: by the token bucket, a storm, or `rate_limit_rate`."""
+    """Answered 429: by a token bucket, a storm, or `rate_limit_rate`."""
+    rate_limited_by: Counter[str] = field(default_factory=Counter)
+    """The 429s per cause: `global` (an account's bucket: `rate_limit_per_second`), `endpoint` (an
+    endpoint's bucket: `endpoint_rate_limit_per_second`), `storm`, `random` (`rate_limit_rate`)."""
     faults: int = 0
     """Answered with an injected server error, whatever its status."""
     fault_statuses: Counter[int] = field(default_factory=Counter)
@@ -91,11 +97,17 @@ class TrafficStats:
         return self.requests - self.rate_limited - self.faults - self.dropped - self.truncated - self.rejected
 
     def copy(self) -> TrafficStats:
-        return replace(self, fault_statuses=Counter(self.fault_statuses), paths=Counter(self.paths))
+        return replace(
+            self,
+            rate_limited_by=Counter(self.rate_limited_by),
+            fault_statuses=Counter(self.fault_statuses),
+            paths=Counter(self.paths),
+        )
 
     def add(self, other: TrafficStats) -> None:
         self.requests += other.requests
         self.rate_limited += other.rate_limited
+        self.rate_limited_by.update(other.rate_limited_by)
         self.faults += other.faults
         self.fault_statuses.update(other.fault_statuses)
         self.dropped += other.dropped
@@ -114,13 +126,10 @@ class _Bucket:
         self.tokens = size
         self.updated = now
 
-    def take(self, now: float) -> bool:
+    def has_token(self, now: float) -> bool:
         self.tokens = min(self.size, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
+        return self.tokens >= 1
 
 
 class Traffic:
@@ -129,7 +138,8 @@ class Traffic:
     def __init__(self, options: SimulatorOptions) -> None:
         self._options = options
         self._lock = threading.Lock()
-        self._buckets: dict[str, _Bucket] = {}
+        self._buckets: dict[tuple[str, str | None], _Bucket] = {}
+        """Per (account, None) for the account's limit, per (account, endpoint) for an endpoint's."""
         self._seen: Counter[tuple[str, str, str, bytes]] = Counter()
         """How often each (account, method, path, query) came: a retry draws its fate afresh."""
         self._storm_requests = 0
@@ -160,15 +170,23 @@ class Traffic:
             if seconds is not None:
                 self._storm_until = time.monotonic() + seconds
 
-    def admit(self, account_id: str, method: str, path: str, query: bytes) -> Admission:
-        """The fate of a request reading `account_id`, counted."""
+    def admit(self, account_id: str, method: str, path: str, query: bytes, key_owner: str | None = None) -> Admission:
+        """The fate of a request reading `account_id`, counted; `key_owner` is the account whose key sent it,
+        when another (a platform's key reading a connected account: `SimulatorOptions.connect_rate_limit`)."""
         options = self._options
         with self._lock:
             stats = self._account(account_id)
             stats.requests += 1
             stats.paths[route(path)] += 1
-            if self._rate_limited(account_id, options):
+            spenders = [account_id]
+            if key_owner is not None and key_owner != account_id:
+                spenders = {"connected": [account_id], "platform": [key_owner], "both": [account_id, key_owner]}[
+                    options.connect_rate_limit
+                ]
+            cause = self._rate_limited(spenders, f"{method} {route(path)}", options)
+            if cause is not None:
                 stats.rate_limited += 1
+                stats.rate_limited_by[cause] += 1
                 return Admission(Verdict.RATE_LIMIT)
             failing = options.drop_rate + options.truncate_rate + options.fault_rate + options.rate_limit_rate
             if not failing and not options.slow_rate:
@@ -201,6 +219,7 @@ class Traffic:
                 return Admission(Verdict.FAULT, status=status, delay=delay)
             if draw < bound + options.rate_limit_rate:
                 stats.rate_limited += 1
+                stats.rate_limited_by["random"] += 1
                 return Admission(Verdict.RATE_LIMIT, delay=delay)
             return Admission(Verdict.SERVE, delay=delay)
 
@@ -244,21 +263,35 @@ class Traffic:
             stats = self._stats[account_id] = TrafficStats()
         return stats
 
-    def _rate_limited(self, account_id: str, options: SimulatorOptions) -> bool:
+    def _rate_limited(self, accounts: list[str], endpoint: str, options: SimulatorOptions) -> str | None:
+        """Why the request is refused (`TrafficStats.rate_limited_by`), or None: then it has taken a token
+        from each bucket it spends, the account's and the endpoint's of each of `accounts`. A refused
+        request takes none, so what it would have spent stays for the requests that pass."""
         now = time.monotonic()
         if self._storm_requests > 0:
             self._storm_requests -= 1
-            return True
+            return "storm"
         if now < self._storm_until:
-            return True
-        rate = options.rate_limit_per_second
-        if rate is None:
-            return False
-        bucket = self._buckets.get(account_id)
-        if bucket is None:
-            size = options.rate_limit_burst if options.rate_limit_burst is not None else max(1.0, rate)
-            bucket = self._buckets[account_id] = _Bucket(rate, size, now)
-        return not bucket.take(now)
+            return "storm"
+        limits = [
+            (None, "global", options.rate_limit_per_second, options.rate_limit_burst),
+            (endpoint, "endpoint", options.endpoint_rate_limit_per_second, options.endpoint_rate_limit_burst),
+        ]
+        spent = []
+        for account_id in accounts:
+            for scope, cause, rate, burst in limits:
+                if rate is None:
+                    continue
+                bucket = self._buckets.get((account_id, scope))
+                if bucket is None:
+                    size = burst if burst is not None else max(1.0, rate)
+                    bucket = self._buckets[account_id, scope] = _Bucket(rate, size, now)
+                if not bucket.has_token(now):
+                    return cause
+                spent.append(bucket)
+        for bucket in spent:
+            bucket.tokens -= 1
+        return None
 
 
 def _draw(seed: int, request: tuple[str, str, str, bytes], occurrence: int, salt: str = "") -> float:
