@@ -76,6 +76,8 @@ UNIQUE_RAW_TABLE_HINTS: dict[str, Any] = {
     # load's rows in DuckDB's memory. tests/ingest/test_one_row_per_key.py checks that no load holds a key
     # twice. RAW_TABLE_HINTS keep the window, for writers that cannot promise as much.
     "write_disposition": {"disposition": "merge", "strategy": "delete-insert", "deduplicated": True},
+    # Nothing to sort: dlt would warn that it ignores the order.
+    "columns": py_arrow_to_table_schema_columns(RAW_SCHEMA),
 }
 
 

@@ -98,8 +98,8 @@ def event_windows(cursors: dict[str, Cursor | None], now: int, *, full: bool = F
 
     An object's changes are the events since its events cursor, less the overlap. So are its creations:
     each sync lists the new objects, or saw no creation event, from the last sync's start less the overlap,
-    so together they cover every second since the object was first read, whatever the created cursor. The
-    events table has no events cursor: its own created cursor is where its next events start.
+    so together they cover every second since the object was first read, whatever the created cursor. (A
+    cursor saved before events cursors were kept for the events table falls back on its created cursor.)
     """
     if full:
         return {}
@@ -191,7 +191,8 @@ def _read(
     if changed:
         yield from _refetch(reader, executor, obj, changed, progress)
     progress.cursor = newest
-    return Cursor(created=newest, events=now if obj.event_types else None)
+    # The events table has an events cursor too: where the next sync's look for new events starts.
+    return Cursor(created=newest, events=now if obj.event_types or obj.creation_events else None)
 
 
 def _needs_full_reload(obj: StripeObject, cursor: Cursor | None, now: int) -> bool:
