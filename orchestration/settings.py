@@ -175,7 +175,7 @@ class Settings:
             warehouse=warehouse,
             data_dir=data_dir,
             duckdb_path=duckdb_path,
-            duckdb_memory_limit=env.get("DUCKDB_MEMORY_LIMIT", "256MB"),
+            duckdb_memory_limit=env.get("DUCKDB_MEMORY_LIMIT", "128MB"),
             postgres=_postgres_settings(env),
             max_network_retries=int(env.get("STRIPE_MAX_NETWORK_RETRIES", "5")),
             requests_per_second=_rate(env, "STRIPE_REQUESTS_PER_SECOND", "90"),

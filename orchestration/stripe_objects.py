@@ -75,6 +75,10 @@ class StripeObject:
     e.g. a dispute flips its charge's `disputed` without any charge event."""
     deletable: bool = False
     """Whether Stripe deletes objects of this type (else `*.deleted` means e.g. canceled, re-fetch it)."""
+    creation_events: tuple[str, ...] = ()
+    """Event types (patterns) of which Stripe sends one whenever an object of this type is created
+    (https://docs.stripe.com/api/events/types): an incremental sync lists the type only when one came since
+    its last sync. Empty: objects of the type can appear without any event, so it is always listed."""
     children: tuple[ChildList | EmbeddedObjects, ...] = field(default=())
     created_field: str = "created"
     """The field the list's `created` filter and order apply to: invoice items carry `date` instead."""
@@ -146,6 +150,7 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         "Customers: the buyers of the account; deleted ones kept with is_deleted.",
         event_types=("customer.created", "customer.updated", "customer.deleted"),
         deletable=True,
+        creation_events=("customer.created",),
     ),
     StripeObject(
         "products",
@@ -155,6 +160,7 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         passes=BOTH_ACTIVE_STATES,
         event_types=("product.*",),
         deletable=True,
+        creation_events=("product.created",),
     ),
     StripeObject(
         "prices",
@@ -165,6 +171,7 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         expand=("data.tiers",),
         event_types=("price.*",),
         deletable=True,
+        creation_events=("price.created",),
     ),
     StripeObject(
         "plans",
@@ -175,6 +182,7 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         expand=("data.tiers",),
         event_types=("plan.*",),
         deletable=True,
+        creation_events=("plan.created",),
     ),
     StripeObject(
         "coupons",
@@ -183,6 +191,7 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         "Coupons: the discount definitions.",
         event_types=("coupon.*",),
         deletable=True,
+        creation_events=("coupon.created",),
     ),
     StripeObject(
         "subscriptions",
@@ -193,6 +202,7 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         expand=("data.discounts", "data.items.data.discounts"),
         event_types=("customer.subscription.*",),
         children=(SUBSCRIPTION_ITEMS, SUBSCRIPTION_DISCOUNTS),
+        creation_events=("customer.subscription.created",),
     ),
     StripeObject(
         "invoices",
@@ -205,6 +215,7 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         event_types=("invoice.*",),
         deletable=True,
         children=(INVOICE_LINES, INVOICE_DISCOUNTS),
+        creation_events=("invoice.created",),
     ),
     StripeObject(
         "invoice_payments",
@@ -212,6 +223,8 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         "/v1/invoice_payments",
         "Invoice payments: which payment intent paid which invoice (a charge no longer names its invoice).",
         event_types=("invoice_payment.*",),
+        # Only `invoice_payment.paid`: a payment opened for an invoice is announced by none, so listed each time.
+        creation_events=(),
     ),
     StripeObject(
         "invoice_items",
@@ -221,6 +234,7 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         event_types=("invoiceitem.*",),
         deletable=True,
         created_field="date",
+        creation_events=("invoiceitem.created",),
     ),
     StripeObject(
         "charges",
@@ -229,6 +243,9 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         "Charges: attempts to move money from a payment method.",
         event_types=("charge.*",),
         related_events=(("charge.dispute.*", "charge"),),
+        # No `charge.created`: a charge is created succeeded (authorized, even if not captured yet), failed or
+        # pending, and Stripe sends charge.succeeded, charge.failed or charge.pending as it is.
+        creation_events=("charge.succeeded", "charge.failed", "charge.pending"),
     ),
     StripeObject(
         "refunds",
@@ -236,6 +253,7 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         "/v1/refunds",
         "Refunds of charges.",
         event_types=("refund.created", "refund.updated", "refund.failed", "charge.refund.updated"),
+        creation_events=("refund.created",),
     ),
     StripeObject(
         "payment_intents",
@@ -243,6 +261,7 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         "/v1/payment_intents",
         "Payment intents: the lifecycle of a payment across its charge attempts.",
         event_types=("payment_intent.*",),
+        creation_events=("payment_intent.created",),
     ),
     StripeObject(
         "disputes",
@@ -250,12 +269,16 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         "/v1/disputes",
         "Disputes (chargebacks) of charges.",
         event_types=("charge.dispute.*",),
+        creation_events=("charge.dispute.created",),
     ),
     StripeObject(
         "balance_transactions",
         "balance_transaction",
         "/v1/balance_transactions",
         "Balance transactions: every movement of the account's balance, with fees and net.",
+        # No event announces a balance transaction (only the charge, refund, payout... behind it, and not all of
+        # those have one): listed each time.
+        creation_events=(),
     ),
     StripeObject(
         "payouts",
@@ -265,6 +288,7 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         "payout_balance_transactions.",
         event_types=("payout.*",),
         children=(PAYOUT_BALANCE_TRANSACTIONS,),
+        creation_events=("payout.created",),
     ),
     StripeObject(
         "credit_notes",
@@ -273,12 +297,15 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         "Credit notes; their lines are in credit_note_line_items.",
         event_types=("credit_note.*",),
         children=(CREDIT_NOTE_LINES,),
+        creation_events=("credit_note.created",),
     ),
     StripeObject(
         "events",
         "event",
         "/v1/events",
         "Events of the last 30 days (Stripe keeps no older ones); kept once loaded.",
+        # Every event announces itself.
+        creation_events=("*",),
     ),
 )
 

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import dlt
@@ -25,12 +26,13 @@ from dlt.extract.resource import DltResource
 from orchestration.ingest.children import FinalLists, child_rows
 from orchestration.ingest.client import StripeAuthError, StripeReader, StripeReadError
 from orchestration.ingest.context import SyncContext
+from orchestration.ingest.events import SharedEvents
 from orchestration.ingest.memory import release_freed_memory
 from orchestration.ingest.raw_rows import PRIMARY_KEY, RAW_SCHEMA, raw_table
-from orchestration.ingest.sync import Batch, Cursor, ObjectRead
+from orchestration.ingest.sync import Batch, Cursor, ObjectRead, event_windows
 from orchestration.ingest.vanished import vanished_rows
 from orchestration.settings import Settings
-from orchestration.stripe_objects import STRIPE_OBJECTS, ChildList, StripeObject
+from orchestration.stripe_objects import STRIPE_OBJECTS, ChildList, EmbeddedObjects, StripeObject
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +46,13 @@ def stripe_source(context: SyncContext | None = None) -> Iterator[DltResource]:
     """Building the source reads nothing: accounts are resolved when the first resource runs, so Dagster
     loads the definitions without secrets or network."""
     lazy = _LazyContext(context)
+    events = SharedEvents()
     for obj in STRIPE_OBJECTS:
-        pages = dlt.resource(_produce(obj, lazy), name=f"{obj.table}__changes", selected=False)
+        pages = dlt.resource(_produce(obj, lazy, events), name=f"{obj.table}__changes", selected=False)
         yield pages | _table_rows(obj.table, obj.description, lazy)
         for child in obj.children:
             yield pages | _table_rows(child.table, obj.child_description(child), lazy)
-    yield dlt.resource(_accounts(lazy), name="accounts", **RAW_TABLE_HINTS)
+    yield dlt.resource(_accounts(lazy), name="accounts", **UNIQUE_RAW_TABLE_HINTS)
 
 
 _RAW_COLUMNS = py_arrow_to_table_schema_columns(RAW_SCHEMA)
@@ -62,6 +65,19 @@ RAW_TABLE_HINTS: dict[str, Any] = {
     "write_disposition": "merge",
     "primary_key": PRIMARY_KEY,
     "columns": _RAW_COLUMNS,
+}
+
+UNIQUE_RAW_TABLE_HINTS: dict[str, Any] = {
+    **RAW_TABLE_HINTS,
+    # For the source's own tables, whose loads hold each key once (each object is written once per sync,
+    # see `sync`; discounts and accounts are kept apart below): dlt's delete-insert merge then copies the
+    # staging rows as they are, instead of numbering every staging row per key in a window over the whole
+    # table (ROW_NUMBER() OVER (PARTITION BY account_id, id ORDER BY synced_at DESC)), which held a full
+    # load's rows in DuckDB's memory. tests/ingest/test_one_row_per_key.py checks that no load holds a key
+    # twice. RAW_TABLE_HINTS keep the window, for writers that cannot promise as much.
+    "write_disposition": {"disposition": "merge", "strategy": "delete-insert", "deduplicated": True},
+    # Nothing to sort: dlt would warn that it ignores the order.
+    "columns": py_arrow_to_table_schema_columns(RAW_SCHEMA),
 }
 
 
@@ -93,38 +109,54 @@ class RawBatch:
         self.rows += rows.num_rows
 
 
-def _produce(obj: StripeObject, lazy: _LazyContext):
+def _produce(obj: StripeObject, lazy: _LazyContext, events: SharedEvents):
     def produce() -> Iterator[RawBatch]:
         context = lazy.get()
         state = dlt.current.source_state()
-        cursors = state.setdefault("cursors", {}).setdefault(obj.table, {})
+        all_cursors = state.setdefault("cursors", {})
+        cursors = all_cursors.setdefault(obj.table, {})
         # Per child list read once when complete (a payout's balance transactions): how far it is loaded.
         final_children = [c for c in obj.children if isinstance(c, ChildList) and c.final_when is not None]
         loaded_through = {
             c.table: state.setdefault("lists_loaded_through", {}).setdefault(c.table, {}) for c in final_children
         }
+        done: set[str] = set()
         for reader in context.readers:
             account = _account_label(reader)
             if account in context.report.failures:
                 continue
             try:
                 account = reader.account_id
+                if account in done:
+                    continue  # configured twice: read once, or the load would hold its rows twice
+                done.add(account)
                 # An empty batch first, so every table exists even for an account without such objects.
                 yield RawBatch(account)
                 progress = context.report.start(obj.table, account, "full")
                 cursor = Cursor.from_state(cursors.get(account))
                 final = {c.table: FinalLists(c, loaded_through[c.table].get(account)) for c in final_children}
+                # Objects embedded in more parents than one (a discount named by every invoice it applied to):
+                # the ids written so far this sync, so each is written once.
+                embedded: dict[str, set[str]] = {c.table: set() for c in obj.children if isinstance(c, EmbeddedObjects)}
                 # A full reload over an earlier sync must find the rows deleted meanwhile: track what it saw.
                 seen: set[str] | None = set() if cursor is not None and obj.deletable else None
                 pending = RawBatch(account)
                 last_log = time.monotonic()
+                windows = partial(_event_windows, all_cursors, account, context)
                 read = ObjectRead(
-                    reader, context.executor, obj, cursor, context.now, progress, full=context.full_refresh
+                    reader,
+                    context.executor,
+                    obj,
+                    cursor,
+                    context.now,
+                    progress,
+                    events=events.of(reader, context.executor, windows),
+                    full=context.full_refresh,
                 )
                 for batch in read:
                     if seen is not None:
                         seen.update(o["id"] for o in batch.objects)
-                    _add_rows(pending, obj, batch, reader, context, progress, final)
+                    _add_rows(pending, obj, batch, reader, context, progress, final, embedded)
                     if pending.rows >= ROWS_PER_BATCH:
                         yield pending
                         pending = RawBatch(account)
@@ -137,7 +169,7 @@ def _produce(obj: StripeObject, lazy: _LazyContext):
                         )  # fmt: skip
                 if seen is not None and progress.mode == "full":
                     for batch in vanished_rows(obj, account, seen, progress):
-                        _add_rows(pending, obj, batch, reader, context, progress, final)
+                        _add_rows(pending, obj, batch, reader, context, progress, final, embedded)
                 if pending.rows:
                     yield pending
                 # Saved only now that every row it covers has been yielded.
@@ -169,6 +201,7 @@ def _add_rows(
     context: SyncContext,
     progress,
     final: dict[str, FinalLists],
+    embedded: dict[str, set[str]],
 ) -> None:
     read_at = context.read_time()
     pending.add(
@@ -184,6 +217,8 @@ def _add_rows(
         read[child.table] = list(child_rows(child, parents, reader, context, read))
         keyed = isinstance(child, ChildList) and child.keyed_by_parent
         for parent_id, children in read[child.table]:
+            if child.table in embedded:
+                children = _first_time(children, embedded[child.table])
             if children:
                 pending.add(
                     child.table, raw_table(batch.account_id, children, read_at, parent_id, keyed_by_parent=keyed)
@@ -191,8 +226,21 @@ def _add_rows(
                 progress.child_rows += len(children)
 
 
+def _first_time(objects: list[Any], written: set[str]) -> list[Any]:
+    """The objects whose id is not in `written` yet, which then holds them too."""
+    new = [o for o in objects if o["id"] not in written]
+    written.update(o["id"] for o in new)
+    return new
+
+
+def _event_windows(all_cursors: dict[str, Any], account: str, context: SyncContext) -> dict[str, int]:
+    """The events windows of the account's objects, from their cursors as this sync found them."""
+    cursors = {table: Cursor.from_state(by_account.get(account)) for table, by_account in all_cursors.items()}
+    return event_windows(cursors, context.now, full=context.full_refresh)
+
+
 def _table_rows(table: str, description: str, lazy: _LazyContext) -> DltResource:
-    @dlt.transformer(name=table, **RAW_TABLE_HINTS)
+    @dlt.transformer(name=table, **UNIQUE_RAW_TABLE_HINTS)
     def rows(batch: RawBatch) -> Iterator[pa.Table]:
         parts = batch.tables.get(table)
         if parts:
@@ -210,9 +258,12 @@ def _accounts(lazy: _LazyContext):
     def accounts() -> Iterator[pa.Table]:
         """The Stripe accounts read, one row each: the key's own account or the connected account."""
         context = lazy.get()
+        done: set[str] = set()
         for reader in context.readers:
             try:
-                yield raw_table(reader.account_id, [reader.account], context.read_time())
+                if reader.account_id not in done:  # an account configured twice is one row
+                    done.add(reader.account_id)
+                    yield raw_table(reader.account_id, [reader.account], context.read_time())
             except StripeReadError as exc:
                 context.report.fail(_account_label(reader), str(exc), needs_reauth=isinstance(exc, StripeAuthError))
 

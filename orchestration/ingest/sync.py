@@ -1,13 +1,17 @@
 """What to read for one object of one account: everything, or only what changed since the cursor.
 
 - First sync (no cursor): the whole list.
-- Later syncs: objects created since the `created` cursor, plus the objects named by events since the
-  events cursor, each re-fetched from its retrieve endpoint, because an event's payload is rendered in the
-  API version of its time and carries no expansions. Deletions become rows with `is_deleted`.
+- Later syncs: what the account's events (`events`, read once per account and shared by its objects) say
+  changed since the events cursor, each object re-fetched from its retrieve endpoint, because an event's
+  payload is rendered in the API version of its time and carries no expansions; deletions become rows with
+  `is_deleted`. Then the objects created since the `created` cursor, listed only if an event announced a
+  new one (for the types Stripe always announces; the others are always listed).
 - Events are eventually consistent, so every read starts a minute before the cursor; the merge on
   (account_id, id) makes the overlap harmless.
 - Stripe keeps events for 30 days: an events cursor older than that cannot see every change, so the
   object is reloaded in full instead, and the log says so.
+- Each object is written at most once per sync (deleted, listed, or re-fetched), so a load holds no key
+  twice and its merge needs no deduplication.
 The new cursor is handed back, not stored (`ObjectRead.cursor`, once its batches are read): the caller saves
 it only once the rows it covers are yielded, and dlt commits its state with the load, so a sync that dies
 half way re-reads instead of skipping.
@@ -19,16 +23,13 @@ import logging
 from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from fnmatch import fnmatch
 from itertools import chain
 from typing import Any
 
-import orjson
-
 from orchestration.ingest.client import PAGE_SIZE, StripeNotFoundError, StripeReader
+from orchestration.ingest.events import AccountEvents, Change, Windows
 from orchestration.ingest.fetch import Page, list_all, run_chains
-from orchestration.ingest.lazy_json import object_json
-from orchestration.stripe_objects import StripeObject
+from orchestration.stripe_objects import STRIPE_OBJECTS, StripeObject
 from orchestration.sync_report import ObjectProgress
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,6 @@ OVERLAP_SECONDS = 60
 EVENT_RETENTION_SECONDS = 30 * 24 * 3600
 # Margin for the clock difference between here and Stripe, and for the time a sync takes.
 RETENTION_MARGIN_SECONDS = 3600
-MAX_EVENT_TYPES_PER_REQUEST = 20
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,10 @@ class ObjectRead:
         now: int,
         progress: ObjectProgress,
         *,
+        events: AccountEvents | None = None,
         full: bool = False,
     ) -> None:
-        self._batches = _read(reader, executor, obj, cursor, now, progress, full=full)
+        self._batches = _read(reader, executor, obj, cursor, now, progress, events=events, full=full)
         self._cursor: Cursor | None = None
 
     def __iter__(self) -> Iterator[Batch]:
@@ -92,6 +93,27 @@ class ObjectRead:
         return self._cursor
 
 
+def event_windows(cursors: dict[str, Cursor | None], now: int, *, full: bool = False) -> Windows:
+    """Per object read incrementally that learns from events, the first second whose events it needs.
+
+    An object's changes are the events since its events cursor, less the overlap. So are its creations:
+    each sync lists the new objects, or saw no creation event, from the last sync's start less the overlap,
+    so together they cover every second since the object was first read, whatever the created cursor. (A
+    cursor saved before events cursors were kept for the events table falls back on its created cursor.)
+    """
+    if full:
+        return {}
+    windows: Windows = {}
+    for obj in STRIPE_OBJECTS:
+        cursor = cursors.get(obj.table)
+        if (obj.event_types or obj.creation_events) and not _needs_full_reload(obj, cursor, now):
+            assert cursor is not None  # no cursor needs a full reload
+            since = cursor.events if cursor.events is not None else cursor.created
+            if since is not None:
+                windows[obj.table] = max(0, since - OVERLAP_SECONDS)
+    return windows
+
+
 def _read(
     reader: StripeReader,
     executor: ThreadPoolExecutor,
@@ -100,10 +122,18 @@ def _read(
     now: int,
     progress: ObjectProgress,
     *,
+    events: AccountEvents | None,
     full: bool = False,
 ) -> Generator[Batch, None, Cursor]:
-    """The batches to write, returning the new cursor. `full` reloads whatever the cursor."""
+    """The batches to write, returning the new cursor. `full` reloads whatever the cursor.
+
+    An incremental read takes its changes from the account's events before it lists anything: every
+    event it knows of came before its list, so an object listed is at least as new as its events say and
+    is not re-fetched. Each object is so written once per sync: deleted, listed, or re-fetched.
+    """
     newest = cursor.created if cursor else None
+    changes: dict[str, Change] = {}
+    list_new = True
     if full or _needs_full_reload(obj, cursor, now):
         progress.mode = "full"
         if full:
@@ -121,30 +151,48 @@ def _read(
         assert cursor is not None  # no cursor needs a full reload
         progress.mode = "incremental"
         created_since = max(0, (cursor.created or 0) - OVERLAP_SECONDS)
+        if obj.event_types or obj.creation_events:
+            if events is None:
+                raise ValueError(f"{obj.table} is read from its events: pass the account's events")
+            changes = events.changes(obj) if obj.event_types else {}
+            # Not listed when no event announced a new one since the last sync.
+            list_new = not obj.creation_events or events.announced_creation(obj)
+            if not list_new:
+                log.debug("%s of %s: no new object announced, not listed", obj.table, reader.account_id)
 
-    listed: set[str] = set()
-    for params in obj.passes:
+    # Deletions first, and for good: Stripe does not bring a deleted object back, so one the list still
+    # shows (lists lag behind) is written deleted, once.
+    deleted = {i: change for i, change in changes.items() if change.deletion}
+    if deleted:
+        progress.deleted += len(deleted)
+        yield Batch(reader.account_id, [change.last_state() for change in deleted.values()], deleted=True)
+
+    # Ids listed this sync, where a list could show one twice: an incremental list, to re-fetch only the
+    # others, and the passes of an object (active, then inactive) that may change in between.
+    listed: set[str] | None = set() if created_since is not None or len(obj.passes) > 1 else None
+    for params in obj.passes if list_new else ():
         query = {**params, **_expand(obj.expand, "expand")}
         if created_since is not None:
             query["created[gte]"] = created_since
         for page in list_all(
             reader, executor, obj.list_path, query, sliced=created_since is None, created_field=obj.created_field
         ):
+            if listed is not None:
+                page = [o for o in page if o["id"] not in listed and o["id"] not in deleted]
+                listed.update(o["id"] for o in page)
             if page:
                 newest = max(newest or 0, max(o.get(obj.created_field) or 0 for o in page))
                 progress.rows += len(page)
                 progress.pages += 1
-                if created_since is not None:
-                    listed.update(o["id"] for o in page)
                 yield Batch(reader.account_id, page)
 
-    if progress.mode == "incremental" and obj.event_types and cursor is not None and cursor.events is not None:
-        # Objects just listed as new are already in their latest state, unless an event came after the list.
-        # `now` (the sync's start, on Stripe's clock in the simulator) precedes every list request.
-        fresh = _ListedBefore(listed, now - OVERLAP_SECONDS)
-        yield from _apply_events(reader, executor, obj, cursor.events - OVERLAP_SECONDS, progress, fresh)
+    changed = [(i, change) for i, change in changes.items() if not change.deletion and i not in (listed or ())]
+    del changes, deleted
+    if changed:
+        yield from _refetch(reader, executor, obj, changed, progress)
     progress.cursor = newest
-    return Cursor(created=newest, events=now if obj.event_types else None)
+    # The events table has an events cursor too: where the next sync's look for new events starts.
+    return Cursor(created=newest, events=now if obj.event_types or obj.creation_events else None)
 
 
 def _needs_full_reload(obj: StripeObject, cursor: Cursor | None, now: int) -> bool:
@@ -155,41 +203,18 @@ def _needs_full_reload(obj: StripeObject, cursor: Cursor | None, now: int) -> bo
     return cursor.events is None or cursor.events < now - EVENT_RETENTION_SECONDS + RETENTION_MARGIN_SECONDS
 
 
-@dataclass(frozen=True)
-class _ListedBefore:
-    ids: set[str]
-    at: int
-
-    def covers(self, object_id: str, changed_at: int) -> bool:
-        return object_id in self.ids and changed_at < self.at
-
-
-def _apply_events(
+def _refetch(
     reader: StripeReader,
     executor: ThreadPoolExecutor,
     obj: StripeObject,
-    since: int,
+    changed: list[tuple[str, Change]],
     progress: ObjectProgress,
-    fresh: _ListedBefore,
 ) -> Iterator[Batch]:
-    # The newest event per object decides: deleted, or changed (re-fetched).
-    latest: dict[str, _Change] = {}
-    for query in _event_queries(obj.event_types + tuple(p for p, _ in obj.related_events)):
-        for page in list_all(reader, executor, "/v1/events", {**query, "created[gte]": since}, sliced=False):
-            for event in page:
-                object_id = _changed_id(obj, event)
-                seen = latest.get(object_id) if object_id else None
-                if object_id and (seen is None or event["created"] >= seen.created):
-                    latest[object_id] = _Change.of(obj, event)
-    deleted = [change.last_state() for change in latest.values() if change.deletion]
-    changed = [i for i, change in latest.items() if not change.deletion and not fresh.covers(i, change.created)]
-    if deleted:
-        progress.deleted += len(deleted)
-        yield Batch(reader.account_id, deleted, deleted=True)
-
+    """The changed objects, each re-fetched from its retrieve endpoint (an event's payload is in the API
+    version of its time and carries no expansions)."""
     refetched: Page = []
     gone: Page = []
-    retrievals = run_chains(executor, [_retrieve(reader, obj, i, latest.pop(i)) for i in changed])
+    retrievals = run_chains(executor, [_retrieve(reader, obj, i, change) for i, change in changed])
     for page in chain(retrievals, [None]):  # None: the end, to flush what is left
         for item in page or ():
             (gone if item.get("deleted") else refetched).append(item)
@@ -204,41 +229,7 @@ def _apply_events(
             gone = []
 
 
-@dataclass(frozen=True)
-class _Change:
-    """The newest event about one object, kept small (a page's events would otherwise stay in memory until
-    every change is re-fetched): when, whether it deleted the object, and the object as the event showed
-    it, as compact JSON: the last state of an object deleted meanwhile."""
-
-    created: int
-    deletion: bool
-    object_json: str
-
-    @classmethod
-    def of(cls, obj: StripeObject, event: Any) -> _Change:
-        return cls(event["created"], _is_deletion(obj, event), object_json(event["data"]["object"]))
-
-    def last_state(self, **marks: Any) -> dict[str, Any]:
-        return {**orjson.loads(self.object_json), **marks}
-
-
-def _changed_id(obj: StripeObject, event: dict[str, Any]) -> str | None:
-    """The id of our object an event changed, if it changed one."""
-    data = event["data"]["object"]
-    if data.get("object") == obj.object_type:
-        return data.get("id")
-    for pattern, field in obj.related_events:
-        if fnmatch(event["type"], pattern) and isinstance(data.get(field), str):
-            return data[field]
-    return None
-
-
-def _is_deletion(obj: StripeObject, event: dict[str, Any]) -> bool:
-    data = event["data"]["object"]
-    return obj.deletable and event["type"].endswith(".deleted") and data.get("object") == obj.object_type
-
-
-def _retrieve(reader: StripeReader, obj: StripeObject, object_id: str, change: _Change) -> Iterator[Page]:
+def _retrieve(reader: StripeReader, obj: StripeObject, object_id: str, change: Change) -> Iterator[Page]:
     try:
         found = reader.get(obj.retrieve_path.format(id=object_id), _expand(obj.retrieve_expand, "expand"))
     except StripeNotFoundError:
@@ -250,13 +241,6 @@ def _retrieve(reader: StripeReader, obj: StripeObject, object_id: str, change: _
         # Stripe's deleted stub ({id, object, deleted}); the event holds the last full state.
         found = change.last_state(deleted=True)
     yield [found]
-
-
-def _event_queries(patterns: tuple[str, ...]) -> list[dict[str, Any]]:
-    wildcards = [{"type": p} for p in patterns if "*" in p]
-    exact = [p for p in patterns if "*" not in p]
-    batches = [exact[i : i + MAX_EVENT_TYPES_PER_REQUEST] for i in range(0, len(exact), MAX_EVENT_TYPES_PER_REQUEST)]
-    return wildcards + [_expand(batch, "types") for batch in batches]
 
 
 def _expand(values: tuple[str, ...] | list[str], name: str) -> dict[str, Any]:

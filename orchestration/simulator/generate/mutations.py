@@ -331,6 +331,11 @@ class _Mutator:
             "status_transitions": {**invoice["status_transitions"], "paid_at": at},
         }
         self._put("invoices", paid)
+        if existing is None:
+            # Paying an invoice that had no payment intent creates one, which Stripe announces like any other
+            # ("payment_intent.created: Occurs when a new PaymentIntent is created",
+            # https://docs.stripe.com/api/events/types).
+            self._emit("payment_intent.created", intent_object)
         self._emit("charge.succeeded", charge_object)
         self._emit("payment_intent.succeeded", intent_object)
         self._emit("invoice_payment.paid", payment)
