@@ -106,6 +106,8 @@ class PostgresSettings:
     database: str = "stripe_warehouse"
 
 
+DEFAULT_POSTGRES_PARALLELISM = 4
+
 SCHEDULE_VARIABLES = ("STRIPE_SYNC_CRON", "STRIPE_RECONCILE_CRON", "STRIPE_SCHEDULES")
 
 
@@ -195,13 +197,26 @@ class Settings:
     def dagster_home_path(self) -> Path:
         return self.dagster_home or self.data_dir / "dagster_home"
 
-    def rate_limit_for(self, credential: StripeCredential) -> float:
-        """Requests per second the budget of `credential` allows, across every endpoint."""
-        if self.requests_per_second:
-            return self.requests_per_second
+    @property
+    def account_syncs_at_once(self) -> int:
+        """How many account syncs run at once, each in a Dagster run of its own: STRIPE_SYNC_PARALLELISM
+        (default 4) on Postgres; 1 on DuckDB, which one process writes at a time."""
+        if self.warehouse != "postgres":
+            return 1
+        return self.sync_parallelism or DEFAULT_POSTGRES_PARALLELISM
+
+    def rate_limit_for(self, credential: StripeCredential, *, one_account_run: bool = False) -> float:
+        """Requests per second the budget of `credential` allows, across every endpoint.
+
+        `one_account_run`: the sync reads this account alone, as the parallel runs of a Postgres warehouse do.
+        A platform key's budget (STRIPE_RATE_LIMIT_BUDGET=key) is then split between the runs that may read
+        its connected accounts at once: a budget lives in one process, and the runs do not see each other's."""
         # Stripe allows 100 requests/s in live mode and 25 in test mode, per account
-        # (https://docs.stripe.com/rate-limits): a tenth less, for Stripe's clock and the platform's other traffic.
-        return 90.0 if "_live_" in credential.api_key.value else 22.0
+        # (https://docs.stripe.com/rate-limits): a tenth less, for Stripe's clock and the platform's traffic.
+        rate = self.requests_per_second or (90.0 if "_live_" in credential.api_key.value else 22.0)
+        if one_account_run and credential.stripe_account and self.rate_limit_budget == "key":
+            rate /= self.account_syncs_at_once
+        return rate
 
     def endpoint_rate_limit_for(self, credential: StripeCredential) -> float:
         """Requests per second the budget of `credential` allows to any one endpoint.
@@ -211,7 +226,7 @@ class Settings:
         (STRIPE_REQUESTS_PER_SECOND above 100), the endpoints are taken as raised alike, 22% of it."""
         if self.endpoint_requests_per_second:
             return self.endpoint_requests_per_second
-        return max(22.0, 0.22 * self.rate_limit_for(credential))
+        return max(22.0, 0.22 * self.rate_limit_for(credential))  # the endpoint's own, whatever the split
 
     def budget_key(self, credential: StripeCredential) -> str:
         """Which rate budget `credential` spends; readers with the same key share one (context.py).

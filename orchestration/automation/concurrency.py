@@ -39,7 +39,6 @@ INGEST_TAG = "stripe_warehouse/ingest"
 INGEST_RUN_TAGS = {INGEST_TAG: "accounts"}
 ACCOUNT_TAG = "stripe_warehouse/account"
 """The account of a one-account ingestion run: two runs of one account would read and write the same rows."""
-DEFAULT_POSTGRES_PARALLELISM = 4
 
 # The first line tells a dagster.yaml this project wrote (and may rewrite) from one a user wrote.
 MARKER = "# Written by stripe-warehouse; delete this line to keep your own changes."
@@ -91,10 +90,8 @@ _EARLIER_CONFIG = "python_logs:\n  managed_python_loggers:\n    - orchestration\
 
 
 def sync_parallelism(settings: Settings) -> int:
-    """How many account syncs run at once: STRIPE_SYNC_PARALLELISM (default 4) on Postgres; 1 on DuckDB."""
-    if settings.warehouse != "postgres":
-        return 1
-    return settings.sync_parallelism or DEFAULT_POSTGRES_PARALLELISM
+    """How many account syncs run at once (`Settings.account_syncs_at_once`)."""
+    return settings.account_syncs_at_once
 
 
 def parallel_runs(settings: Settings) -> bool:

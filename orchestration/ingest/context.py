@@ -46,14 +46,15 @@ class SyncContext:
         """A reader per account; those spending the same budget (`Settings.budget_key`: every account a
         platform key reads, by default) share one, so together they stay under the key owner's limits."""
         settings = self.settings
+        credentials = self.credentials if self.credentials is not None else settings.require_credentials()
         budgets: dict[str, RateBudget] = {}
         readers = []
-        for credential in self.credentials if self.credentials is not None else settings.require_credentials():
+        for credential in credentials:
             key = settings.budget_key(credential)
             if key not in budgets:
-                budgets[key] = RateBudget(
-                    settings.rate_limit_for(credential), settings.endpoint_rate_limit_for(credential)
-                )
+                # A run of one account may be one of several at once (Postgres), each with a share of the key's.
+                rate = settings.rate_limit_for(credential, one_account_run=len(credentials) == 1)
+                budgets[key] = RateBudget(rate, settings.endpoint_rate_limit_for(credential))
             readers.append(
                 StripeReader(
                     settings.stripe_api_base,

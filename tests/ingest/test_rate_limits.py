@@ -95,6 +95,23 @@ def test_the_accounts_one_key_reads_share_its_budget_unless_each_gets_its_own(tm
     assert (apart[0].budget.requests_per_second, apart[0].budget.endpoint_requests_per_second) == (90, 22)
 
 
+def test_parallel_runs_of_one_platform_key_split_its_budget(tmp_path):
+    def rates(**env: str) -> list[float]:
+        settings = _settings(tmp_path, WAREHOUSE="postgres", STRIPE_SYNC_PARALLELISM="3", **env)
+        return [reader.budget.requests_per_second for reader in SyncContext(settings).readers]
+
+    # A run of one connected account may run beside two others reading with the same key: a third each.
+    assert rates(STRIPE_ACCOUNT_IDS="acct_a") == [30]
+    # One run reading both accounts holds the whole budget, shared by its readers.
+    assert rates(STRIPE_ACCOUNT_IDS="acct_a,acct_b") == [90, 90]
+    # The account's own key, or a budget per account: nothing shared with the other runs.
+    assert rates() == [90]
+    assert rates(STRIPE_ACCOUNT_IDS="acct_a", STRIPE_RATE_LIMIT_BUDGET="account") == [90]
+    # DuckDB runs one sync at a time.
+    duckdb = _settings(tmp_path, STRIPE_ACCOUNT_IDS="acct_a", STRIPE_SYNC_PARALLELISM="3")
+    assert [reader.budget.requests_per_second for reader in SyncContext(duckdb).readers] == [90]
+
+
 def test_a_full_sync_at_stripes_limits_meets_no_429_and_loads_every_row(accounts, tmp_path):
     _, account, _ = accounts
     with SimulatorServer([account], api_keys={LIVE_KEY: account.account_id}, options=STRIPE_LIKE) as server:
