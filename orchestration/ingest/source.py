@@ -130,10 +130,13 @@ def _produce(obj: StripeObject, lazy: _LazyContext, events: SharedEvents):
                 if account in done:
                     continue  # configured twice: read once, or the load would hold its rows twice
                 done.add(account)
-                # An empty batch first, so every table exists even for an account without such objects.
-                yield RawBatch(account)
                 progress = context.report.start(obj.table, account, "full")
                 cursor = Cursor.from_state(cursors.get(account))
+                if cursor is None:
+                    # An empty batch first, so every table exists even for an account without such objects. Only
+                    # on the account's first sync (a cursor is saved with the load that created the tables):
+                    # a table without rows then has no load job, and a sync with nothing new merges nothing.
+                    yield RawBatch(account)
                 final = {c.table: FinalLists(c, loaded_through[c.table].get(account)) for c in final_children}
                 # Objects embedded in more parents than one (a discount named by every invoice it applied to):
                 # the ids written so far this sync, so each is written once.

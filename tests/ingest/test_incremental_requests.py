@@ -48,6 +48,19 @@ def test_a_sync_without_changes_reads_each_accounts_events_once_and_lists_nothin
     assert routes == {first.account_id: NO_CHANGE, second.account_id: NO_CHANGE}
 
 
+def test_a_sync_without_changes_loads_only_the_tables_it_has_rows_for(accounts, sync_settings):
+    # An account's fixed cost: a table without new rows must not cost a load job (a merge per table).
+    platform, first, _ = accounts
+    with SimulatorServer([platform, first], api_keys={PLATFORM_KEY: platform.account_id}) as server:
+        settings = sync_settings(server.base_url, STRIPE_ACCOUNT_IDS=first.account_id)
+        _, first_load = sync_and_count_keys(settings, now=NOW)
+        _, no_change = sync_and_count_keys(settings, now=LATER)
+    assert len(first_load) > 20  # the first sync creates every table, empty or not
+    assert no_change, "the account row is loaded on every sync"
+    assert {table for table, keys in no_change.items() if not keys} == set()
+    assert len(no_change) < 6, sorted(no_change)
+
+
 def test_a_new_object_of_one_type_lists_that_type_alone_and_a_change_reads_its_object_alone(sync_settings):
     account = generate_account(seed=33, customers=20, now=NOW)
     with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}) as server:
