@@ -12,7 +12,9 @@ a build in progress.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dagster import (
@@ -37,6 +39,8 @@ BUILT_AFTER_TAG = "stripe_warehouse/built_after"
 """On a build run: the batch it was requested after."""
 BUILD_SENSOR_INTERVAL_SECONDS = 30
 ENDED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+LOOKBACK_SECONDS = 60.0
+SETTLED_KEPT = 200  # far more batches than end within LOOKBACK_SECONDS
 
 
 def batch_id(origin: str, at: datetime | None = None) -> str:
@@ -73,24 +77,55 @@ def build_after_sync_sensor(automation: Automation) -> SensorDefinition:
 
 
 def builds_after_sync(context: SensorEvaluationContext) -> SensorResult | SkipReason:
-    """The builds due: one per batch whose runs have all ended since the cursor (the last end seen)."""
+    """The builds due: one per batch whose runs have all ended since the cursor.
+
+    The cursor holds the last end seen and the batches settled (built, or all failed) around it: the run
+    storage's update times are not finer than the order in which runs end, so the runs that ended up to
+    LOOKBACK_SECONDS before the last end seen are read again, and a batch already settled is skipped.
+    """
     instance = context.instance
-    since = float(context.cursor) if context.cursor else 0.0
+    cursor = _BuildCursor.parse(context.cursor)
     ended = instance.get_run_records(
-        RunsFilter(tags=INGEST_RUN_TAGS, statuses=list(ENDED), updated_after=datetime.fromtimestamp(since, UTC))
+        RunsFilter(
+            tags=INGEST_RUN_TAGS,
+            statuses=list(ENDED),
+            updated_after=datetime.fromtimestamp(max(0.0, cursor.since - LOOKBACK_SECONDS), UTC),
+        )
     )
-    if not ended:
+    batches = {r.dagster_run.tags[BATCH_TAG] for r in ended if BATCH_TAG in r.dagster_run.tags} - set(cursor.settled)
+    if not batches:
         return SkipReason("No account run has ended since the last build was requested.")
-    cursor = str(max(record.update_timestamp.timestamp() for record in ended))
-    requests = []
-    for batch in sorted({r.dagster_run.tags[BATCH_TAG] for r in ended if BATCH_TAG in r.dagster_run.tags}):
+    requests, settled = [], []
+    for batch in sorted(batches):
         runs = instance.get_runs(RunsFilter(tags={BATCH_TAG: batch, **INGEST_RUN_TAGS}))
         if any(run.status not in ENDED for run in runs):
             continue  # the batch's last run to end brings it back
+        settled.append(batch)
         if not any(run.status == DagsterRunStatus.SUCCESS for run in runs):
             context.log.warning("Every account run of %s failed: nothing new to build.", batch)
             continue
         requests.append(
             RunRequest(run_key=batch, tags={**(every_account_tags(instance) or {}), BUILT_AFTER_TAG: batch})
         )
-    return SensorResult(run_requests=requests, cursor=cursor)
+    since = max(cursor.since, *(record.update_timestamp.timestamp() for record in ended))
+    return SensorResult(run_requests=requests, cursor=_BuildCursor(since, [*cursor.settled, *settled]).dump())
+
+
+@dataclass(frozen=True)
+class _BuildCursor:
+    since: float
+    """The last end of an account run seen."""
+    settled: list[str]
+    """The latest batches built or given up (all runs failed), newest last."""
+
+    @classmethod
+    def parse(cls, text: str | None) -> _BuildCursor:
+        if not text:
+            return cls(0.0, [])
+        if not text.startswith("{"):  # a cursor of the first version: the last end alone
+            return cls(float(text), [])
+        state = json.loads(text)
+        return cls(float(state["since"]), list(state["settled"]))
+
+    def dump(self) -> str:
+        return json.dumps({"since": self.since, "settled": self.settled[-SETTLED_KEPT:]})

@@ -259,8 +259,10 @@ def test_two_accounts_sync_in_concurrent_runs_and_dbt_builds_once(
             assert isinstance(due, SensorResult)
             [request] = due.run_requests
             assert isinstance(request, RunRequest)
-            from orchestration.definitions import defs
+            # Built for this test's settings: `orchestration.definitions.defs` may come from another test's.
+            from orchestration.definitions import build_definitions
 
+            defs = build_definitions(Automation.from_env())
             build = defs.resolve_job_def(BUILD_JOB_NAME).execute_in_process(
                 instance=instance, tags=request.tags, run_config=QUIET_RUN_CONFIG, raise_on_error=False
             )
