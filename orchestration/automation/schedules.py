@@ -66,13 +66,7 @@ def _every_account_schedule(
     automation: Automation, *, name: str, cron_schedule: str, job, description: str
 ) -> ScheduleDefinition:
     """A schedule of `job` (one of the asset jobs) whose every tick runs all account partitions."""
-    return schedule(
-        name=name,
-        cron_schedule=cron_schedule,
-        job=job,
-        default_status=automation.schedule_status,
-        description=description,
-    )(_every_account)
+    return _schedule(automation, name, cron_schedule, job, description, _every_account)
 
 
 def _every_account(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
@@ -94,10 +88,16 @@ def _each_account_schedule(
             return SkipReason(NO_ACCOUNT)
         return account_run_requests(accounts, batch_id(name, context.scheduled_execution_time))
 
+    return _schedule(automation, name, cron_schedule, job, description, each_account)
+
+
+def _schedule(
+    automation: Automation, name: str, cron_schedule: str, job, description: str, evaluate
+) -> ScheduleDefinition:
     return schedule(
         name=name,
         cron_schedule=cron_schedule,
         job=job,
         default_status=automation.schedule_status,
         description=description,
-    )(each_account)
+    )(evaluate)
