@@ -12,8 +12,9 @@ alone. Each stage runs by itself, one after the other, on the objects of a full 
 - **row building**: each page's raw rows as Arrow (`raw_table`), with the child lists embedded in it
   (invoice lines, subscription items, credit note lines);
 - **dlt extract**, **normalize**, **load/merge**: those Arrow tables, in batches of `ROWS_PER_BATCH` per
-  table as the source yields them, through a dlt pipeline with the raw tables' hints, step by step into a
-  fresh warehouse (with DuckDB, its merge's CPU is this process's).
+  table as the source yields them, through a dlt pipeline with the source's table hints (each key once per
+  load: no deduplication), step by step into a fresh warehouse (with DuckDB, its merge's CPU is this
+  process's).
 
 Then a whole sync of the same account (`sync_accounts`, concurrent as in production) is measured too: what it
 spends beyond the sum of the stages is the cost of running them together (threads, queues, dlt's pipes, the
@@ -45,7 +46,7 @@ from orchestration.ingest.client import PAGE_SIZE, StripeReader
 from orchestration.ingest.lazy_json import parse_lazily
 from orchestration.ingest.pipeline import extract_settings, stripe_pipeline, sync_accounts
 from orchestration.ingest.raw_rows import raw_table
-from orchestration.ingest.source import RAW_TABLE_HINTS, ROWS_PER_BATCH
+from orchestration.ingest.source import ROWS_PER_BATCH, UNIQUE_RAW_TABLE_HINTS
 from orchestration.settings import Settings
 from orchestration.simulator import SimulatorServer, generate_account
 from orchestration.stripe_objects import STRIPE_OBJECTS, ChildList
@@ -180,7 +181,7 @@ def _stages(settings: Settings, account_id: str) -> _Stages:
 
     pipeline = stripe_pipeline(settings)
     resources = [
-        dlt.resource(_batches(parts), name=table, **RAW_TABLE_HINTS) for table, parts in sorted(tables.items())
+        dlt.resource(_batches(parts), name=table, **UNIQUE_RAW_TABLE_HINTS) for table, parts in sorted(tables.items())
     ]
     with extract_settings():
         stages.cpu["dlt extract (Arrow to files)"] = _measure(lambda: pipeline.extract(resources)).cpu
