@@ -122,6 +122,7 @@ class StripeReader:
         self.budget = budget
         self._rate_limit_patience = rate_limit_patience
         self._account: dict[str, Any] | None = None
+        self._account_lock = threading.Lock()
         self.stats = RequestStats()
 
     @property
@@ -181,7 +182,9 @@ class StripeReader:
     def account(self) -> dict[str, Any]:
         """The account object (`GET /v1/account`, read through `Stripe-Account` for a connected one)."""
         if self._account is None:
-            self._account = self.get("/v1/account")
+            with self._account_lock:  # the objects are read on threads of their own: one request, not one each
+                if self._account is None:
+                    self._account = self.get("/v1/account")
         return self._account
 
     @property

@@ -12,6 +12,7 @@ own dlt resource and Dagster asset while the parent list is read once.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from orchestration.ingest.context import SyncContext
 from orchestration.ingest.events import SharedEvents
 from orchestration.ingest.memory import release_freed_memory
 from orchestration.ingest.raw_rows import PRIMARY_KEY, RAW_SCHEMA, raw_table
+from orchestration.ingest.read_ahead import read_ahead
 from orchestration.ingest.sync import Batch, Cursor, ObjectRead, event_windows
 from orchestration.ingest.vanished import vanished_rows
 from orchestration.settings import Settings
@@ -84,11 +86,13 @@ UNIQUE_RAW_TABLE_HINTS: dict[str, Any] = {
 class _LazyContext:
     def __init__(self, context: SyncContext | None) -> None:
         self._context = context
+        self._lock = threading.Lock()  # the objects' pages are read on threads of their own
 
     def get(self) -> SyncContext:
-        if self._context is None:
-            self._context = SyncContext(Settings.from_env())
-        return self._context
+        with self._lock:
+            if self._context is None:
+                self._context = SyncContext(Settings.from_env())
+            return self._context
 
 
 @dataclass
@@ -110,90 +114,122 @@ class RawBatch:
 
 
 def _produce(obj: StripeObject, lazy: _LazyContext, events: SharedEvents):
-    def produce() -> Iterator[RawBatch]:
-        context = lazy.get()
+    def produce() -> Iterator[RawBatch | None]:
+        # dlt's state is reached from dlt's thread only; the read runs on a thread of its own (read_ahead.py).
+        # The cursors it sets are committed with the load, which takes place only once every batch is yielded.
         state = dlt.current.source_state()
-        all_cursors = state.setdefault("cursors", {})
-        cursors = all_cursors.setdefault(obj.table, {})
-        # Per child list read once when complete (a payout's balance transactions): how far it is loaded.
-        final_children = [c for c in obj.children if isinstance(c, ChildList) and c.final_when is not None]
-        loaded_through = {
-            c.table: state.setdefault("lists_loaded_through", {}).setdefault(c.table, {}) for c in final_children
-        }
-        done: set[str] = set()
-        for reader in context.readers:
-            account = _account_label(reader)
-            if account in context.report.failures:
-                continue
-            try:
-                account = reader.account_id
-                if account in done:
-                    continue  # configured twice: read once, or the load would hold its rows twice
-                done.add(account)
-                progress = context.report.start(obj.table, account, "full")
-                cursor = Cursor.from_state(cursors.get(account))
-                if cursor is None:
-                    # An empty batch first, so every table exists even for an account without such objects. Only
-                    # on the account's first sync (a cursor is saved with the load that created the tables):
-                    # a table without rows then has no load job, and a sync with nothing new merges nothing.
-                    yield RawBatch(account)
-                final = {c.table: FinalLists(c, loaded_through[c.table].get(account)) for c in final_children}
-                # Objects embedded in more parents than one (a discount named by every invoice it applied to):
-                # the ids written so far this sync, so each is written once.
-                embedded: dict[str, set[str]] = {c.table: set() for c in obj.children if isinstance(c, EmbeddedObjects)}
-                # A full reload over an earlier sync must find the rows deleted meanwhile: track what it saw.
-                seen: set[str] | None = set() if cursor is not None and obj.deletable else None
-                pending = RawBatch(account)
-                last_log = time.monotonic()
-                windows = partial(_event_windows, all_cursors, account, context)
-                read = ObjectRead(
-                    reader,
-                    context.executor,
-                    obj,
-                    cursor,
-                    context.now,
-                    progress,
-                    events=events.of(reader, context.executor, windows),
-                    full=context.full_refresh,
-                )
-                for batch in read:
-                    if seen is not None:
-                        seen.update(o["id"] for o in batch.objects)
-                    _add_rows(pending, obj, batch, reader, context, progress, final, embedded)
-                    if pending.rows >= ROWS_PER_BATCH:
-                        yield pending
-                        pending = RawBatch(account)
-                    if time.monotonic() - last_log > PROGRESS_EVERY_SECONDS:
-                        last_log = time.monotonic()
-                        log.info(
-                            "%s of %s: %d rows in %d pages so far, %.0fs",
-                            obj.table, account, progress.rows + progress.refetched, progress.pages,
-                            time.monotonic() - progress.started,
-                        )  # fmt: skip
-                if seen is not None and progress.mode == "full":
-                    for batch in vanished_rows(obj, account, seen, progress):
-                        _add_rows(pending, obj, batch, reader, context, progress, final, embedded)
-                if pending.rows:
-                    yield pending
-                # Saved only now that every row it covers has been yielded.
-                cursors[account] = read.cursor.to_state()
-                if progress.mode == "full":
-                    for table, lists in final.items():
-                        loaded_through[table][account] = lists.through_after_full_read()
-                progress.elapsed = time.monotonic() - progress.started
-                log.info(
-                    "%s of %s: %s sync, %d rows in %d pages (%d re-fetched, %d deleted, %d child rows) in %.1fs",
-                    obj.table, account, progress.mode, progress.rows + progress.refetched, progress.pages,
-                    progress.refetched, progress.deleted, progress.child_rows, progress.elapsed,
-                )  # fmt: skip
-            except StripeReadError as exc:
-                log.error("%s of %s failed: %s", obj.table, account, exc)
-                context.report.fail(account, str(exc), needs_reauth=isinstance(exc, StripeAuthError))
-        # What this object's read held goes back before the next one's, and before dlt's load (once per
-        # object, not per account: a full collection takes a moment).
-        release_freed_memory()
+        for item in read_ahead(lambda: _read(obj, lazy.get(), events, state), name=f"stripe-{obj.table}"):
+            if isinstance(item, _Vanished):
+                vanished = item.rows()
+                yield vanished if vanished.rows else None  # an empty batch would make every table's first
+            else:
+                yield item
 
     return produce
+
+
+@dataclass
+class _Vanished:
+    """After a full read over an earlier sync: the rows of the warehouse it did not see, to mark deleted."""
+
+    obj: StripeObject
+    reader: StripeReader
+    context: SyncContext
+    progress: Any
+    seen: set[str]
+
+    def rows(self) -> RawBatch:
+        account = self.reader.account_id
+        batch = RawBatch(account)
+        for deleted in vanished_rows(self.obj, account, self.seen, self.progress):
+            _add_rows(batch, self.obj, deleted, self.reader, self.context, self.progress, {}, {})
+        return batch
+
+
+def _read(
+    obj: StripeObject, context: SyncContext, events: SharedEvents, state: dict[str, Any]
+) -> Iterator[RawBatch | _Vanished]:
+    """The batches of one object, every account's, in order; records each account's new cursor in `state` once its
+    batches are yielded."""
+    all_cursors = state.setdefault("cursors", {})
+    cursors = all_cursors.setdefault(obj.table, {})
+    # Per child list read once when complete (a payout's balance transactions): how far it is loaded.
+    final_children = [c for c in obj.children if isinstance(c, ChildList) and c.final_when is not None]
+    loaded_through = {
+        c.table: state.setdefault("lists_loaded_through", {}).setdefault(c.table, {}) for c in final_children
+    }
+    done: set[str] = set()
+    for reader in context.readers:
+        account = _account_label(reader)
+        if account in context.report.failures:
+            continue
+        try:
+            account = reader.account_id
+            if account in done:
+                continue  # configured twice: read once, or the load would hold its rows twice
+            done.add(account)
+            progress = context.report.start(obj.table, account, "full")
+            cursor = Cursor.from_state(cursors.get(account))
+            if cursor is None:
+                # An empty batch first, so every table exists even for an account without such objects. Only
+                # on the account's first sync (a cursor is saved with the load that created the tables):
+                # a table without rows then has no load job, and a sync with nothing new merges nothing.
+                yield RawBatch(account)
+            final = {c.table: FinalLists(c, loaded_through[c.table].get(account)) for c in final_children}
+            # Objects embedded in more parents than one (a discount named by every invoice it applied to):
+            # the ids written so far this sync, so each is written once.
+            embedded: dict[str, set[str]] = {c.table: set() for c in obj.children if isinstance(c, EmbeddedObjects)}
+            # A full reload over an earlier sync must find the rows deleted meanwhile: track what it saw.
+            seen: set[str] | None = set() if cursor is not None and obj.deletable else None
+            pending = RawBatch(account)
+            last_log = time.monotonic()
+            windows = partial(_event_windows, all_cursors, account, context)
+            read = ObjectRead(
+                reader,
+                context.executor,
+                obj,
+                cursor,
+                context.now,
+                progress,
+                events=events.of(reader, context.executor, windows),
+                full=context.full_refresh,
+            )
+            for batch in read:
+                if seen is not None:
+                    seen.update(o["id"] for o in batch.objects)
+                _add_rows(pending, obj, batch, reader, context, progress, final, embedded)
+                if pending.rows >= ROWS_PER_BATCH:
+                    yield pending
+                    pending = RawBatch(account)
+                if time.monotonic() - last_log > PROGRESS_EVERY_SECONDS:
+                    last_log = time.monotonic()
+                    log.info(
+                        "%s of %s: %d rows in %d pages so far, %.0fs",
+                        obj.table, account, progress.rows + progress.refetched, progress.pages,
+                        time.monotonic() - progress.started,
+                    )  # fmt: skip
+            if seen is not None and progress.mode == "full":
+                # The warehouse is read from dlt's thread (`produce`), where dlt's pipeline is at hand.
+                yield _Vanished(obj, reader, context, progress, seen)
+            if pending.rows:
+                yield pending
+            # Saved only now that every row it covers has been yielded.
+            cursors[account] = read.cursor.to_state()
+            if progress.mode == "full":
+                for table, lists in final.items():
+                    loaded_through[table][account] = lists.through_after_full_read()
+            progress.elapsed = time.monotonic() - progress.started
+            log.info(
+                "%s of %s: %s sync, %d rows in %d pages (%d re-fetched, %d deleted, %d child rows) in %.1fs",
+                obj.table, account, progress.mode, progress.rows + progress.refetched, progress.pages,
+                progress.refetched, progress.deleted, progress.child_rows, progress.elapsed,
+            )  # fmt: skip
+        except StripeReadError as exc:
+            log.error("%s of %s failed: %s", obj.table, account, exc)
+            context.report.fail(account, str(exc), needs_reauth=isinstance(exc, StripeAuthError))
+    # What this object's read held goes back before the next one's, and before dlt's load (once per
+    # object, not per account: a full collection takes a moment).
+    release_freed_memory()
 
 
 def _add_rows(
