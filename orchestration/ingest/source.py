@@ -121,7 +121,7 @@ def _produce(obj: StripeObject, lazy: _LazyContext, events: SharedEvents):
         for item in read_ahead(lambda: _read(obj, lazy.get(), events, state), name=f"stripe-{obj.table}"):
             if isinstance(item, _Vanished):
                 vanished = item.rows()
-                yield vanished if vanished.rows else None  # an empty batch would make every table's first
+                yield vanished if vanished.rows else None  # empty, it would cost every table a load job
             else:
                 yield item
 
