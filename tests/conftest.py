@@ -13,6 +13,10 @@ import pytest
 from orchestration.simulator import SimulatorServer, generate_account
 
 E2E_API_KEY = "sk_test_e2e_0123456789"
+# The session's simulator has no rate limit, and a test-mode key would otherwise keep under the sandbox's 25
+# requests/s: a quarter of a minute per full sync of its account, spent by every end-to-end run. The rate
+# limits are tested against simulators that enforce them (tests/ingest/test_rate_limits.py).
+UNLIMITED_SIMULATOR_RATE = "1000"
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +69,7 @@ def pipeline_env(fast_tmp_path, monkeypatch, simulator):
     monkeypatch.setenv("DAGSTER_HOME", str(fast_tmp_path / "dagster_home"))
     monkeypatch.setenv("STRIPE_API_BASE", simulator.base_url)
     monkeypatch.setenv("STRIPE_API_KEY", E2E_API_KEY)
+    monkeypatch.setenv("STRIPE_REQUESTS_PER_SECOND", UNLIMITED_SIMULATOR_RATE)
     for name in ("DUCKDB_PATH", "STRIPE_ACCOUNT_IDS", "WAREHOUSE", "DBT_TARGET"):
         monkeypatch.delenv(name, raising=False)
     return fast_tmp_path / "data"
@@ -139,6 +144,7 @@ def partition_run(session_fast_tmp_path, simulator, simulated_account):
             monkeypatch.setenv("DUCKDB_PATH", str(data_dir / "warehouse.duckdb"))
             monkeypatch.setenv("STRIPE_API_BASE", simulator.base_url)
             monkeypatch.setenv("STRIPE_API_KEY", E2E_API_KEY)
+            monkeypatch.setenv("STRIPE_REQUESTS_PER_SECOND", UNLIMITED_SIMULATOR_RATE)
             for name in ("STRIPE_ACCOUNT_IDS", "WAREHOUSE", "DBT_TARGET"):
                 monkeypatch.delenv(name, raising=False)
             dbt_target = session_fast_tmp_path / "partition_run" / "dbt_target"

@@ -2,6 +2,7 @@
 
 import pytest
 
+from orchestration.ingest import client
 from orchestration.settings import Settings
 from tests.ingest.warehouse_state import PLATFORM_KEY
 
@@ -20,3 +21,11 @@ def sync_settings(tmp_path):
         )
 
     return make
+
+
+@pytest.fixture
+def quick_retries(monkeypatch):
+    """Retries after milliseconds, not Stripe's seconds: a test of what is retried and counted need not wait
+    out the back-off (at a 50 % fault rate, the real delays cost a small list a minute and a half)."""
+    monkeypatch.setattr(client, "FIRST_RETRY_SECONDS", 0.005)
+    monkeypatch.setattr(client, "MAX_BACKOFF_SECONDS", 0.05)

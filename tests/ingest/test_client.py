@@ -32,7 +32,7 @@ def _reader(base_url: str, retries: int = 2) -> StripeReader:
         ({"truncate_rate": 1.0}, "connection_errors", "no response after 3 attempts"),
     ],
 )
-def test_a_fault_that_persists_fails_the_read_after_its_retries(account, fault, counted, reason):
+def test_a_fault_that_persists_fails_the_read_after_its_retries(account, fault, counted, reason, quick_retries):
     options = SimulatorOptions(**fault)
     with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}, options=options) as server:
         reader = _reader(server.base_url)
@@ -45,7 +45,7 @@ def test_a_fault_that_persists_fails_the_read_after_its_retries(account, fault, 
     assert reader.stats.requests == 3
 
 
-def test_faults_that_pass_are_retried_and_the_list_is_whole(account):
+def test_faults_that_pass_are_retried_and_the_list_is_whole(account, quick_retries):
     options = SimulatorOptions(
         rate_limit_rate=0.3, fault_rate=0.1, fault_statuses=(500, 503), drop_rate=0.1, truncate_rate=0.1, fault_seed=3
     )

@@ -142,7 +142,7 @@ def test_a_full_refresh_picks_up_changes_and_deletions_no_event_reported(sync_se
     assert warehouse_rows(settings.duckdb_path, "products")[(account.account_id, vanished_id)][0], "not marked deleted"
 
 
-def test_rate_limits_and_server_faults_still_converge(sync_settings):
+def test_rate_limits_and_server_faults_still_converge(sync_settings, quick_retries):
     account = generate_account(seed=23, customers=30, now=NOW)
     options = SimulatorOptions(rate_limit_per_second=40, fault_rate=0.15, drop_rate=0.05, fault_seed=1)
     with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}, options=options) as server:
