@@ -14,3 +14,10 @@ Modules, one job each:
 - `accounts` (the accounts to sync and the credentials a run reads them with), `assets` (the ingestion
   assets Dagster runs).
 """
+
+import os
+
+# Arrow picks its allocator once, as pyarrow is first imported, and every module here that reaches pyarrow is
+# imported after this: the system allocator, as `memory` tunes it, rather than Arrow's mimalloc, whose
+# per-thread heaps held ~100 MB more at a sync's peak (memory.py). A value the user set still wins.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
