@@ -162,17 +162,20 @@ def _sync(server, accounts, sizes, env, now, parallelism):
         shares[child].append(account)
         load[child] += sizes[account]
     started = time.monotonic()
-    children = [
-        subprocess.Popen([sys.executable, "-c", CHILD, str(now), *share], env=env, stdout=subprocess.PIPE, text=True)
-        for share in shares
-        if share
-    ]
-    results: dict[str, dict] = {}
-    for child in children:
-        out, _ = child.communicate()
-        if child.returncode:
-            raise SystemExit(f"a sync child failed (exit {child.returncode})")
-        results |= json.loads(out.strip().splitlines()[-1])
+    # Each child's output to a file of its own: read from pipes one child after another, a child whose pipe
+    # was full stopped mid-log, holding the warehouse's load turn that the child being read waited for.
+    with ExitStack() as outputs:
+        files = [outputs.enter_context(tempfile.TemporaryFile("w+")) for share in shares if share]
+        children = [
+            subprocess.Popen([sys.executable, "-c", CHILD, str(now), *share], env=env, stdout=out, text=True)
+            for share, out in zip([s for s in shares if s], files, strict=True)
+        ]
+        results: dict[str, dict] = {}
+        for child, out in zip(children, files, strict=True):
+            if child.wait():
+                raise SystemExit(f"a sync child failed (exit {child.returncode})")
+            out.seek(0)
+            results |= json.loads(out.read().strip().splitlines()[-1])
     seconds = time.monotonic() - started
     failed = {a: r["failures"] for a, r in results.items() if r["failures"]}
     if failed:
