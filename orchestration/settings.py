@@ -208,25 +208,37 @@ class Settings:
     def rate_limit_for(self, credential: StripeCredential, *, one_account_run: bool = False) -> float:
         """Requests per second the budget of `credential` allows, across every endpoint.
 
-        `one_account_run`: the sync reads this account alone, as the parallel runs of a Postgres warehouse do.
-        A platform key's budget (STRIPE_RATE_LIMIT_BUDGET=key) is then split between the runs that may read
-        its connected accounts at once: a budget lives in one process, and the runs do not see each other's."""
+        `one_account_run`: the sync reads this account alone, as the parallel runs of a Postgres warehouse do
+        (`_runs_sharing`)."""
         # Stripe allows 100 requests/s in live mode and 25 in test mode, per account
         # (https://docs.stripe.com/rate-limits): a tenth less, for Stripe's clock and the platform's traffic.
-        rate = self.requests_per_second or (90.0 if "_live_" in credential.api_key.value else 22.0)
-        if one_account_run and credential.stripe_account and self.rate_limit_budget == "key":
-            rate /= self.account_syncs_at_once
-        return rate
+        rate = self.requests_per_second or self._key_owner_rate(credential)
+        return rate / self._runs_sharing(credential, one_account_run)
 
-    def endpoint_rate_limit_for(self, credential: StripeCredential) -> float:
+    def endpoint_rate_limit_for(self, credential: StripeCredential, *, one_account_run: bool = False) -> float:
         """Requests per second the budget of `credential` allows to any one endpoint.
 
         Stripe's default is 25 per endpoint (https://docs.stripe.com/rate-limits), a quarter of the live
         account-wide 100: 22 leaves the same headroom as 90 does. Where Stripe raised an account's limit
-        (STRIPE_REQUESTS_PER_SECOND above 100), the endpoints are taken as raised alike, 22% of it."""
-        if self.endpoint_requests_per_second:
-            return self.endpoint_requests_per_second
-        return max(22.0, 0.22 * self.rate_limit_for(credential))  # the endpoint's own, whatever the split
+        (STRIPE_REQUESTS_PER_SECOND above 100), the endpoints are taken as raised alike, 22% of it. Split like
+        the account-wide rate between parallel runs (`_runs_sharing`): four runs each reading their account's
+        payouts at the endpoint's whole rate sent the platform four times it."""
+        rate = self.endpoint_requests_per_second or max(
+            22.0, 0.22 * (self.requests_per_second or self._key_owner_rate(credential))
+        )
+        return rate / self._runs_sharing(credential, one_account_run)
+
+    @staticmethod
+    def _key_owner_rate(credential: StripeCredential) -> float:
+        return 90.0 if "_live_" in credential.api_key.value else 22.0
+
+    def _runs_sharing(self, credential: StripeCredential, one_account_run: bool) -> int:
+        """How many runs share the budget of `credential`: a platform key's budget (STRIPE_RATE_LIMIT_BUDGET=key)
+        is split between the runs that may read its connected accounts at once, since a budget lives in one
+        process and the runs do not see each other's."""
+        if one_account_run and credential.stripe_account and self.rate_limit_budget == "key":
+            return self.account_syncs_at_once
+        return 1
 
     def budget_key(self, credential: StripeCredential) -> str:
         """Which rate budget `credential` spends; readers with the same key share one (context.py).

@@ -53,8 +53,11 @@ class SyncContext:
             key = settings.budget_key(credential)
             if key not in budgets:
                 # A run of one account may be one of several at once (Postgres), each with a share of the key's.
-                rate = settings.rate_limit_for(credential, one_account_run=len(credentials) == 1)
-                budgets[key] = RateBudget(rate, settings.endpoint_rate_limit_for(credential))
+                alone = len(credentials) == 1
+                budgets[key] = RateBudget(
+                    settings.rate_limit_for(credential, one_account_run=alone),
+                    settings.endpoint_rate_limit_for(credential, one_account_run=alone),
+                )
             readers.append(
                 StripeReader(
                     settings.stripe_api_base,

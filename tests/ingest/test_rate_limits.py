@@ -65,6 +65,26 @@ def _settings(tmp_path, **env: str) -> Settings:
     return Settings.from_env({"STRIPE_API_KEY": LIVE_KEY, "DATA_DIR": str(tmp_path), **env})
 
 
+def test_parallel_runs_of_a_platforms_accounts_split_both_of_its_limits(tmp_path):
+    # Four runs at once on Postgres, each reading one connected account with the platform's key: together they
+    # stay under the platform's 90/s and, reading the same endpoint at once (each account's payouts), its 22/s.
+    env = {"WAREHOUSE": "postgres", "STRIPE_SYNC_PARALLELISM": "4", "STRIPE_ACCOUNT_IDS": "acct_a,acct_b"}
+    shared = _settings(tmp_path, **env)
+    own = _settings(tmp_path, **env, STRIPE_RATE_LIMIT_BUDGET="account")
+    connected = shared.stripe_credentials[0]
+    assert connected.stripe_account == "acct_a"
+
+    def limits(settings, one_account_run):
+        return (
+            settings.rate_limit_for(connected, one_account_run=one_account_run),
+            settings.endpoint_rate_limit_for(connected, one_account_run=one_account_run),
+        )
+
+    assert limits(shared, one_account_run=True) == (90 / 4, 22 / 4)
+    assert limits(shared, one_account_run=False) == (90, 22)  # one run reads every account: one budget
+    assert limits(own, one_account_run=True) == (90, 22)  # each connected account its own limits
+
+
 def test_rate_settings_default_under_stripes_limits_and_refuse_nonsense(tmp_path):
     live = _settings(tmp_path)
     credential = live.stripe_credentials[0]
