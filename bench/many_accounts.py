@@ -1,10 +1,13 @@
 """Many-accounts benchmark: a Connect platform's connected accounts, most of them small, synced into Postgres.
 
     .venv/bin/python -m bench.many_accounts [--accounts 200] [--parallelism 1 2 4] [--latency-ms 100] [--rate 100]
+        [--endpoint-rate 25] [--connect-rate-limit both]
 
 N generated accounts of 20-2,000 customers, log-uniform (most are small: the median is ~200), are served by
-the simulator in this process as connected accounts of one platform (100 ms latency, a token bucket of 100
-requests/s per account, as live-mode Stripe: https://docs.stripe.com/rate-limits), and synced into a
+the simulator in this process as connected accounts of one platform (100 ms latency, token buckets of 100
+requests/s per account and 25 per endpoint, as live-mode Stripe: https://docs.stripe.com/rate-limits; by
+default the platform's buckets count every connected account's requests too, the strictest reading of that
+page, as the client's default budget assumes), and synced into a
 throwaway local PostgreSQL server (scripts/postgres.sh) by P child processes at once, each syncing its share
 of the accounts one after another, one `sync_accounts` per account: what P Dagster runs of one account each
 do (orchestration/automation/schedules.py), without Dagster's own cost per run (a process and a load of the
@@ -34,6 +37,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
+from orchestration.simulator.serve.options import CONNECT_RATE_LIMITS
 
 KEY = "sk_live_platform_many_accounts_0000"
 CHILD = """
@@ -59,6 +63,13 @@ def main() -> None:
     parser.add_argument("--parallelism", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--latency-ms", type=float, default=100)
     parser.add_argument("--rate", type=float, default=100, help="requests/s per account (token bucket)")
+    parser.add_argument("--endpoint-rate", type=float, default=25, help="requests/s per endpoint; 0: unlimited")
+    parser.add_argument(
+        "--connect-rate-limit",
+        choices=CONNECT_RATE_LIMITS,
+        default="both",
+        help="whose buckets a connected account's request spends (SimulatorOptions)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--smallest", type=int, default=10, help="accounts counted in the fixed cost")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "many_accounts_cache")
@@ -69,10 +80,17 @@ def main() -> None:
     customers = {a.account_id: len(a.objects["customers"]) for a in accounts}
     _print_distribution(customers, sizes)
     print(
-        f"\nlatency {args.latency_ms:.0f} ms, {args.rate:.0f} requests/s per account, {os.cpu_count()} cores, "
+        f"\nlatency {args.latency_ms:.0f} ms, {args.rate:.0f} requests/s per account, "
+        f"{args.endpoint_rate or 'unlimited'} per endpoint, Connect requests spending the "
+        f"{args.connect_rate_limit} account's buckets, {os.cpu_count()} cores, "
         "simulator in this process, warehouse Postgres\n"
     )
-    options = SimulatorOptions(latency_ms=args.latency_ms, rate_limit_per_second=args.rate)
+    options = SimulatorOptions(
+        latency_ms=args.latency_ms,
+        rate_limit_per_second=args.rate,
+        endpoint_rate_limit_per_second=args.endpoint_rate or None,
+        connect_rate_limit=args.connect_rate_limit,
+    )
     smallest = sorted(customers, key=lambda a: (customers[a], a))[: args.smallest]
     with ExitStack() as stack:
         from tests.postgres import running_postgres
@@ -89,8 +107,9 @@ def main() -> None:
         for parallelism in args.parallelism:
             data_dir = stack.enter_context(tempfile.TemporaryDirectory())
             database = postgres.create_database(f"many_accounts_p{parallelism}")
+            # STRIPE_SYNC_PARALLELISM as a deployment sets it to its run pool: each run's share of the key's budget.
             env = {**os.environ, "STRIPE_API_BASE": server.base_url, "STRIPE_API_KEY": KEY, "DATA_DIR": data_dir,
-                   "WAREHOUSE": "postgres", **database.env()}  # fmt: skip
+                   "WAREHOUSE": "postgres", "STRIPE_SYNC_PARALLELISM": str(parallelism), **database.env()}  # fmt: skip
             full, seconds, requests, limited = _sync(server, accounts, sizes, env, now, parallelism)
             _row("full", parallelism, full, requests, seconds, limited)
         # (b) With no change since, into the last database: what each account costs when nothing happened.
