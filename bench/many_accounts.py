@@ -183,11 +183,12 @@ def _sync(server, accounts, sizes, env, now, parallelism):
     started = time.monotonic()
     # Each child's output to a file of its own: read from pipes one child after another, a child whose pipe
     # was full stopped mid-log, holding the warehouse's load turn that the child being read waited for.
+    busy = [share for share in shares if share]
     with ExitStack() as outputs:
-        files = [outputs.enter_context(tempfile.TemporaryFile("w+")) for share in shares if share]
+        files = [outputs.enter_context(tempfile.TemporaryFile("w+")) for _ in busy]
         children = [
             subprocess.Popen([sys.executable, "-c", CHILD, str(now), *share], env=env, stdout=out, text=True)
-            for share, out in zip([s for s in shares if s], files, strict=True)
+            for share, out in zip(busy, files, strict=True)
         ]
         results: dict[str, dict] = {}
         for child, out in zip(children, files, strict=True):
