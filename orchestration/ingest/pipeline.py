@@ -238,9 +238,19 @@ def extract_settings():
     table only when a later load writes to that table again, so they kept a second copy of the rows last
     loaded into each table (the whole account after a full reload). Each load fills them anew before merging,
     so nothing reads what is left in them.
+
+    So are the load's files once it completes: dlt otherwise keeps every loaded package's files in the
+    pipeline's folder for good, a copy of all the rows each sync wrote, and the disk fills sync after sync.
+    And they are not gzipped: they live only until the load, and dlt compresses at gzip's slowest level, which
+    cost a Postgres sync, whose rows go to the server as CSV, about X CPU-s per 1,000 objects (BENCHMARKS.md).
     """
     return dlt.config.values(
-        {"data_writer.buffer_max_items": ROWS_PER_BATCH // 2, "load.truncate_staging_dataset": True}
+        {
+            "data_writer.buffer_max_items": ROWS_PER_BATCH // 2,
+            "data_writer.disable_compression": True,
+            "load.truncate_staging_dataset": True,
+            "load.delete_completed_jobs": True,
+        }
     )
 
 

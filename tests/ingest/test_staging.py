@@ -1,4 +1,5 @@
-"""After a sync, dlt's staging dataset holds no copy of the raw rows: the merge load empties it once done."""
+"""After a sync, no copy of the raw rows is left beside the warehouse: the merge load empties dlt's staging
+dataset once done, and the load's files are deleted."""
 
 import duckdb
 
@@ -45,3 +46,10 @@ def test_the_staging_tables_are_empty_after_a_full_and_an_incremental_sync(sync_
     assert staging_after_full.keys() <= raw.keys()
     assert {t: n for t, n in staging_after_full.items() if n} == {}
     assert {t: n for t, n in staging.items() if n} == {}
+
+    # Each loaded package keeps only dlt's record of it: its state, its schema, no job's rows.
+    loaded = settings.data_dir / "dlt_pipelines" / "stripe" / "load" / "loaded"
+    packages = list(loaded.iterdir())
+    assert len(packages) == 2
+    rows_files = [f for f in loaded.rglob("*") if f.suffix in {".parquet", ".csv", ".gz", ".jsonl", ".insert_values"}]
+    assert rows_files == []
