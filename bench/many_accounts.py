@@ -13,6 +13,12 @@ of the accounts one after another, one `sync_accounts` per account: what P Dagst
 do (orchestration/automation/schedules.py), without Dagster's own cost per run (a process and a load of the
 definitions: bench/definitions_load.py). Generated accounts are cached on disk (--cache-dir).
 
+The simulator holds every account it serves in memory, several GB per million objects and more as it serves
+them: 200 accounts of up to 2,000 customers (3.6 M objects) outgrew this machine's 24 GB. `--waves W` serves
+and syncs the accounts W groups at a time, each group a share of every size, into the same databases; the
+times add up. At most P accounts sync at once either way; a wave's last account runs with fewer beside it,
+so waves can only make the total longer.
+
 Measured: (a) the full sync's wall time at each parallelism, into a fresh database each; (b) then a sync with
 no change: requests per account (the simulator counts them by account and route) and wall time; (c) the
 fixed cost of an account: seconds and requests of the smallest accounts, full and with no change. Prints
@@ -34,6 +40,7 @@ import tempfile
 import time
 from collections import Counter
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration.simulator import SimulatorOptions, SimulatorServer, generate_account
@@ -72,18 +79,19 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--smallest", type=int, default=10, help="accounts counted in the fixed cost")
+    parser.add_argument("--waves", type=int, default=1, help="groups of accounts served and synced in turn")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "many_accounts_cache")
     args = parser.parse_args()
 
-    platform, accounts = _accounts(args)
-    sizes = {a.account_id: sum(len(v) for v in a.objects.values()) for a in accounts}
-    customers = {a.account_id: len(a.objects["customers"]) for a in accounts}
+    platform, plan = _plan(args)
+    sizes = {account_id: size for account_id, (_, _, size) in plan.items()}
+    customers = {account_id: n for account_id, (_, n, _) in plan.items()}
     _print_distribution(customers, sizes)
     print(
         f"\nlatency {args.latency_ms:.0f} ms, {args.rate:.0f} requests/s per account, "
         f"{args.endpoint_rate or 'unlimited'} per endpoint, Connect requests spending the "
         f"{args.connect_rate_limit} account's buckets, {os.cpu_count()} cores, "
-        "simulator in this process, warehouse Postgres\n"
+        f"simulator in this process, warehouse Postgres, {args.waves} wave(s)\n"
     )
     options = SimulatorOptions(
         latency_ms=args.latency_ms,
@@ -92,63 +100,96 @@ def main() -> None:
         connect_rate_limit=args.connect_rate_limit,
     )
     smallest = sorted(customers, key=lambda a: (customers[a], a))[: args.smallest]
+    # Largest first, dealt round to the waves: each wave holds a share of every size.
+    by_size = sorted(plan, key=lambda a: -sizes[a])
+    waves = [by_size[i :: args.waves] for i in range(args.waves)]
+    full: dict[int, Totals] = {p: Totals() for p in args.parallelism}
+    unchanged = Totals()
+    parallelism = args.parallelism[-1]
     with ExitStack() as stack:
         from tests.postgres import running_postgres
 
-        server = stack.enter_context(
-            SimulatorServer([platform, *accounts], api_keys={KEY: platform.account_id}, options=options)
-        )
         postgres = stack.enter_context(running_postgres())
-        now = max(a.now or int(time.time()) for a in accounts)
-        print("| sync | parallelism | accounts | objects | requests | seconds | objects/s | 429s |")
-        print("|---|---|---|---|---|---|---|---|")
-        full: dict[str, dict] = {}
-        env: dict[str, str] = {}
-        for parallelism in args.parallelism:
+        envs = {}
+        for p in args.parallelism:
             data_dir = stack.enter_context(tempfile.TemporaryDirectory())
-            database = postgres.create_database(f"many_accounts_p{parallelism}")
+            database = postgres.create_database(f"many_accounts_p{p}")
             # STRIPE_SYNC_PARALLELISM as a deployment sets it to its run pool: each run's share of the key's budget.
-            env = {**os.environ, "STRIPE_API_BASE": server.base_url, "STRIPE_API_KEY": KEY, "DATA_DIR": data_dir,
-                   "WAREHOUSE": "postgres", "STRIPE_SYNC_PARALLELISM": str(parallelism), **database.env()}  # fmt: skip
-            full, seconds, requests, limited = _sync(server, accounts, sizes, env, now, parallelism)
-            _row("full", parallelism, full, requests, seconds, limited)
-        # (b) With no change since, into the last database: what each account costs when nothing happened.
-        parallelism = args.parallelism[-1]
-        unchanged, seconds, requests, limited = _sync(server, accounts, sizes, env, now + 3600, parallelism)
-        _row("no change", parallelism, unchanged, requests, seconds, limited)
+            envs[p] = {**os.environ, "STRIPE_API_KEY": KEY, "DATA_DIR": data_dir, "WAREHOUSE": "postgres",
+                       "STRIPE_SYNC_PARALLELISM": str(p), **database.env()}  # fmt: skip
+        for number, wave in enumerate(waves, 1):
+            accounts = [_cached(args.cache_dir, *plan[account_id][:2]) for account_id in wave]
+            with SimulatorServer([platform, *accounts], api_keys={KEY: platform.account_id}, options=options) as server:
+                now = max(a.now or int(time.time()) for a in accounts)
+                for p in args.parallelism:
+                    env = {**envs[p], "STRIPE_API_BASE": server.base_url}
+                    full[p].add(*_sync(server, accounts, sizes, env, now, p))
+                # (b) With no change since, into the last database: what each account costs when nothing happened.
+                env = {**envs[parallelism], "STRIPE_API_BASE": server.base_url}
+                unchanged.add(*_sync(server, accounts, sizes, env, now + 3600, parallelism))
+            del accounts
+            print(f"wave {number} of {len(waves)} done: {len(wave)} accounts", file=sys.stderr, flush=True)
 
-        per_account = [r["requests"] for r in unchanged.values()]
+    print("| sync | parallelism | accounts | objects | requests | seconds | objects/s | 429s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for p in args.parallelism:
+        _row("full", p, full[p])
+    _row("no change", parallelism, unchanged)
+
+    per_account = [r["requests"] for r in unchanged.results.values()]
+    print(
+        f"\nNo-change sync, requests per account: median {statistics.median(per_account):.0f}, "
+        f"min {min(per_account)}, max {max(per_account)}, total {sum(per_account):,}"
+    )
+    print("\n| fixed cost of the smallest accounts | customers | seconds (full) | requests (full) "
+          "| seconds (no change) | requests (no change) |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    last_full = full[parallelism].results
+    for label, pick in (("median", statistics.median), ("max", max)):
         print(
-            f"\nNo-change sync, requests per account: median {statistics.median(per_account):.0f}, "
-            f"min {min(per_account)}, max {max(per_account)}, total {sum(per_account):,}"
+            f"| {label} of {len(smallest)} | {pick(customers[a] for a in smallest):.0f} "
+            f"| {pick(last_full[a]['seconds'] for a in smallest):.1f} "
+            f"| {pick(last_full[a]['requests'] for a in smallest):.0f} "
+            f"| {pick(unchanged.results[a]['seconds'] for a in smallest):.1f} "
+            f"| {pick(unchanged.results[a]['requests'] for a in smallest):.0f} |"
         )
-        print("\n| fixed cost of the smallest accounts | customers | seconds (full) | requests (full) "
-              "| seconds (no change) | requests (no change) |")  # fmt: skip
-        print("|---|---|---|---|---|---|")
-        for label, pick in (("median", statistics.median), ("max", max)):
-            print(
-                f"| {label} of {len(smallest)} | {pick(customers[a] for a in smallest):.0f} "
-                f"| {pick(full[a]['seconds'] for a in smallest):.1f} "
-                f"| {pick(full[a]['requests'] for a in smallest):.0f} "
-                f"| {pick(unchanged[a]['seconds'] for a in smallest):.1f} "
-                f"| {pick(unchanged[a]['requests'] for a in smallest):.0f} |"
-            )
 
 
-def _accounts(args):
-    """The platform and its connected accounts, generated once per (seed, customers) and cached."""
+@dataclass
+class Totals:
+    """One kind of sync over every wave: per account its seconds, rows and requests; the waves' times added."""
+
+    results: dict[str, dict] = field(default_factory=dict)
+    seconds: float = 0.0
+    requests: int = 0
+    limited: int = 0
+
+    def add(self, results: dict[str, dict], seconds: float, requests: int, limited: int) -> None:
+        self.results |= results
+        self.seconds += seconds
+        self.requests += requests
+        self.limited += limited
+
+
+def _plan(args):
+    """The platform, and per connected account its (seed, customers, objects): generated once per (seed,
+    customers) and cached, then let go, so that only the wave being synced is held in memory."""
     rng = random.Random(args.seed)
     low, high = math.log(args.min_customers), math.log(args.max_customers)
     counts = [round(math.exp(rng.uniform(low, high))) for _ in range(args.accounts)]
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     platform = _cached(args.cache_dir, args.seed * 100_000, 1)
-    accounts = [_cached(args.cache_dir, args.seed * 100_000 + 1 + i, n) for i, n in enumerate(counts)]
+    plan: dict[str, tuple[int, int, int]] = {}
+    for i, n in enumerate(counts):
+        seed = args.seed * 100_000 + 1 + i
+        account = _cached(args.cache_dir, seed, n)
+        plan[account.account_id] = (seed, n, sum(len(v) for v in account.objects.values()))
     print(
-        f"{len(accounts)} accounts ready in {time.monotonic() - started:.0f} s (cache {args.cache_dir})",
+        f"{len(plan)} accounts ready in {time.monotonic() - started:.0f} s (cache {args.cache_dir})",
         file=sys.stderr,
     )
-    return platform, accounts
+    return platform, plan
 
 
 def _cached(folder: Path, seed: int, customers: int):
@@ -176,7 +217,7 @@ def _sync(server, accounts, sizes, env, now, parallelism):
     shares: list[list[str]] = [[] for _ in range(parallelism)]
     load = [0] * parallelism
     # The largest first, each to the least loaded child: the shares end at about the same time.
-    for account in sorted(sizes, key=lambda a: -sizes[a]):
+    for account in sorted((a.account_id for a in accounts), key=lambda a: -sizes[a]):
         child = load.index(min(load))
         shares[child].append(account)
         load[child] += sizes[account]
@@ -212,11 +253,11 @@ def _sync(server, accounts, sizes, env, now, parallelism):
     return results, seconds, sum(r["requests"] for r in results.values()), limited
 
 
-def _row(kind, parallelism, results, requests, seconds, limited):
-    rows = sum(r["rows"] for r in results.values())
+def _row(kind, parallelism, totals: Totals):
+    rows = sum(r["rows"] for r in totals.results.values())
     print(
-        f"| {kind} | {parallelism} | {len(results)} | {rows:,} | {requests:,} | {seconds:.1f} | {rows / seconds:,.0f} "
-        f"| {limited} |",
+        f"| {kind} | {parallelism} | {len(totals.results)} | {rows:,} | {totals.requests:,} | {totals.seconds:.1f} "
+        f"| {rows / totals.seconds:,.0f} | {totals.limited} |",
         flush=True,
     )
 
