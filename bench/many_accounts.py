@@ -1,7 +1,7 @@
 """Many-accounts benchmark: a Connect platform's connected accounts, most of them small, synced into Postgres.
 
     .venv/bin/python -m bench.many_accounts [--accounts 200] [--parallelism 1 2 4] [--latency-ms 100] [--rate 100]
-        [--endpoint-rate 25] [--connect-rate-limit both]
+        [--endpoint-rate 25] [--connect-rate-limit both] [--waves 1]
 
 N generated accounts of 20-2,000 customers, log-uniform (most are small: the median is ~200), are served by
 the simulator in this process as connected accounts of one platform (100 ms latency, token buckets of 100
