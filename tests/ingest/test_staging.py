@@ -26,7 +26,7 @@ def row_counts(database, schema: str) -> dict[str, int]:
         }
 
 
-def test_the_staging_tables_are_empty_after_a_full_and_an_incremental_sync(sync_settings):
+def test_no_copy_of_the_rows_is_left_beside_the_warehouse_after_a_full_and_an_incremental_sync(sync_settings):
     account = generate_account(seed=31, customers=8, now=NOW)
     with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}) as server:
         settings = sync_settings(server.base_url)
