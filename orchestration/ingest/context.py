@@ -10,7 +10,7 @@ from functools import cached_property
 
 from orchestration.ingest.client import StripeReader
 from orchestration.ingest.http import StripeHTTP
-from orchestration.ingest.memory import tune_malloc
+from orchestration.ingest.memory import PeriodicTrim, tune_malloc
 from orchestration.ingest.rate_limit import RateBudget
 from orchestration.settings import Settings, StripeCredential
 from orchestration.sync_report import SyncReport
@@ -30,6 +30,7 @@ class SyncContext:
     synced_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     """When the sync started; each row's `synced_at` is when it was read, on the same clock."""
     _started: float = field(default_factory=time.monotonic, repr=False)
+    _trim: PeriodicTrim | None = field(default=None, init=False, repr=False)
 
     def read_time(self) -> datetime:
         """Now, on the sync's clock: a row read later in the sync carries a later synced_at, so when one
@@ -78,6 +79,8 @@ class SyncContext:
     @cached_property
     def executor(self) -> ThreadPoolExecutor:
         tune_malloc()  # before the pool's threads allocate
+        # The memory the pool's threads free goes back to the system as the sync goes, not only as it ends.
+        self._trim = PeriodicTrim()
         return ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="stripe")
 
     def for_reader(self, reader: StripeReader) -> SyncContext:
@@ -91,6 +94,9 @@ class SyncContext:
     def close(self) -> None:
         if "executor" in self.__dict__:
             self.executor.shutdown(wait=False, cancel_futures=True)
+        if self._trim is not None:
+            self._trim.stop()
+            self._trim = None
         for reader in self.__dict__.get("readers", ()):
             self.report.traffic[reader.account_id_or_key] = reader.stats.as_dict()
         if "http" in self.__dict__:
