@@ -113,8 +113,7 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig, settings: Se
     from dagster_dlt import DagsterDltResource
 
     from orchestration.connect.accounts import record_sync_outcome
-    from orchestration.ingest.pipeline import account_loads, extract_settings
-    from orchestration.ingest.source import stripe_source
+    from orchestration.ingest.pipeline import account_loads, extract_settings, source_to_load
 
     # The settings resource reads them per run (orchestration/resources.py), so a changed key or warehouse takes
     # effect without reloading the code.
@@ -139,7 +138,7 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig, settings: Se
             try:
                 for result in DagsterDltResource().run(
                     context=context,
-                    dlt_source=stripe_source(share).with_resources(*tables),
+                    dlt_source=source_to_load(settings, share, tables),
                     dlt_pipeline=pipeline,
                     dagster_dlt_translator=_raw_table_keys(),
                 ):

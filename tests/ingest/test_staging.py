@@ -1,5 +1,5 @@
-"""After a sync, no copy of the raw rows is left beside the warehouse: the merge load empties dlt's staging
-dataset once done, and the load's files are deleted."""
+"""After a sync, no copy of the raw rows is left beside the warehouse: a first load appends without staging,
+a merge load empties dlt's staging dataset once done, and the load's files are deleted."""
 
 import duckdb
 
@@ -38,13 +38,13 @@ def test_no_copy_of_the_rows_is_left_beside_the_warehouse_after_a_full_and_an_in
 
     raw = row_counts(settings.duckdb_path, RAW_DATASET)
     staging = row_counts(settings.duckdb_path, STAGING_DATASET)
-    # The merge went through the staging tables (they exist, one per raw table loaded), and nothing is left in
-    # them, after the full load (every row of the account) nor after the incremental one.
+    # The full load into the empty tables appended (pipeline.source_to_load): no staging copy at all. The
+    # incremental one merged through the staging tables (they exist, one per raw table it loaded), and left
+    # nothing in them.
     assert raw["customers"] == len(account.listable("customers")) > 0
     assert raw["charges"] > 0
-    assert {"customers", "charges", "subscriptions"} <= staging_after_full.keys()
-    assert staging_after_full.keys() <= raw.keys()
-    assert {t: n for t, n in staging_after_full.items() if n} == {}
+    assert staging_after_full == {}
+    assert {"customers", "charges", "subscriptions"} <= staging.keys() <= raw.keys()
     assert {t: n for t, n in staging.items() if n} == {}
 
     # Each loaded package keeps only dlt's record of it: its state, its schema, no job's rows.
