@@ -1,7 +1,6 @@
 """A raw table that holds no row yet is loaded by appending, without the staging copy and merge (pipeline.py
 `source_to_load`); a load that died after appending some tables is merged into by the next run, each key once."""
 
-import duckdb
 import pytest
 from dlt.common.destination.exceptions import DestinationTerminalException
 from dlt.destinations.impl.duckdb.duck import DuckDbCopyJob
@@ -9,18 +8,15 @@ from dlt.destinations.impl.duckdb.duck import DuckDbCopyJob
 from orchestration.ingest.pipeline import stripe_pipeline, sync_accounts
 from orchestration.simulator import SimulatorServer, generate_account
 from orchestration.stripe_objects import RAW_DATASET, STRIPE_OBJECTS
-from tests.ingest.warehouse_state import PLATFORM_KEY, TOP_LEVEL, assert_table_matches, duplicate_keys
+from tests.ingest.warehouse_state import (
+    PLATFORM_KEY,
+    TOP_LEVEL,
+    assert_table_matches,
+    duplicate_keys,
+    row_counts,
+)
 
 NOW = 1_790_000_000
-
-
-def tables_with_rows(database) -> set[str]:
-    with duckdb.connect(str(database), read_only=True) as connection:
-        tables = connection.execute(
-            "select table_name from information_schema.tables where table_schema = ? and table_name not like '_dlt%'",
-            [RAW_DATASET],
-        ).fetchall()
-        return {t for (t,) in tables if connection.execute(f"select 1 from {RAW_DATASET}.{t} limit 1").fetchone()}
 
 
 def write_dispositions(settings) -> dict[str, str]:
@@ -47,7 +43,7 @@ def test_a_first_load_appends_and_a_load_that_died_half_way_is_merged_into(sync_
         with pytest.raises(Exception, match="killed mid-load"):
             sync_accounts(settings, now=NOW)
         monkeypatch.setattr(DuckDbCopyJob, "run", real_run)
-        written = tables_with_rows(settings.duckdb_path)
+        written = {table for table, rows in row_counts(settings.duckdb_path, RAW_DATASET).items() if rows}
         assert written, "the dead load wrote no table: nothing left to merge into"
         # The next run starts as Dagster's dlt resource starts one: the dead run's package and state dropped.
         stripe_pipeline(settings).drop()

@@ -1,29 +1,14 @@
 """After a sync, no copy of the raw rows is left beside the warehouse: a first load appends without staging,
 a merge load empties dlt's staging dataset once done, and the load's files are deleted."""
 
-import duckdb
-
 from orchestration.ingest.pipeline import sync_accounts
 from orchestration.simulator import SimulatorServer, generate_account
 from orchestration.simulator.generate.mutations import mutate_account
 from orchestration.stripe_objects import RAW_DATASET
-from tests.ingest.warehouse_state import PLATFORM_KEY
+from tests.ingest.warehouse_state import PLATFORM_KEY, row_counts
 
 NOW = 1_790_000_000
 STAGING_DATASET = f"{RAW_DATASET}_staging"  # dlt's default staging_dataset_name_layout, "%s_staging"
-
-
-def row_counts(database, schema: str) -> dict[str, int]:
-    """Rows of every table of `schema`, dlt's own tables (`_dlt_*`) left out."""
-    with duckdb.connect(str(database), read_only=True) as connection:
-        tables = connection.execute(
-            "select table_name from information_schema.tables where table_schema = ?", [schema]
-        ).fetchall()
-        return {
-            t: connection.execute(f'select count(*) from "{schema}"."{t}"').fetchone()[0]
-            for (t,) in tables
-            if not t.startswith("_dlt")
-        }
 
 
 def test_no_copy_of_the_rows_is_left_beside_the_warehouse_after_a_full_and_an_incremental_sync(sync_settings):

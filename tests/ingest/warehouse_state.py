@@ -82,3 +82,16 @@ def assert_table_matches(duckdb_path: Path, account, table: str) -> None:
         assert not differs, f"{table} {object_id} differs in {sorted(differs)}"
     stale = [i for i, (deleted, _) in rows.items() if i not in expected and not deleted]
     assert not stale, f"{table}: {len(stale)} rows not deleted though Stripe no longer has them: {stale[:3]}"
+
+
+def row_counts(database, schema: str) -> dict[str, int]:
+    """Rows of every table of `schema`, dlt's own tables (`_dlt_*`) left out."""
+    with duckdb.connect(str(database), read_only=True) as connection:
+        tables = connection.execute(
+            "select table_name from information_schema.tables where table_schema = ?", [schema]
+        ).fetchall()
+        return {
+            t: connection.execute(f'select count(*) from "{schema}"."{t}"').fetchone()[0]
+            for (t,) in tables
+            if not t.startswith("_dlt")
+        }
