@@ -82,6 +82,10 @@ class StripeObject:
     children: tuple[ChildList | EmbeddedObjects, ...] = field(default=())
     created_field: str = "created"
     """The field the list's `created` filter and order apply to: invoice items carry `date` instead."""
+    loads_last: bool = False
+    """Its read outlasts every other object's in a full sync, so a load of its own follows the load of the
+    others, which runs while it is still read (`source.TailReads`). Payouts: a request per payout at the
+    balance-transactions endpoint, which Stripe limits to 25 a second."""
 
     @property
     def retrieve_path(self) -> str:
@@ -289,6 +293,7 @@ STRIPE_OBJECTS: tuple[StripeObject, ...] = (
         event_types=("payout.*",),
         children=(PAYOUT_BALANCE_TRANSACTIONS,),
         creation_events=("payout.created",),
+        loads_last=True,
     ),
     StripeObject(
         "credit_notes",

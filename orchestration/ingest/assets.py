@@ -110,10 +110,8 @@ def build_stripe_ingest_assets(
 
 def _sync(context: AssetExecutionContext, config: StripeSyncConfig, settings: Settings) -> Iterator[Any]:
     # Imported here: dlt, the Stripe client and the connections store are a run's business, not the load's.
-    from dagster_dlt import DagsterDltResource
-
     from orchestration.connect.accounts import record_sync_outcome
-    from orchestration.ingest.pipeline import account_loads, extract_settings, source_to_load
+    from orchestration.ingest.pipeline import account_loads, extract_settings, sources_to_load
 
     # The settings resource reads them per run (orchestration/resources.py), so a changed key or warehouse takes
     # effect without reloading the code.
@@ -131,29 +129,15 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig, settings: Se
     with _sync_context(settings, credentials, config.full_refresh) as sync, extract_settings():
         for account_id, reason in missing.items():
             sync.report.fail(account_id, reason)
-        # One load on DuckDB; on Postgres one per account, each with its own dlt pipeline (pipeline.py).
+        # One pipeline on DuckDB; on Postgres one per account (pipeline.py). Each runs one load, or two when
+        # the payouts load last (`sources_to_load`).
         for pipeline, share in account_loads(settings, sync) if credentials else ():
-            # dagster-dlt runs the pipeline and describes what dlt loaded per table; each selected table's
-            # transformer brings along the page producer it reads from.
-            try:
-                for result in DagsterDltResource().run(
-                    context=context,
-                    dlt_source=source_to_load(settings, share, tables),
-                    dlt_pipeline=pipeline,
-                    dagster_dlt_translator=_raw_table_keys(),
-                ):
-                    if result.asset_key is not None:
-                        dlt_metadata[result.asset_key] = dict(result.metadata or {})
-            except Exception as exc:
-                # dlt wraps a held DuckDB file or a full disk in pages of advice that do not apply: the UI shows
-                # the one line that names the file and the fix instead.
-                fault = describe_warehouse_fault(_exception_texts(exc))
-                if fault is None:
-                    raise
-                raise Failure(description=fault, allow_retries=False) from exc
-            normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
-            for table, rows in (normalized.row_counts if normalized else {}).items():
-                rows_loaded[table] = rows_loaded.get(table, 0) + rows
+            with sources_to_load(settings, share, tables) as sources:
+                for source in sources:
+                    dlt_metadata.update(_run_load(context, pipeline, source))
+                    normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+                    for table, rows in (normalized.row_counts if normalized else {}).items():
+                        rows_loaded[table] = rows_loaded.get(table, 0) + rows
     context.log.info(sync.report.traffic_summary())
     # Given the credentials the sync used, so a re-authentication made meanwhile is not undone.
     record_sync_outcome(settings, sync.report, credentials=credentials)
@@ -192,6 +176,28 @@ def _sync(context: AssetExecutionContext, config: StripeSyncConfig, settings: Se
                 FAILED_ACCOUNTS_METADATA: MetadataValue.json(dict(sorted(failures.items()))),
             },
         )
+
+
+def _run_load(context: AssetExecutionContext, pipeline, source) -> dict[AssetKey, dict[str, Any]]:
+    """Runs one load through dagster-dlt, which describes what dlt loaded per table: that, per asset."""
+    from dagster_dlt import DagsterDltResource
+
+    metadata: dict[AssetKey, dict[str, Any]] = {}
+    try:
+        # Each selected table's transformer brings along the page producer it reads from.
+        for result in DagsterDltResource().run(
+            context=context, dlt_source=source, dlt_pipeline=pipeline, dagster_dlt_translator=_raw_table_keys()
+        ):
+            if result.asset_key is not None:
+                metadata[result.asset_key] = dict(result.metadata or {})
+    except Exception as exc:
+        # dlt wraps a held DuckDB file or a full disk in pages of advice that do not apply: the UI shows the
+        # one line that names the file and the fix instead.
+        fault = describe_warehouse_fault(_exception_texts(exc))
+        if fault is None:
+            raise
+        raise Failure(description=fault, allow_retries=False) from exc
+    return metadata
 
 
 def _exception_texts(exc: BaseException) -> list[str]:

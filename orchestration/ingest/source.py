@@ -7,16 +7,22 @@ Each object has a page producer (not loaded itself) that reads what changed; tra
 batches into the raw rows of the object's table and of its child tables (invoice lines, subscription
 items, discounts, credit note lines, the balance transactions of each automatic payout), so each table is its
 own dlt resource and Dagster asset while the parent list is read once.
+
+A sync may load in two steps (`TailReads`): every object but those that load last, then those, whose read
+started with the first and went on while it loaded.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -30,7 +36,7 @@ from orchestration.ingest.context import SyncContext
 from orchestration.ingest.events import SharedEvents
 from orchestration.ingest.memory import release_freed_memory
 from orchestration.ingest.raw_rows import PRIMARY_KEY, RAW_SCHEMA, raw_table
-from orchestration.ingest.read_ahead import read_ahead
+from orchestration.ingest.read_ahead import ReadAhead, read_ahead
 from orchestration.ingest.sync import Batch, Cursor, ObjectRead, event_windows
 from orchestration.ingest.vanished import vanished_rows
 from orchestration.settings import Settings
@@ -44,13 +50,20 @@ ROWS_PER_BATCH = 1000
 
 
 @dlt.source(name=SOURCE_NAME, max_table_nesting=0)
-def stripe_source(context: SyncContext | None = None) -> Iterator[DltResource]:
+def stripe_source(context: SyncContext | None = None, tail: TailReads | None = None) -> Iterator[DltResource]:
     """Building the source reads nothing: accounts are resolved when the first resource runs, so Dagster
-    loads the definitions without secrets or network."""
+    loads the definitions without secrets or network.
+
+    With `tail`, the sync loads in two steps, each with this source and its own share of the tables: the
+    objects of `tail` are read from the first step's start and handed to the second (`TailReads`)."""
     lazy = _LazyContext(context)
     events = SharedEvents()
     for obj in STRIPE_OBJECTS:
-        pages = dlt.resource(_produce(obj, lazy, events), name=f"{obj.table}__changes", selected=False)
+        if tail is not None and obj in tail.objects:
+            produce = tail.produce(obj, lazy, events)
+        else:
+            produce = _produce(obj, lazy, events, tail)
+        pages = dlt.resource(produce, name=f"{obj.table}__changes", selected=False)
         yield pages | _table_rows(obj.table, obj.description, lazy)
         for child in obj.children:
             yield pages | _table_rows(child.table, obj.child_description(child), lazy)
@@ -112,20 +125,131 @@ class RawBatch:
         self.tables.setdefault(table, []).append(rows)
         self.rows += rows.num_rows
 
+    def spill(self, folder: Path) -> SpilledBatch:
+        """This batch written to Arrow files in `folder`, its memory let go."""
+        files = {}
+        for table, parts in self.tables.items():
+            files[table] = path = Path(tempfile.mkstemp(prefix=f"{table}-", suffix=".arrow", dir=folder)[1])
+            rows = pa.concat_tables(parts)
+            with pa.ipc.new_file(path, rows.schema) as writer:
+                writer.write_table(rows)
+        return SpilledBatch(self.account_id, files, self.rows)
 
-def _produce(obj: StripeObject, lazy: _LazyContext, events: SharedEvents):
+
+@dataclass
+class SpilledBatch:
+    """A `RawBatch` waiting on disk (`TailReads`): its tables' Arrow files."""
+
+    account_id: str
+    files: dict[str, Path]
+    rows: int
+
+    def restore(self) -> RawBatch:
+        """The batch, read back; its files deleted."""
+        batch = RawBatch(self.account_id, rows=self.rows)
+        for table, path in self.files.items():
+            with pa.ipc.open_file(path) as reader:
+                batch.tables[table] = [reader.read_all()]
+            path.unlink()
+        return batch
+
+
+def _produce(obj: StripeObject, lazy: _LazyContext, events: SharedEvents, tail: TailReads | None):
     def produce() -> Iterator[RawBatch | None]:
         # dlt's state is reached from dlt's thread only; the read runs on a thread of its own (read_ahead.py).
         # The cursors it sets are committed with the load, which takes place only once every batch is yielded.
         state = dlt.current.source_state()
-        for item in read_ahead(lambda: _read(obj, lazy.get(), events, state), name=f"stripe-{obj.table}"):
-            if isinstance(item, _Vanished):
+        if tail is not None:
+            tail.start(state, lazy.get(), events)  # the first object of the first load starts the tail's reads
+        yield from _handed_to_dlt(read_ahead(lambda: _read(obj, lazy.get(), events, state), name=_thread(obj)))
+
+    return produce
+
+
+def _handed_to_dlt(items: ReadAhead[RawBatch | SpilledBatch | _Vanished]) -> Iterator[RawBatch | None]:
+    """The batches of one object's read as dlt takes them, its deleted rows found on dlt's thread."""
+    try:
+        for item in items:
+            if isinstance(item, SpilledBatch):
+                yield item.restore()
+            elif isinstance(item, _Vanished):
                 vanished = item.rows()
                 yield vanished if vanished.rows else None  # empty, it would cost every table a load job
             else:
                 yield item
+    finally:
+        items.close()  # dlt stopped reading (an error elsewhere): so does the read
 
-    return produce
+
+class TailReads:
+    """The reads of the objects that load last (`StripeObject.loads_last`), for a sync that loads in two steps.
+
+    The first step's extract starts them with its own (`start`), so they go on while the first step
+    normalizes and loads; their batches wait on disk meanwhile, in Arrow files: in memory, the payouts'
+    balance transactions of a 7,500-customer account held some 40 MB beside the first step's load, the sync's
+    peak. The second step's extract
+    takes those batches (`produce`), and with its load the cursors they moved: `start` read them from a copy
+    of dlt's state as the first step found it, and the second step's state takes only these objects' entries.
+    A sync that dies between the steps has loaded the others; the next reads these again from where they
+    were. Not thread-safe beyond `start`, which dlt's thread calls once per object of the first step.
+    """
+
+    def __init__(self, objects: Sequence[StripeObject]) -> None:
+        self.objects = tuple(objects)
+        self._lock = threading.Lock()
+        self._state: dict[str, Any] | None = None
+        self._reads: dict[str, ReadAhead[RawBatch | SpilledBatch | _Vanished]] = {}
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+
+    def start(self, state: dict[str, Any], context: SyncContext, events: SharedEvents) -> None:
+        """Starts every read, from a copy of `state` (dlt's source state); once, whoever calls first."""
+        with self._lock:
+            if self._state is not None:
+                return
+            self._state = copy.deepcopy(state)
+            context.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self._folder = tempfile.TemporaryDirectory(prefix="tail-reads-", dir=context.settings.data_dir)
+            folder = Path(self._folder.name)
+            for obj in self.objects:
+                read = partial(_spilled, partial(_read, obj, context, events, self._state), folder)
+                self._reads[obj.table] = read_ahead(read, name=_thread(obj), depth=None)
+
+    def produce(self, obj: StripeObject, lazy: _LazyContext, events: SharedEvents):
+        def produce() -> Iterator[RawBatch | None]:
+            state = dlt.current.source_state()
+            self.start(state, lazy.get(), events)  # the first step read no object: from here, then
+            yield from _handed_to_dlt(self._reads[obj.table])
+            assert self._state is not None
+            for key, table in _state_entries(obj):
+                state.setdefault(key, {})[table] = self._state.get(key, {}).get(table, {})
+
+        return produce
+
+    def close(self) -> None:
+        """Stops whatever is still read (the sync failed before its second step), and deletes what waits."""
+        for read in self._reads.values():
+            read.close()
+        if self._folder is not None:
+            self._folder.cleanup()
+
+
+def _spilled(read: Callable[[], Iterator[RawBatch | _Vanished]], folder: Path) -> Iterator[SpilledBatch | _Vanished]:
+    for item in read():
+        yield item.spill(folder) if isinstance(item, RawBatch) else item
+
+
+def _state_entries(obj: StripeObject) -> list[tuple[str, str]]:
+    """Where `_read` keeps what it loaded of `obj` in dlt's source state: (key, table), each a dict per account."""
+    return [("cursors", obj.table)] + [("lists_loaded_through", table) for table in _final_children(obj)]
+
+
+def _final_children(obj: StripeObject) -> list[str]:
+    """The child lists of `obj` read once, when complete (a payout's balance transactions)."""
+    return [c.table for c in obj.children if isinstance(c, ChildList) and c.final_when is not None]
+
+
+def _thread(obj: StripeObject) -> str:
+    return f"stripe-{obj.table}"
 
 
 @dataclass
@@ -154,7 +278,7 @@ def _read(
     all_cursors = state.setdefault("cursors", {})
     cursors = all_cursors.setdefault(obj.table, {})
     # Per child list read once when complete (a payout's balance transactions): how far it is loaded.
-    final_children = [c for c in obj.children if isinstance(c, ChildList) and c.final_when is not None]
+    final_children = [c for c in obj.children if isinstance(c, ChildList) and c.table in _final_children(obj)]
     loaded_through = {
         c.table: state.setdefault("lists_loaded_through", {}).setdefault(c.table, {}) for c in final_children
     }

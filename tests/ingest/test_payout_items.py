@@ -6,8 +6,6 @@ made (`truth.expected_payout_items`), not what the list endpoint answers.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import pytest
 
 from orchestration.ingest.context import SyncContext
@@ -15,7 +13,7 @@ from orchestration.ingest.pipeline import stripe_pipeline, sync_accounts
 from orchestration.ingest.source import stripe_source
 from orchestration.simulator import SimulatorServer, generate_account
 from orchestration.simulator.truth import expected_payout_items
-from tests.ingest.warehouse_state import PLATFORM_KEY, duplicate_keys, warehouse_rows
+from tests.ingest.warehouse_state import PLATFORM_KEY, duplicate_keys, payout_items_loaded, reconciled_payouts
 
 NOW = 1_790_000_000
 TABLE = "payout_balance_transactions"
@@ -41,38 +39,11 @@ def payout_lists_read(monkeypatch):
     return spy
 
 
-def _loaded(duckdb_path, account) -> dict[str, set[str]]:
-    """Per payout, the balance transactions the warehouse holds under it, its own excluded; checks each row."""
-    payouts = {payout["id"]: payout for payout in account.objects["payouts"]}
-    balances = {balance["id"]: balance for balance in account.objects["balance_transactions"]}
-    loaded: dict[str, set[str]] = defaultdict(set)
-    with_own: set[str] = set()
-    for (account_id, row_id), (deleted, obj) in warehouse_rows(duckdb_path, TABLE).items():
-        if account_id != account.account_id:
-            continue
-        payout_id, balance_id = row_id.split(":")
-        assert not deleted and obj == balances[balance_id], row_id  # the whole object, as Stripe sends it
-        if balance_id == payouts[payout_id]["balance_transaction"]:
-            with_own.add(payout_id)
-        else:
-            loaded[payout_id].add(balance_id)
-    assert with_own == set(loaded), "each payout read lists its own balance transaction too"
-    return dict(loaded)
-
-
-def _reconciled(account) -> set[str]:
-    return {
-        payout["id"]
-        for payout in account.objects["payouts"]
-        if payout["automatic"] and payout["reconciliation_status"] == "completed"
-    }
-
-
 def test_every_reconciled_automatic_payout_is_read_once_with_what_it_paid_out(sync_settings, payout_lists_read):
     account = generate_account(seed=31, customers=30, now=NOW)
     truth = expected_payout_items(account)
     in_transit = {p["id"] for p in account.objects["payouts"] if p["reconciliation_status"] != "completed"}
-    assert in_transit and len(_reconciled(account)) > 50, "no payout in transit, or too few paid: proves little"
+    assert in_transit and len(reconciled_payouts(account)) > 50, "no payout in transit, or too few paid: proves little"
     with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}) as server:
         calls = payout_lists_read(account)
         settings = sync_settings(server.base_url)
@@ -80,9 +51,11 @@ def test_every_reconciled_automatic_payout_is_read_once_with_what_it_paid_out(sy
     assert report.failures == {}
     assert not duplicate_keys(settings.duckdb_path, TABLE)
     # A payout in transit is not reconciled yet: its list may be incomplete, so it is not read.
-    assert _loaded(settings.duckdb_path, account) == {p: truth[p] for p in _reconciled(account) if truth[p]}
+    assert payout_items_loaded(settings.duckdb_path, account) == {
+        p: truth[p] for p in reconciled_payouts(account) if truth[p]
+    }
     # One request per reconciled payout (each paid out fewer than a page of transactions), none for the others.
-    assert sorted(calls) == sorted(_reconciled(account))
+    assert sorted(calls) == sorted(reconciled_payouts(account))
 
 
 def test_later_syncs_read_only_payouts_reconciled_since(sync_settings, payout_lists_read):
@@ -107,8 +80,8 @@ def test_later_syncs_read_only_payouts_reconciled_since(sync_settings, payout_li
         assert report.failures == {}
         assert report.progress[("payouts", account.account_id)].mode == "incremental"
         assert sorted(incremental) == sorted(p["id"] for p in in_transit)
-        loaded = _loaded(settings.duckdb_path, account)
-        assert loaded == {p: truth[p] for p in _reconciled(account) if truth[p]}
+        loaded = payout_items_loaded(settings.duckdb_path, account)
+        assert loaded == {p: truth[p] for p in reconciled_payouts(account) if truth[p]}
 
         # The daily reconciliation reloads every payout but reads again only the lists of the last few: those
         # that were not complete at the previous full read (the first sync), and none it read earlier.
@@ -124,5 +97,5 @@ def test_later_syncs_read_only_payouts_reconciled_since(sync_settings, payout_li
             stripe_pipeline(settings).run(stripe_source(context))
         newest = max(account.objects["payouts"], key=lambda p: (p["created"], p["id"]))
         assert calls[first + len(incremental) + len(reconciliation) :] == [newest["id"]]
-    assert _loaded(settings.duckdb_path, account) == loaded
+    assert payout_items_loaded(settings.duckdb_path, account) == loaded
     assert not duplicate_keys(settings.duckdb_path, TABLE)

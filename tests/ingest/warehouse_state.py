@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,31 @@ def row_counts(database, schema: str) -> dict[str, int]:
             for (t,) in tables
             if not t.startswith("_dlt")
         }
+
+
+def payout_items_loaded(duckdb_path: Path, account) -> dict[str, set[str]]:
+    """Per payout, the balance transactions the warehouse holds under it, its own excluded; checks each row."""
+    payouts = {payout["id"]: payout for payout in account.objects["payouts"]}
+    balances = {balance["id"]: balance for balance in account.objects["balance_transactions"]}
+    loaded: dict[str, set[str]] = defaultdict(set)
+    with_own: set[str] = set()
+    for (account_id, row_id), (deleted, obj) in warehouse_rows(duckdb_path, "payout_balance_transactions").items():
+        if account_id != account.account_id:
+            continue
+        payout_id, balance_id = row_id.split(":")
+        assert not deleted and obj == balances[balance_id], row_id  # the whole object, as Stripe sends it
+        if balance_id == payouts[payout_id]["balance_transaction"]:
+            with_own.add(payout_id)
+        else:
+            loaded[payout_id].add(balance_id)
+    assert with_own == set(loaded), "each payout read lists its own balance transaction too"
+    return dict(loaded)
+
+
+def reconciled_payouts(account) -> set[str]:
+    """The automatic payouts whose balance transactions Stripe lists in full: reconciled ones."""
+    return {
+        payout["id"]
+        for payout in account.objects["payouts"]
+        if payout["automatic"] and payout["reconciliation_status"] == "completed"
+    }
