@@ -151,7 +151,7 @@ def _row(label, kind, result, requests, ceiling, goal):
         f"| {label} | {kind} | {result['rows']:,} | {requests:,} | {result['rate_limited']:,} "
         f"| {result['elapsed']:.1f} | {rate:,.0f} "
         f"| {rate / ceiling:.2f} | {goal} | {result['peak_rss_mb']:.0f} MB "
-        f"| {result['cpu_seconds'] / result['rows'] * 1000:.2f} |",
+        f"| {result['cpu_seconds'] / result['rows'] * 1000:.3f} |",
         flush=True,
     )
 

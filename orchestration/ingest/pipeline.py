@@ -294,14 +294,15 @@ def extract_settings():
 @contextmanager
 def sources_to_load(
     settings: Settings, context: SyncContext, tables: Iterable[str] | None = None
-) -> Iterator[list[DltSource]]:
+) -> Iterator[Iterator[DltSource]]:
     """The sources of a sync's loads (of `tables`, or every raw table), to run one after the other with one
-    pipeline: two when the tables hold objects that load last (`StripeObject.loads_last`, `source.TailReads`)
-    and others, else one. Their reads are stopped when this ends.
+    pipeline, each once the one before has loaded: one, and a second when the first left objects that load
+    last (`StripeObject.loads_last`) to it (`source.TailReads`). Their reads are stopped when this ends.
 
     Why two: in a full sync, the payouts' balance transactions, a request per payout at an endpoint Stripe
     limits to 25 a second, are read long after every other object. With one load, the whole load waited for
     them; with two, the first loads the rest while they are read, and the second only them (BENCHMARKS.md).
+    An incremental sync reads them in moments, and loads once.
 
     In each, a table that holds no row yet is loaded by appending its rows, not merged. A merge load writes
     the rows into the staging dataset, deletes the keys they replace, and inserts them from there; into an
@@ -315,18 +316,23 @@ def sources_to_load(
     """
     names = set(stripe_source(context).selected_resources) if tables is None else set(tables)
     last = [obj for obj in STRIPE_OBJECTS if obj.loads_last and _tables_of(obj) & names]
-    last_tables = {table for obj in last for table in _tables_of(obj)} & names
-    tail = TailReads(last) if last and names - last_tables else None
-    shares = [names - last_tables, last_tables] if tail is not None else [names]
-    empty = set(names) - tables_holding_rows(settings, RAW_DATASET, sorted(names))
-    sources = []
-    for share in shares:
-        source = stripe_source(context, tail).with_resources(*sorted(share))
+    tail = TailReads(last) if last and names - {table for obj in last for table in _tables_of(obj)} else None
+    # Which tables are empty, asked once: the first load leaves those of the objects it defers as they were.
+    empty = names - tables_holding_rows(settings, RAW_DATASET, sorted(names))
+
+    def source(share: set[str]) -> DltSource:
+        loaded = stripe_source(context, tail).with_resources(*sorted(share))
         for table in share & empty:
-            source.resources[table].apply_hints(write_disposition="append")
-        sources.append(source)
+            loaded.resources[table].apply_hints(write_disposition="append")
+        return loaded
+
+    def sources() -> Iterator[DltSource]:
+        yield source(names)
+        if tail is not None and tail.deferred:
+            yield source({t for obj in last if obj.table in tail.deferred for t in _tables_of(obj)} & names)
+
     try:
-        yield sources
+        yield sources()
     finally:
         if tail is not None:
             tail.close()

@@ -106,7 +106,7 @@ def event_windows(cursors: dict[str, Cursor | None], now: int, *, full: bool = F
     windows: Windows = {}
     for obj in STRIPE_OBJECTS:
         cursor = cursors.get(obj.table)
-        if (obj.event_types or obj.creation_events) and not _needs_full_reload(obj, cursor, now):
+        if (obj.event_types or obj.creation_events) and not needs_full_reload(obj, cursor, now):
             assert cursor is not None  # no cursor needs a full reload
             since = cursor.events if cursor.events is not None else cursor.created
             if since is not None:
@@ -134,7 +134,7 @@ def _read(
     newest = cursor.created if cursor else None
     changes: dict[str, Change] = {}
     list_new = True
-    if full or _needs_full_reload(obj, cursor, now):
+    if full or needs_full_reload(obj, cursor, now):
         progress.mode = "full"
         if full:
             log.info("%s of %s: reconciliation, reloading in full.", obj.table, reader.account_id)
@@ -195,7 +195,8 @@ def _read(
     return Cursor(created=newest, events=now if obj.event_types or obj.creation_events else None)
 
 
-def _needs_full_reload(obj: StripeObject, cursor: Cursor | None, now: int) -> bool:
+def needs_full_reload(obj: StripeObject, cursor: Cursor | None, now: int) -> bool:
+    """Whether `obj`, last read up to `cursor`, is read in full now: never read, or its events expired."""
     if cursor is None or (cursor.created is None and cursor.events is None):
         return True
     if not obj.event_types:

@@ -1,12 +1,17 @@
-"""A sync loads in two steps (pipeline.py `sources_to_load`, source.py `TailReads`): every object but the payouts,
-while the payouts are still read, then the payouts; a sync that dies between the two loses nothing."""
+"""A full sync loads in two steps (pipeline.py `sources_to_load`, source.py `TailReads`): every object but the
+payouts, while the payouts are still read, then the payouts; a sync that dies between the two loses nothing. An
+incremental sync loads once."""
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from dlt.pipeline.pipeline import Pipeline
 
-from orchestration.ingest import children
+from orchestration.ingest import children, spill
 from orchestration.ingest.pipeline import stripe_pipeline, sync_accounts
 from orchestration.simulator import SimulatorServer, generate_account
 from orchestration.simulator.truth import expected_payout_items
@@ -22,6 +27,12 @@ from tests.ingest.warehouse_state import (
 
 NOW = 1_790_000_000
 LAST = {"payouts", "payout_balance_transactions"}
+
+
+def spilled(settings) -> list[Path]:
+    """The folders of spilled batches under the data folder."""
+    parent = settings.data_dir / spill.FOLDER
+    return list(parent.iterdir()) if parent.exists() else []
 
 
 @pytest.fixture
@@ -68,7 +79,7 @@ def test_the_payouts_are_read_while_the_other_objects_load_then_loaded_last(sync
         assert sync_accounts(settings, now=NOW).failures == {}
 
     assert waited == [(True, True)], "the payouts were not read while the other objects loaded"
-    assert not list(settings.data_dir.glob("tail-reads-*")), "the batches that waited on disk were left there"
+    assert not spilled(settings), "the batches that waited on disk were left there"
     assert len(loads) == 2
     assert loads[0] and not loads[0] & LAST
     assert loads[1] == LAST
@@ -93,8 +104,8 @@ def test_a_sync_that_dies_between_its_two_loads_reads_the_payouts_again(sync_set
         monkeypatch.setattr(Pipeline, "load", dies_at_the_second_load)
         with pytest.raises(Exception, match="killed between the loads"):
             sync_accounts(settings, now=NOW)
-        monkeypatch.undo()
-        assert not list(settings.data_dir.glob("tail-reads-*")), "the dead sync left its waiting batches on disk"
+        monkeypatch.setattr(Pipeline, "load", real_load)
+        assert not spilled(settings), "the failed sync left its waiting batches on disk"
         # The next run starts as Dagster's dlt resource starts one: the dead run's package and state dropped.
         stripe_pipeline(settings).drop()
         again = sync_accounts(settings, now=NOW + 60)
@@ -102,9 +113,12 @@ def test_a_sync_that_dies_between_its_two_loads_reads_the_payouts_again(sync_set
         modes = {table: again.for_table(table)[0].mode for table in (obj.table for obj in STRIPE_OBJECTS)}
         assert modes.pop("payouts") == "full"
         assert set(modes.values()) == {"incremental"}
-        # And the second load saved theirs: the sync after reads them incrementally.
+        # And the second load saved theirs: the sync after reads them incrementally, in moments, so it loads
+        # them with the rest, once.
+        before = len(loads)
         third = sync_accounts(settings, now=NOW + 120)
         assert third.for_table("payouts")[0].mode == "incremental"
+        assert len(loads) == before + 1
         assert third.failures == again.failures == {}
 
     for obj in TOP_LEVEL:
@@ -113,3 +127,18 @@ def test_a_sync_that_dies_between_its_two_loads_reads_the_payouts_again(sync_set
     loaded = payout_items_loaded(settings.duckdb_path, account)
     assert loaded == {p: truth[p] for p in reconciled_payouts(account) if truth[p]}
     assert duplicate_keys(settings.duckdb_path, "payout_balance_transactions") == []
+
+
+def test_batches_a_killed_sync_left_on_disk_are_deleted_by_the_next(sync_settings):
+    account = generate_account(seed=37, customers=5, now=NOW)
+    with SimulatorServer([account], api_keys={PLATFORM_KEY: account.account_id}) as server:
+        settings = sync_settings(server.base_url)
+        parent = settings.data_dir / spill.FOLDER
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        left_by_the_dead = parent / f"{int(dead.stdout)}-abc"
+        of_a_live_run = parent / f"{os.getppid()}-def"  # a parallel run, still at work
+        for folder in (left_by_the_dead, of_a_live_run):
+            folder.mkdir(parents=True)
+            (folder / "payouts.arrow").write_bytes(b"rows")
+        assert sync_accounts(settings, now=NOW).failures == {}
+    assert spilled(settings) == [of_a_live_run]
