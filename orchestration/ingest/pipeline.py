@@ -329,6 +329,9 @@ def sources_to_load(
     def sources() -> Iterator[DltSource]:
         yield source(names)
         if tail is not None and tail.deferred:
+            # Dagster's dlt resource restores the state from the warehouse first thing, the moment the first
+            # load let the file go: the moment another process waiting for it takes it.
+            wait_for_duckdb_file(settings)
             yield source({t for obj in last if obj.table in tail.deferred for t in _tables_of(obj)} & names)
 
     try:

@@ -2,8 +2,9 @@
 
 Each sync process spills into a folder of its own under the data folder, `tail_reads/<pid>-…`, deleted when the
 sync is done with it. A process killed meanwhile (`kill -9`, an OOM kill) cannot delete its folder: the next
-sync deletes every folder whose process is gone, so nothing piles up and nobody has to clean up by hand. The
-folders of live processes (parallel runs on Postgres share the data folder) are left alone.
+sync that reads the payouts with other objects deletes every folder whose process is gone, so nothing piles up
+and nobody has to clean up by hand. The folders of live processes (parallel runs on Postgres share the data
+folder) are left alone.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class SpillFolder:
         self._path: Path | None = None
         self._lock = threading.Lock()
         self._removed = False
+        if self._parent.exists():
+            remove_orphans(self._parent)
 
     def write(self, table: pa.Table) -> Path:
         """`table`, written to an Arrow file of its own."""
@@ -44,7 +47,6 @@ class SpillFolder:
                 raise RuntimeError("the sync is over: nothing more is spilled")
             if self._path is None:
                 self._parent.mkdir(parents=True, exist_ok=True)
-                remove_orphans(self._parent)
                 self._path = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=self._parent))
             return self._path
 

@@ -1,5 +1,5 @@
 """A raw table that holds no row yet is loaded by appending, without the staging copy and merge (pipeline.py
-`source_to_load`); a load that died after appending some tables is merged into by the next run, each key once."""
+`sources_to_load`); a load that died after appending some tables is merged into by the next run, each key once."""
 
 import pytest
 from dlt.common.destination.exceptions import DestinationTerminalException

@@ -23,7 +23,7 @@ def test_no_copy_of_the_rows_is_left_beside_the_warehouse_after_a_full_and_an_in
 
     raw = row_counts(settings.duckdb_path, RAW_DATASET)
     staging = row_counts(settings.duckdb_path, STAGING_DATASET)
-    # The full load into the empty tables appended (pipeline.source_to_load): no staging copy at all. The
+    # The full load into the empty tables appended (pipeline.sources_to_load): no staging copy at all. The
     # incremental one merged through the staging tables (they exist, one per raw table it loaded), and left
     # nothing in them.
     assert raw["customers"] == len(account.listable("customers")) > 0
