@@ -262,12 +262,12 @@ def _read_in_full(obj: StripeObject, state: dict[str, Any], context: SyncContext
 
 def _state_entries(obj: StripeObject) -> list[tuple[str, str]]:
     """Where `_read` keeps what it loaded of `obj` in dlt's source state: (key, table), each a dict per account."""
-    return [("cursors", obj.table)] + [("lists_loaded_through", table) for table in _final_children(obj)]
+    return [("cursors", obj.table)] + [("lists_loaded_through", child.table) for child in _final_children(obj)]
 
 
-def _final_children(obj: StripeObject) -> list[str]:
+def _final_children(obj: StripeObject) -> list[ChildList]:
     """The child lists of `obj` read once, when complete (a payout's balance transactions)."""
-    return [c.table for c in obj.children if isinstance(c, ChildList) and c.final_when is not None]
+    return [c for c in obj.children if isinstance(c, ChildList) and c.final_when is not None]
 
 
 def _thread(obj: StripeObject) -> str:
@@ -300,7 +300,7 @@ def _read(
     all_cursors = state.setdefault("cursors", {})
     cursors = all_cursors.setdefault(obj.table, {})
     # Per child list read once when complete (a payout's balance transactions): how far it is loaded.
-    final_children = [c for c in obj.children if isinstance(c, ChildList) and c.table in _final_children(obj)]
+    final_children = _final_children(obj)
     loaded_through = {
         c.table: state.setdefault("lists_loaded_through", {}).setdefault(c.table, {}) for c in final_children
     }
